@@ -1,0 +1,329 @@
+"""The GLM twin's engine: a pure function of (request, state) to a `Reply`, no I/O.
+
+It checks in the order the real gateway does: the key first (an unauthenticated GET gets 401
+1001, not 405), then the route, quotas and rate limits, then the body. The adapters in
+`respx_router.py` and `asgi.py` only move bytes and sleep for the delays a reply carries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..contract import ChatCompletionRequest, ModelCard, business_error, model_card
+from ..contract.catalogue import (
+    CONCURRENCY_MESSAGE_EN,
+    DECIMALS_DETAIL,
+    ROLE_INVALID_MESSAGE,
+    THINKING_ALWAYS_ON_DETAIL,
+    invalid_parameter_message,
+    range_detail,
+)
+from .config import KeyState, TwinConfig
+from .faults import Fault, FaultSpec
+from .render import Answer, Step, completion_body, stream_script, usage_for
+from .scenarios import plan_reply
+from .tokens import count_tokens, prompt_tokens
+
+JSON_TYPE = "application/json; charset=UTF-8"
+SSE_TYPE = "text/event-stream;charset=UTF-8"
+_KEY_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+
+@dataclass(slots=True)
+class Reply:
+    """What to send: status and headers, then after `delay_s` either `body` or the `script`."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    delay_s: float = 0.0
+    script: list[Step] | None = None
+    on_close: Callable[[], None] | None = field(default=None, repr=False)
+
+    @property
+    def streaming(self) -> bool:
+        return self.script is not None
+
+    def close(self) -> None:
+        """Give back the concurrency slot; adapters call this once the last byte is out."""
+        release, self.on_close = self.on_close, None
+        if release is not None:
+            release()
+
+
+class _Rejected(Exception):  # noqa: N818 - internal control flow, never escapes handle()
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+
+class GLMTwin:
+    """A stand-in for the GLM API that behaves like the recordings, faults included."""
+
+    def __init__(self, config: TwinConfig | None = None, clock: Callable[[], float] = time.monotonic):
+        self.config = config or TwinConfig()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._faults: dict[Fault, list[Any]] = {}
+        self._recent: dict[str, deque[float]] = {}
+        self._in_flight: dict[str, int] = {}
+        self._seen_prefixes: dict[str, set[int]] = {}
+        self._serial = itertools.count()
+        self.requests: list[WireRequest] = []
+        for spec in self.config.faults:
+            self.inject(spec)
+
+    # -- faults -------------------------------------------------------------------------------
+    def inject(self, spec: FaultSpec | Fault) -> None:
+        spec = spec if isinstance(spec, FaultSpec) else FaultSpec(spec)
+        with self._lock:
+            self._faults[spec.fault] = [spec, spec.times]
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take_faults(self) -> dict[Fault, FaultSpec]:
+        with self._lock:
+            taken = {}
+            for fault, armed in list(self._faults.items()):
+                spec, left = armed
+                taken[fault] = spec
+                if left == 1:
+                    del self._faults[fault]
+                elif left > 1:
+                    armed[1] = left - 1
+            return taken
+
+    # -- the request path ---------------------------------------------------------------------
+    def handle(self, request: WireRequest) -> Reply:
+        self.requests.append(request)
+        faults = self._take_faults()
+        try:
+            key = self._authenticate(request.headers)
+            self._route(request)
+            self._forced_errors(faults)
+            self._check_account(key)
+            self._check_rate(key)
+            body = self._parse(request.body)
+            chat, card = self._validate(body)
+            release = self._acquire(key)
+        except _Rejected as rejected:
+            return self._disfigure(rejected.reply, faults)
+        return self._answer(chat, card, key, faults, release)
+
+    def _authenticate(self, headers: Mapping[str, str]) -> str:
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+        if not auth:
+            raise self._error("1001")
+        scheme, _, token = auth.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not _KEY_SHAPE.match(token):
+            raise self._error("1002")
+        state = self.config.keys.get(token)
+        if state is None:
+            raise self._error("1000")
+        if state is KeyState.EXPIRED:
+            raise self._error("1003")
+        return token
+
+    def _route(self, request: WireRequest) -> None:
+        path = request.path.rstrip("/")
+        if not any(path == base + "/chat/completions" for base in self.config.base_paths):
+            # Not documented: the real gateway's 404 body is unknown, so only the status is kept.
+            raise _Rejected(_json(404, {"error": {"code": "404", "message": "Not Found"}}))
+        if request.method.upper() != "POST":
+            raise _Rejected(_json(405, {"error": {"code": "405", "message": "Method Not Allowed"}}))
+
+    def _forced_errors(self, faults: dict[Fault, FaultSpec]) -> None:
+        if Fault.SERVER_ERROR_BURST in faults:
+            raise self._error("500")
+        if Fault.RATE_LIMIT_BURST in faults:
+            raise self._error("1302", headers=self.config.limits.retry_after_header(1.0))
+
+    def _check_account(self, key: str) -> None:
+        if self.config.keys[key] is KeyState.NO_BALANCE:
+            raise self._error("1113")
+
+    def _check_rate(self, key: str) -> None:
+        limits = self.config.limits
+        if limits.requests is None:
+            return
+        now = self._clock()
+        with self._lock:
+            window = self._recent.setdefault(key, deque())
+            while window and now - window[0] >= limits.per_seconds:
+                window.popleft()
+            if len(window) >= limits.requests:
+                wait = limits.per_seconds - (now - window[0])
+                raise self._error("1302", headers=limits.retry_after_header(wait))
+            window.append(now)
+
+    def _acquire(self, key: str) -> Callable[[], None]:
+        limit = self.config.limits.max_concurrency
+        with self._lock:
+            if limit is not None and self._in_flight.get(key, 0) >= limit:
+                message = CONCURRENCY_MESSAGE_EN if self.config.locale == "en" else None
+                raise self._error("1302", message=message,
+                                  headers=self.config.limits.retry_after_header(1.0))
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+
+        def release() -> None:
+            with self._lock:
+                self._in_flight[key] -= 1
+
+        return release
+
+    def in_flight(self, key: str) -> int:
+        return self._in_flight.get(key, 0)
+
+    # -- the body -------------------------------------------------------------------------------
+    def _parse(self, raw: bytes) -> Any:
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise self._error("1210") from None
+        if not isinstance(body, dict):
+            raise self._error("1210")
+        return body
+
+    def _validate(self, body: dict[str, Any]) -> tuple[ChatCompletionRequest, ModelCard]:
+        name = body.get("model")
+        card = model_card(name) if isinstance(name, str) else None
+        if card is None:
+            raise self._error("1211")
+        try:
+            chat = ChatCompletionRequest.model_validate(body)
+        except ValidationError as error:
+            raise self._invalid(error) from None
+        self._check_against_card(chat, card)
+        return chat, card
+
+    def _invalid(self, error: ValidationError) -> _Rejected:
+        first = error.errors()[0]
+        loc = first["loc"]
+        if loc[0] == "messages":
+            return self._messages_error(body_loc=loc, kind=first["type"], value=first.get("input"))
+        param = str(loc[0])
+        # Recorded: "The temperature parameter is illegal" names no range; only max_tokens does.
+        detail = DECIMALS_DETAIL if first["type"] == "multiple_of" else None
+        return self._error("1210", message=invalid_parameter_message(param, detail, self.config.locale))
+
+    def _messages_error(self, body_loc: tuple[Any, ...], kind: str, value: Any) -> _Rejected:
+        if body_loc[-1] == "role" or kind == "union_tag_invalid":
+            return self._error("1214", message=ROLE_INVALID_MESSAGE)
+        return self._error("1214")
+
+    def _check_against_card(self, chat: ChatCompletionRequest, card: ModelCard) -> None:
+        locale = self.config.locale
+        low, high = card.max_tokens_range
+        if chat.max_tokens is not None and not low <= chat.max_tokens <= high:
+            detail = range_detail(low, high)
+            raise self._error("1210", message=invalid_parameter_message("max_tokens", detail, locale))
+        if not chat.thinking_enabled and not card.accepts_thinking_disabled():
+            raise self._error("1210", message=invalid_parameter_message(
+                "thinking", THINKING_ALWAYS_ON_DETAIL, locale))
+        if all(m.role in ("system", "assistant") for m in chat.messages):
+            raise self._error("1214")
+        if any(m.role == "user" and not _has_text(m.content) for m in chat.messages):
+            raise self._error("1213")
+        if prompt_tokens(chat) > card.context_window:
+            raise self._error("1261")
+
+    # -- answers --------------------------------------------------------------------------------
+    def _answer(self, chat: ChatCompletionRequest, card: ModelCard, key: str,
+                faults: dict[Fault, FaultSpec], release: Callable[[], None]) -> Reply:
+        serial = next(self._serial)
+        rng = random.Random(self.config.timing.seed * 1_000_003 + serial)
+        thinking = chat.thinking_enabled and card.thinking != "none"
+        plan = plan_reply(chat, self.config.style, thinking)
+        prompt = prompt_tokens(chat)
+        answer = Answer(
+            id=time.strftime("%Y%m%d%H%M%S") + f"{rng.getrandbits(64):016x}",
+            created=int(time.time()),
+            model=chat.model,
+            plan=plan,
+            usage=usage_for(prompt, plan, self._cached_tokens(key, chat)),
+            request_id=chat.request_id,
+            tool_stream=chat.tool_stream,
+            faults=faults,
+        )
+        timing = self.config.timing
+        if chat.stream:
+            content_type = JSON_TYPE if Fault.WRONG_CONTENT_TYPE in faults else SSE_TYPE
+            script = [] if Fault.EMPTY_BODY in faults else stream_script(answer, timing, rng)
+            headers = {"Content-Type": content_type, "Cache-Control": "no-cache"}
+            return Reply(200, headers, script=script, on_close=release)
+        tokens = max(plan.completion_tokens, 1)
+        delay = timing.draw(timing.ttft_ms, rng) + sum(
+            timing.draw(timing.itl_ms, rng) for _ in range(tokens - 1))
+        body = b"" if Fault.EMPTY_BODY in faults else _dumps(completion_body(answer))
+        content_type = "text/html" if Fault.WRONG_CONTENT_TYPE in faults else JSON_TYPE
+        return Reply(200, {"Content-Type": content_type}, body, delay_s=delay, on_close=release)
+
+    def _cached_tokens(self, key: str, chat: ChatCompletionRequest) -> int:
+        """Prompt caching as GLM bills it: the longest message prefix this key sent before."""
+        cached, running = 0, 0
+        seen = self._seen_prefixes.setdefault(key, set())
+        digest = 0
+        for message in chat.messages:
+            digest = hash((digest, json.dumps(message.to_wire(), sort_keys=True)))
+            running += count_tokens(json.dumps(message.to_wire()))
+            if digest in seen:
+                cached = running
+            seen.add(digest)
+        if len(seen) > 100_000:
+            seen.clear()
+        return cached
+
+    # -- errors ---------------------------------------------------------------------------------
+    def _error(self, code: str, message: str | None = None,
+               headers: dict[str, str] | None = None) -> _Rejected:
+        known = business_error(code)
+        assert known is not None, code
+        text = message or known.message(self.config.locale)
+        reply = _json(known.http_status, {"error": {"code": code, "message": text}})
+        reply.headers.update(headers or {})
+        return _Rejected(reply)
+
+    def _disfigure(self, reply: Reply, faults: dict[Fault, FaultSpec]) -> Reply:
+        """The error-path faults: a numeric code, or a status other than the catalogue's."""
+        if Fault.NUMERIC_ERROR_CODE in faults or Fault.WRONG_STATUS in faults:
+            body = json.loads(reply.body)
+            if Fault.NUMERIC_ERROR_CODE in faults and str(body["error"]["code"]).isdigit():
+                body["error"]["code"] = int(body["error"]["code"])
+            status = 500 if Fault.WRONG_STATUS in faults else reply.status
+            return _json(status, body, reply.headers)
+        return reply
+
+
+def _has_text(content: Any) -> bool:
+    if isinstance(content, str):
+        return bool(content.strip())
+    return bool(content)
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    return Reply(status, {"Content-Type": JSON_TYPE, **(headers or {})}, _dumps(body))

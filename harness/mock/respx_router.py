@@ -1,0 +1,76 @@
+"""The in-process adapter: the twin behind a respx router, for pytest.
+
+Responses are built per call, and streams are real timed byte streams that work with both the
+sync and the async httpx client, so TTFT and gaps are felt by the code under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import respx
+
+from .engine import GLMTwin, Reply, WireRequest
+from .render import Step
+
+DEFAULT_BASE_URL = "https://api.z.ai/api/paas/v4"
+
+
+class _ScriptStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    def __init__(self, reply: Reply) -> None:
+        self._reply = reply
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for step in self._steps():
+                if step.delay_s:
+                    time.sleep(step.delay_s)
+                yield from _emit(step)
+        finally:
+            self._reply.close()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            for step in self._steps():
+                if step.delay_s:
+                    await asyncio.sleep(step.delay_s)
+                for data in _emit(step):
+                    yield data
+        finally:
+            self._reply.close()
+
+    def _steps(self) -> list[Step]:
+        """A plain reply is one step: the whole body after the time it took to generate."""
+        reply = self._reply
+        return reply.script if reply.script is not None else [Step(reply.delay_s, reply.body)]
+
+
+def _emit(step: Step) -> Iterator[bytes]:
+    if step.reset:
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+    if step.data:
+        yield step.data
+
+
+def _to_httpx(reply: Reply) -> httpx.Response:
+    return httpx.Response(reply.status, headers=reply.headers, stream=_ScriptStream(reply))
+
+
+def twin_router(twin: GLMTwin, base_url: str = DEFAULT_BASE_URL, **router_kwargs: object) -> respx.MockRouter:
+    """A respx router that answers every request to `base_url`'s host with the twin."""
+    url = httpx.URL(base_url)
+    router = respx.MockRouter(assert_all_called=False, **router_kwargs)  # type: ignore[arg-type]
+    where = {"scheme": url.scheme, "host": url.host}
+    if url.port is not None:
+        where["port"] = url.port
+    router.route(**where).side_effect = (
+        lambda request: _to_httpx(twin.handle(_wire(request)))
+    )
+    return router
+
+
+def _wire(request: httpx.Request) -> WireRequest:
+    return WireRequest(request.method, request.url.path, dict(request.headers), request.read())

@@ -1,0 +1,177 @@
+"""What the twin answers: a deterministic plan (reasoning, content, tool calls, finish_reason)
+derived from the request alone, so the same request always gets the same answer.
+
+The plan is the one thing both the JSON and the SSE renderings are made from, which is how the
+twin keeps its streamed and non-streamed answers consistent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..contract import (
+    AssistantMessage,
+    ChatCompletionRequest,
+    FinishReason,
+    FunctionCall,
+    FunctionDefinition,
+    ToolCall,
+    ToolMessage,
+    UserMessage,
+)
+from .tokens import tokenize
+
+_SENTENCES = (
+    "Here is a short answer to your question about {topic}.",
+    "The key point is that {topic} depends on the context you give.",
+    "In practice, most people start with the simplest option and refine it.",
+    "If you need more detail, ask a follow-up and I will expand on it.",
+    "This answer is generated deterministically by the GLM twin for testing.",
+    "Each token you see was streamed with a measured delay.",
+)
+_THOUGHTS = (
+    "The user is asking about {topic}.",
+    "I should give a direct answer first and then add useful context.",
+    "Let me check whether any of the available tools would help here.",
+    "A concise, friendly reply is best.",
+    "I will keep the answer short and accurate.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    reasoning: list[str]
+    content: list[str]
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: FinishReason = "stop"
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.reasoning) + len(self.content) + sum(
+            len(tokenize(call.function.name + call.function.arguments))
+            for call in self.tool_calls
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How long the twin's answers are, in tokens; benchmarks set these to know the truth."""
+
+    reply_tokens: int = 24
+    reasoning_tokens: int = 40
+    sensitive_terms: tuple[str, ...] = ("TWIN-SENSITIVE",)
+
+
+def plan_reply(request: ChatCompletionRequest, style: Style, thinking: bool) -> Plan:
+    rng = random.Random(_fingerprint(request))
+    last = request.messages[-1]
+    topic = _topic(_text(last.content) if not isinstance(last, AssistantMessage) else "")
+    reasoning = _compose(_THOUGHTS, style.reasoning_tokens, topic, rng) if thinking else []
+    if isinstance(last, UserMessage) and any(t in _text(last.content) for t in style.sensitive_terms):
+        return Plan(reasoning, _compose(_SENTENCES, 3, topic, rng), finish_reason="sensitive")
+    calls = _tool_calls(request, rng)
+    if calls:
+        return _cut(Plan(reasoning, [], calls, "tool_calls"), request.max_tokens)
+    if isinstance(last, ToolMessage):
+        results = "; ".join(_text(m.content) for m in request.messages if isinstance(m, ToolMessage))
+        content = tokenize(f"Based on the tool results ({results}), here is the answer. ")
+        content += _compose(_SENTENCES, max(style.reply_tokens - len(content), 1), topic, rng)
+    else:
+        content = _compose(_SENTENCES, style.reply_tokens, topic, rng)
+    return _cut(Plan(reasoning, content), request.max_tokens)
+
+
+def _cut(plan: Plan, max_tokens: int | None) -> Plan:
+    """Apply max_tokens the way the API does: stop mid-thought with finish_reason `length`."""
+    if max_tokens is None or plan.completion_tokens <= max_tokens:
+        return plan
+    reasoning = plan.reasoning[:max_tokens]
+    content = plan.content[: max_tokens - len(reasoning)]
+    return Plan(reasoning, content, [], "length")
+
+
+def _tool_calls(request: ChatCompletionRequest, rng: random.Random) -> list[ToolCall]:
+    tools = request.function_tools()
+    last = request.messages[-1]
+    if not tools or request.tool_choice == "none" or not isinstance(last, UserMessage):
+        return []
+    asked = _text(last.content).lower()
+    chosen = [t for t in tools if any(w in asked for w in _name_words(t.name))]
+    if not chosen and request.tool_choice == "required":
+        chosen = tools[:1]
+    return [
+        ToolCall(
+            id=f"call_{rng.getrandbits(96):024x}",
+            index=i,
+            function=FunctionCall(
+                name=tool.name,
+                arguments=json.dumps(_arguments(tool, _text(last.content)), ensure_ascii=False,
+                                     separators=(",", ":")),
+            ),
+        )
+        for i, tool in enumerate(chosen)
+    ]
+
+
+def _arguments(tool: FunctionDefinition, asked: str) -> dict[str, Any]:
+    """Arguments that satisfy the tool's schema, taken from the question where possible."""
+    numbers = iter(re.findall(r"-?\d+(?:\.\d+)?", asked))
+    place = re.search(r"\bin ([A-Z][\w]*(?:, ?[A-Z][\w]*)?)", asked)
+    properties: dict[str, Any] = tool.parameters.get("properties", {})
+    required = tool.parameters.get("required", list(properties))
+    return {
+        name: _value(properties.get(name, {}), numbers, place.group(1) if place else "example")
+        for name in required
+    }
+
+
+def _value(schema: dict[str, Any], numbers: Any, text: str) -> Any:
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type", "string")
+    if kind == "integer":
+        return int(float(next(numbers, "1")))
+    if kind == "number":
+        number = float(next(numbers, "1"))
+        return int(number) if number.is_integer() else number
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [_value(schema.get("items", {}), numbers, text)]
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: _value(v, numbers, text) for k, v in props.items() if k in schema.get("required", props)}
+    return text
+
+
+def _compose(pool: tuple[str, ...], n_tokens: int, topic: str, rng: random.Random) -> list[str]:
+    pieces: list[str] = []
+    while len(pieces) < n_tokens:
+        sentence = rng.choice(pool).format(topic=topic)
+        pieces += tokenize(("" if not pieces else " ") + sentence)
+    return pieces[:n_tokens]
+
+
+def _name_words(name: str) -> list[str]:
+    return [w for w in re.split(r"[_\-]|(?<=[a-z])(?=[A-Z])", name.lower()) if len(w) > 2]
+
+
+def _topic(text: str) -> str:
+    words = re.findall(r"[\w']+", text)[:6]
+    return " ".join(words) or "this"
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(getattr(part, "text", "") for part in content or ())
+
+
+def _fingerprint(request: ChatCompletionRequest) -> int:
+    wire = json.dumps([m.to_wire() for m in request.messages], sort_keys=True)
+    return int.from_bytes(hashlib.blake2b(wire.encode(), digest_size=8).digest(), "big")

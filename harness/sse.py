@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from harness.errors import SSEError
@@ -65,9 +65,11 @@ VIOLATION_KINDS: Final = frozenset(
 )
 
 _BOM: Final = b"\xef\xbb\xbf"
+_LINE_BREAK_BYTES: Final = (0x0A, 0x0D)
 _LINE_BREAK: Final = re.compile(rb"\r\n|\r|\n")
 _LINE: Final = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")  # a line with its line break
 _DATA_PREFIX: Final = "data: "
+_REPLACEMENT_UTF8: Final = "\ufffd".encode()
 _CLIP: Final = 60  # a hostile "field name" can be a whole megabyte line; messages stay short
 
 
@@ -90,9 +92,40 @@ class ServerSentEvent:
         return json.loads(self.data)
 
 
+def _event_factory() -> Callable[[str, str, str | None, int | None, bool], ServerSentEvent]:
+    """A positional constructor for ServerSentEvent that skips the frozen-dataclass detour.
+
+    A frozen dataclass's generated ``__init__`` sets each field through ``object.__setattr__``,
+    which makes building an event ~4x slower than a plain class's (~0.3 us more per event, ~10%
+    of the decoder's time on one-event chunks). Writing the slots through their descriptors gives
+    the same object at plain-class speed. Fields are taken from the dataclass in order, and a test
+    checks the result equals ``ServerSentEvent(...)``.
+    """
+    new = object.__new__
+    set_data, set_event, set_id, set_retry, set_terminated = (
+        getattr(ServerSentEvent, spec.name).__set__ for spec in fields(ServerSentEvent)
+    )
+
+    def build(
+        data: str, event: str, id: str | None, retry: int | None, terminated: bool
+    ) -> ServerSentEvent:
+        obj: ServerSentEvent = new(ServerSentEvent)
+        set_data(obj, data)
+        set_event(obj, event)
+        set_id(obj, id)
+        set_retry(obj, retry)
+        set_terminated(obj, terminated)
+        return obj
+
+    return build
+
+
+_new_event: Final = _event_factory()
+
+
 @dataclass(frozen=True, slots=True)
 class SSEViolation:
-    """A framing fault: ``kind`` is one of VIOLATION_KINDS, ``offset`` a byte offset in the stream."""
+    """A framing fault. ``kind``: one of VIOLATION_KINDS; ``offset``: bytes from stream start."""
 
     kind: str
     message: str
@@ -157,11 +190,14 @@ class SSEDecoder:
             if data[0] == 0x0A:
                 self._consumed += 1
                 data = data[1:]
-        # Only the new chunk needs searching: the pending bytes hold no line break by construction.
-        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if not data:
+            return []
+        if data[-1] in _LINE_BREAK_BYTES:  # servers usually flush whole events: skip the search
+            cut = len(data)
+        else:  # the pending bytes hold no line break by construction, so search the chunk only
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
         if not cut:
-            if data:
-                self._pending.append(data)
+            self._pending.append(data)
             return []
         if self._pending:
             self._pending.append(data[:cut])
@@ -230,29 +266,30 @@ class SSEDecoder:
     def _decode_lines_lossy(self, block: bytes) -> list[ServerSentEvent]:
         """Slow path for invalid UTF-8: line by line, so violations stay in stream order."""
         events: list[ServerSentEvent] = []
-        for raw_line in _LINE.findall(block):
-            events += self._process_text(raw_line, self._decode_lossy(raw_line))
+        for line in _LINE.findall(block):
+            events += self._process_text(line, self._decode_lossy(line))
         return events
 
-    def _decode_lossy(self, raw: bytes) -> str:
-        """Decode like errors="replace", recording where each bad byte sequence was."""
-        view = memoryview(raw)  # slices without copying keep this linear in the line length
-        parts: list[str] = []
-        start = 0
-        while True:
-            try:
-                parts.append(str(view[start:], "utf-8"))
-                return "".join(parts)
-            except UnicodeDecodeError as exc:
-                bad_start, bad_end = start + exc.start, start + exc.end
-                parts.append(str(view[start:bad_start], "utf-8"))
-                parts.append("\ufffd")
-                self._report(
-                    INVALID_UTF8,
-                    f"invalid UTF-8 {bytes(view[bad_start:bad_end])!r} replaced with U+FFFD",
-                    self._consumed + bad_start,
-                )
-                start = bad_end
+    def _decode_lossy(self, line: bytes) -> str:
+        """Decode ``line`` with errors="replace" and report it once, with a count of bad sequences.
+
+        One report per line rather than per bad sequence: a server spewing binary would otherwise
+        cost an exception and a violation per byte, and the first offset is what a reader needs.
+        """
+        text = line.decode("utf-8", "replace")
+        try:
+            line.decode()
+        except UnicodeDecodeError as exc:
+            # U+FFFD sent as valid UTF-8 is not a replacement; EF BF BD can't be part of a bad
+            # sequence (EF is a lead byte, never a continuation), so it can be counted apart.
+            count = text.count("\ufffd") - line.count(_REPLACEMENT_UTF8)
+            self._report(
+                INVALID_UTF8,
+                f"{count} invalid UTF-8 sequence(s) in the line replaced with U+FFFD, "
+                f"the first {line[exc.start : exc.end]!r}",
+                self._consumed + exc.start,
+            )
+        return text
 
     def _offset(self, index: int | None) -> int:
         """Byte offset of line ``index`` of the current block; None means the end of the stream."""
@@ -283,8 +320,8 @@ class SSEDecoder:
                 else:  # per spec a blank line with no data resets the event, dispatching nothing
                     self._event_type = ""
                     self._retry = None
-            elif line.startswith(_DATA_PREFIX):  # nearly every non-blank line: skip the general path
-                data.append(line[6:])
+            elif line.startswith(_DATA_PREFIX):
+                data.append(line[6:])  # nearly every line of a GLM stream: skip the general path
             else:
                 self._field(line, index)
         return events
@@ -308,7 +345,9 @@ class SSEDecoder:
 
     def _set_id(self, value: str, index: int) -> None:
         if "\0" in value:
-            self._report(INVALID_ID, f"id {_clip(value)} contains NUL; ignored", self._offset(index))
+            self._report(
+                INVALID_ID, f"id {_clip(value)} contains NUL; ignored", self._offset(index)
+            )
         else:
             self._last_event_id = value
 
@@ -326,7 +365,7 @@ class SSEDecoder:
         """
         data = self._data
         text = data[0] if len(data) == 1 else "\n".join(data)
-        event = ServerSentEvent(
+        event = _new_event(
             text,
             self._event_type or "message",
             self._last_event_id or None,

@@ -156,3 +156,8 @@ CONCURRENCY_MESSAGE_EN = (
     "High concurrency usage of this API, please reduce concurrency or contact customer service "
     "to increase limits"
 )
+
+
+def code_for_invalid(param: str) -> str:
+    """The business code GLM answers when `param` breaks the contract (recorded codes)."""
+    return {"model": "1211", "messages": "1214"}.get(param, "1210")

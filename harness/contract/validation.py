@@ -47,7 +47,7 @@ def validate(model_cls: type[M], data: Any, mode: Mode = Mode.LENIENT) -> Valida
     try:
         instance = model_cls.model_validate(data)
     except ValidationError as error:
-        return Validated(None, [_from_pydantic(e) for e in error.errors()])
+        return Validated(None, [_from_pydantic(e, data) for e in error.errors()])
     findings = list(strict_findings(instance)) if mode is Mode.STRICT else []
     return Validated(instance, findings)
 
@@ -78,8 +78,20 @@ def _walk(value: Any, path: str) -> Iterator[Finding]:
             yield from _walk(item, f"{path}[{i}]")
 
 
-def _from_pydantic(error: Any) -> Finding:
-    path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+def _json_path(loc: tuple[Any, ...], data: Any) -> str:
+    """pydantic's loc less the union tags it inserts ('user', 'str', ...): a real JSON path."""
+    path = "$"
+    for n, part in enumerate(loc):
+        last = n == len(loc) - 1
+        if isinstance(data, list) and isinstance(part, int) and part < len(data):
+            path, data = f"{path}[{part}]", data[part]
+        elif isinstance(data, dict) and (part in data or last):
+            path, data = f"{path}.{part}", data.get(part)
+    return path
+
+
+def _from_pydantic(error: Any, data: Any) -> Finding:
+    path = _json_path(tuple(error["loc"]), data)
     shown = repr(error.get("input"))
     if len(shown) > 80:
         shown = shown[:77] + "..."

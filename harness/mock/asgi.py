@@ -14,7 +14,7 @@ from .engine import GLMTwin, WireRequest
 from .render import Step
 
 
-class StreamReset(Exception):  # noqa: N818 - named for what the client sees
+class StreamReset(Exception):
     """Raised inside a response to drop the connection on purpose."""
 
 

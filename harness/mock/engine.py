@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +26,7 @@ from ..contract.catalogue import (
     DECIMALS_DETAIL,
     ROLE_INVALID_MESSAGE,
     THINKING_ALWAYS_ON_DETAIL,
+    code_for_invalid,
     invalid_parameter_message,
     range_detail,
 )
@@ -33,7 +34,7 @@ from .config import KeyState, TwinConfig
 from .faults import Fault, FaultSpec
 from .render import Answer, Step, completion_body, stream_script, usage_for
 from .scenarios import plan_reply
-from .tokens import count_tokens, prompt_tokens
+from .tokens import TOKENS_PER_REQUEST, message_tokens, prompt_tokens
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream;charset=UTF-8"
@@ -70,7 +71,7 @@ class Reply:
             release()
 
 
-class _Rejected(Exception):  # noqa: N818 - internal control flow, never escapes handle()
+class _Rejected(Exception):
     def __init__(self, reply: Reply) -> None:
         self.reply = reply
 
@@ -79,7 +80,7 @@ class GLMTwin:
     """A stand-in for the GLM API that behaves like the recordings, faults included."""
 
     def __init__(self, config: TwinConfig | None = None, clock: Callable[[], float] = time.monotonic):
-        self.config = config or TwinConfig()
+        self.config = self._initial_config = config or TwinConfig()
         self._clock = clock
         self._lock = threading.Lock()
         self._faults: dict[Fault, list[Any]] = {}
@@ -88,6 +89,21 @@ class GLMTwin:
         self._seen_prefixes: dict[str, set[int]] = {}
         self._serial = itertools.count()
         self.requests: list[WireRequest] = []
+        for spec in self.config.faults:
+            self.inject(spec)
+
+    def reconfigure(self, **changes: Any) -> None:
+        """Swap parts of the config (limits, timing, style, locale) for the next requests."""
+        self.config = replace(self.config, **changes)
+
+    def reset(self, config: TwinConfig | None = None) -> None:
+        """Back to a fresh twin: config, faults, rate windows, caches (in-flight slots stay)."""
+        with self._lock:
+            self.config = config or self._initial_config
+            self._faults.clear()
+            self._recent.clear()
+            self._seen_prefixes.clear()
+            self.requests.clear()
         for spec in self.config.faults:
             self.inject(spec)
 
@@ -225,7 +241,8 @@ class GLMTwin:
         param = str(loc[0])
         # Recorded: "The temperature parameter is illegal" names no range; only max_tokens does.
         detail = DECIMALS_DETAIL if first["type"] == "multiple_of" else None
-        return self._error("1210", message=invalid_parameter_message(param, detail, self.config.locale))
+        message = invalid_parameter_message(param, detail, self.config.locale)
+        return self._error(code_for_invalid(param), message=message)
 
     def _messages_error(self, body_loc: tuple[Any, ...], kind: str, value: Any) -> _Rejected:
         if body_loc[-1] == "role" or kind == "union_tag_invalid":
@@ -281,12 +298,12 @@ class GLMTwin:
 
     def _cached_tokens(self, key: str, chat: ChatCompletionRequest) -> int:
         """Prompt caching as GLM bills it: the longest message prefix this key sent before."""
-        cached, running = 0, 0
+        cached, running = 0, TOKENS_PER_REQUEST
         seen = self._seen_prefixes.setdefault(key, set())
         digest = 0
         for message in chat.messages:
             digest = hash((digest, json.dumps(message.to_wire(), sort_keys=True)))
-            running += count_tokens(json.dumps(message.to_wire()))
+            running += message_tokens(message)
             if digest in seen:
                 cached = running
             seen.add(digest)

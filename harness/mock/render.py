@@ -173,7 +173,8 @@ def _break_chunks(chunks: list[dict[str, Any]], faults: dict[Fault, FaultSpec]) 
     if Fault.WRONG_USAGE in faults and "usage" in last:
         last["usage"]["total_tokens"] += 7
     if Fault.DUPLICATE_FINISH_REASON in faults and len(chunks) > 1:
-        chunks[-2]["choices"][0]["finish_reason"] = last["choices"][0]["finish_reason"]
+        early = min(faults[Fault.DUPLICATE_FINISH_REASON].after_chunks, len(chunks) - 2)
+        chunks[early]["choices"][0]["finish_reason"] = last["choices"][0]["finish_reason"]
     if Fault.MISSING_FIELD in faults:
         for c in chunks:
             c.pop("id")

@@ -42,6 +42,13 @@ class _ScriptStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         finally:
             self._reply.close()
 
+    def close(self) -> None:
+        """httpx closes a response that was never read; the slot must come back all the same."""
+        self._reply.close()
+
+    async def aclose(self) -> None:
+        self._reply.close()
+
     def _steps(self) -> list[Step]:
         """A plain reply is one step: the whole body after the time it took to generate."""
         reply = self._reply

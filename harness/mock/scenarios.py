@@ -73,7 +73,9 @@ def plan_reply(request: ChatCompletionRequest, style: Style, thinking: bool) -> 
     topic = _topic(_text(last.content) if not isinstance(last, AssistantMessage) else "")
     reasoning = _compose(_THOUGHTS, style.reasoning_tokens, topic, rng) if thinking else []
     if isinstance(last, UserMessage) and any(t in _text(last.content) for t in style.sensitive_terms):
-        return Plan(reasoning, _compose(_SENTENCES, 3, topic, rng), finish_reason="sensitive")
+        cut = _cut(Plan(reasoning, _compose(_SENTENCES, 3, topic, rng)), request.max_tokens)
+        return cut if cut.finish_reason == "length" else Plan(cut.reasoning, cut.content,
+                                                              finish_reason="sensitive")
     calls = _tool_calls(request, rng)
     if calls:
         return _cut(Plan(reasoning, [], calls, "tool_calls"), request.max_tokens)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from ..contract import ChatCompletionRequest
+from ..contract import ChatCompletionRequest, Message
 
 _PIECE = re.compile(r"\s*[\w']{1,8}|\s*[^\w\s]|\s+$", re.UNICODE)
 
@@ -27,14 +27,17 @@ def count_tokens(text: str) -> int:
     return len(tokenize(text))
 
 
+def message_tokens(message: Message) -> int:
+    content = message.to_wire().get("content", "")
+    text = content if isinstance(content, str) else json.dumps(content)
+    calls = getattr(message, "tool_calls", None) or ()
+    return TOKENS_PER_MESSAGE + count_tokens(text) + sum(
+        count_tokens(call.function.name + call.function.arguments) for call in calls
+    )
+
+
 def prompt_tokens(request: ChatCompletionRequest) -> int:
-    total = TOKENS_PER_REQUEST
-    for message in request.messages:
-        content = message.to_wire().get("content", "")
-        text = content if isinstance(content, str) else json.dumps(content)
-        total += TOKENS_PER_MESSAGE + count_tokens(text)
-        for call in getattr(message, "tool_calls", None) or ():
-            total += count_tokens(call.function.name + call.function.arguments)
+    total = TOKENS_PER_REQUEST + sum(message_tokens(m) for m in request.messages)
     for tool in request.tools or ():
         total += count_tokens(json.dumps(tool.to_wire(), separators=(",", ":")))
     return total

@@ -1,0 +1,237 @@
+"""A thin httpx client for one target, sync and async, that records everything it sees.
+
+Each exchange keeps the request, status, headers, raw byte chunks stamped with a monotonic clock
+at the moment they arrive (before any SSE splitting or JSON parsing), the decoded events, and a
+curl line that reproduces it with the key left as `$ZAI_API_KEY`. Transport failures are recorded,
+not raised: a contract check needs to say what broke, and a benchmark must not crash.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .contract import ChatCompletion, ErrorBody, Mode, Validated, validate
+from .contract.request import ChatCompletionRequest
+from .sse import ServerSentEvent, SSEDecoder, SSEViolation
+from .targets import Target
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
+Body = Mapping[str, Any] | ChatCompletionRequest | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TimedEvent:
+    at: float
+    event: ServerSentEvent
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request and everything that came back, with arrival times (time.perf_counter)."""
+
+    target: Target
+    request: dict[str, Any]
+    sent_at: float
+    url: str = ""
+    raw_request: bytes | None = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    chunks: list[tuple[float, bytes]] = field(default_factory=list)
+    events: list[TimedEvent] = field(default_factory=list)
+    sse_violations: list[SSEViolation] = field(default_factory=list)
+    transport_error: str | None = None
+    ended_at: float | None = None
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(data for _, data in self.chunks)
+
+    @property
+    def streamed(self) -> bool:
+        return bool(self.request.get("stream"))
+
+    @property
+    def payload(self) -> bytes:
+        if self.raw_request is not None:
+            return self.raw_request
+        return json.dumps(self.request, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @property
+    def first_byte_at(self) -> float | None:
+        return self.chunks[0][0] if self.chunks else None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def completion(self, mode: Mode = Mode.LENIENT) -> Validated[ChatCompletion]:
+        return validate(ChatCompletion, _json_or_text(self.body), mode)
+
+    def error(self, mode: Mode = Mode.LENIENT) -> Validated[ErrorBody]:
+        return validate(ErrorBody, _json_or_text(self.body), mode)
+
+    def data_events(self) -> list[TimedEvent]:
+        """The events that carry a chunk: everything but `[DONE]`."""
+        return [e for e in self.events if not e.event.is_done]
+
+    def curl(self) -> str:
+        """A shell line that replays this request; the key is read from the environment."""
+        payload = self.payload.decode("utf-8", "replace")
+        parts = ["curl", "-sS"] + (["-N"] if self.streamed else []) + [
+            "-X", "POST", shlex.quote(self.url or self.target.chat_url),
+            "-H", shlex.quote("Content-Type: application/json"),
+        ]
+        if self.target.api_key:
+            parts += ["-H", f'"Authorization: Bearer ${self.target.api_key_env}"']
+        parts += ["--data-raw", shlex.quote(payload)]
+        return self.target.redact(" ".join(parts))
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return raw.decode("utf-8", "replace")
+
+
+class _Recorder:
+    """Feeds arriving bytes to the SSE decoder and stamps them; shared by both clients."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.decoder = SSEDecoder() if exchange.streamed else None
+
+    def start(self, response: httpx.Response) -> None:
+        self.exchange.status = response.status_code
+        self.exchange.headers = {k.lower(): v for k, v in response.headers.items()}
+
+    def take(self, data: bytes) -> list[TimedEvent]:
+        at = time.perf_counter()
+        self.exchange.chunks.append((at, data))
+        if self.decoder is None:
+            return []
+        timed = [TimedEvent(at, e) for e in self.decoder.feed(data)]
+        self.exchange.events.extend(timed)
+        return timed
+
+    def fail(self, error: Exception) -> None:
+        self.exchange.transport_error = f"{type(error).__name__}: {error}"
+
+    def finish(self) -> list[TimedEvent]:
+        self.exchange.ended_at = time.perf_counter()
+        if self.decoder is None:
+            return []
+        timed = [TimedEvent(self.exchange.ended_at, e) for e in self.decoder.close()]
+        self.exchange.events.extend(timed)
+        self.exchange.sse_violations = list(self.decoder.violations)
+        return timed
+
+
+def _exchange(target: Target, body: Body, path: str | None) -> Exchange:
+    """Raw bytes go out as they are (to test malformed bodies); dicts get the target's model."""
+    url = target.base_url.rstrip("/") + path if path else target.chat_url
+    if isinstance(body, bytes):
+        return Exchange(target, {}, time.perf_counter(), url, raw_request=body)
+    data = body.to_wire() if isinstance(body, ChatCompletionRequest) else dict(body)
+    data.setdefault("model", target.model)
+    return Exchange(target, data, time.perf_counter(), url)
+
+
+class GLMClient:
+    """Synchronous client: `send()` returns a finished `Exchange`; `iter_events()` streams."""
+
+    def __init__(self, target: Target, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+                 http: httpx.Client | None = None) -> None:
+        self.target = target
+        self._http = http or httpx.Client(timeout=timeout)
+
+    def send(self, body: Body, path: str | None = None) -> Exchange:
+        exchange = _exchange(self.target, body, path)
+        for _ in self._drive(exchange):
+            pass
+        return exchange
+
+    def iter_events(self, body: Body, path: str | None = None) -> Iterator[TimedEvent | Exchange]:
+        """Yields each event as it is decoded, then the finished `Exchange` last."""
+        exchange = _exchange(self.target, body, path)
+        yield from self._drive(exchange)
+        yield exchange
+
+    def _drive(self, exchange: Exchange) -> Iterator[TimedEvent]:
+        recorder = _Recorder(exchange)
+        exchange.sent_at = time.perf_counter()
+        try:
+            with self._http.stream("POST", exchange.url, content=exchange.payload,
+                                   headers=self.target.headers()) as response:
+                recorder.start(response)
+                for data in response.iter_bytes():
+                    yield from recorder.take(data)
+        except httpx.HTTPError as error:
+            recorder.fail(error)
+        yield from recorder.finish()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncGLMClient:
+    """Asynchronous twin of `GLMClient`, for load generation and concurrent suites."""
+
+    def __init__(self, target: Target, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+                 http: httpx.AsyncClient | None = None, max_connections: int = 1024) -> None:
+        self.target = target
+        limits = httpx.Limits(max_connections=max_connections,
+                              max_keepalive_connections=max_connections)
+        self._http = http or httpx.AsyncClient(timeout=timeout, limits=limits)
+
+    async def send(self, body: Body, path: str | None = None) -> Exchange:
+        exchange = _exchange(self.target, body, path)
+        async for _ in self._drive(exchange):
+            pass
+        return exchange
+
+    async def iter_events(self, body: Body, path: str | None = None) -> AsyncIterator[TimedEvent | Exchange]:
+        exchange = _exchange(self.target, body, path)
+        async for timed in self._drive(exchange):
+            yield timed
+        yield exchange
+
+    async def _drive(self, exchange: Exchange) -> AsyncIterator[TimedEvent]:
+        recorder = _Recorder(exchange)
+        exchange.sent_at = time.perf_counter()
+        try:
+            async with self._http.stream("POST", exchange.url, content=exchange.payload,
+                                         headers=self.target.headers()) as response:
+                recorder.start(response)
+                async for data in response.aiter_bytes():
+                    for timed in recorder.take(data):
+                        yield timed
+        except httpx.HTTPError as error:
+            recorder.fail(error)
+        for timed in recorder.finish():
+            yield timed
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncGLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,318 @@
+"""The twin over real sockets: uvicorn serving `twin_app`, on loopback only.
+
+`serve()` blocks (the CLI's `glm-harness serve`, and `python -m harness.mock.server`);
+`running_twin()` runs one in a background thread for tests and benchmarks. Either way the
+listening socket is bound here, before uvicorn starts, so a busy port or a non-loopback host is
+a one-line `UsageError` and never a traceback or a server reachable from another machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import uvicorn
+
+from ..errors import UsageError
+from .asgi import StreamReset, twin_app
+from .config import Limits, Timing, TwinConfig
+from .engine import GLMTwin
+from .faults import FaultSpec, parse_fault
+from .scenarios import Style
+
+PROG = "glm-harness serve"
+_START_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunningTwin:
+    base_url: str
+    twin: GLMTwin
+    port: int
+
+
+# -- loopback only ------------------------------------------------------------------------------
+def _loopback_address(host: str) -> str:
+    """The IP literal to bind for `host`, or UsageError if it is not loopback."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise UsageError(
+            f"refusing to listen on {host!r}: the twin serves loopback only "
+            "(127.0.0.0/8, localhost, ::1)"
+        )
+    return str(address)
+
+
+def _bind(host: str, port: int, backlog: int) -> socket.socket:
+    address = _loopback_address(host)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(backlog)  # accepting (queued) from here on, before uvicorn's loop runs
+    except OSError as error:
+        sock.close()
+        raise UsageError(f"cannot listen on {address}:{port}: {error.strerror or error}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(sock: socket.socket, twin: GLMTwin) -> tuple[str, int]:
+    address, port = sock.getsockname()[:2]
+    shown = f"[{address}]" if ":" in address else address
+    return f"http://{shown}:{port}{twin.config.base_paths[0]}", port
+
+
+# -- uvicorn --------------------------------------------------------------------------------------
+class _QuietResets(logging.Filter):
+    """Streams the twin cuts on purpose log one line, not a traceback: a `reset_mid_stream`
+    fault (at INFO), or a stream still open when the server stops (at WARNING)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, StreamReset):
+            message, level = "twin fault: dropped a connection mid-stream", logging.INFO
+        elif isinstance(error, asyncio.CancelledError):
+            message, level = "twin stopping: cut an unfinished stream short", logging.WARNING
+        else:
+            return True
+        record.msg, record.args, record.exc_info, record.exc_text = message, (), None, None
+        record.levelno, record.levelname = level, logging.getLevelName(level)
+        return logging.getLogger(record.name).isEnabledFor(level)
+
+
+_YIELD_EVERY = 4  # body messages; below asyncio's 5 silent writes to a lost connection
+
+
+def _yielding(app: Any) -> Any:
+    """Let the event loop run every few body messages, even when the twin has no delays.
+
+    `twin_app` only awaits `asyncio.sleep` for non-zero delays, so a zero-delay stream runs to
+    its end without yielding unless the socket's write buffer fills: other connections wait,
+    and a client that hung up is never noticed (uvicorn learns of it in a loop callback), so
+    every remaining event goes to a dead transport and asyncio logs "socket.send() raised
+    exception." for each. Yielding every few messages keeps streams interleaved and lets
+    uvicorn's `send` turn into a no-op once the client is gone.
+    """
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        sent = 0
+
+        async def paced_send(message: dict[str, Any]) -> None:
+            nonlocal sent
+            await send(message)
+            if message["type"] == "http.response.body" and message.get("more_body"):
+                sent += 1
+                if sent % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+
+        await app(scope, receive, paced_send)
+
+    return wrapped
+
+
+def _server(twin: GLMTwin, log_level: str, graceful_s: int | None) -> uvicorn.Server:
+    config = uvicorn.Config(
+        _yielding(twin_app(twin)),
+        http="h11",
+        loop="auto",
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_keep_alive=30,
+        backlog=4096,
+        timeout_graceful_shutdown=graceful_s,
+        server_header=False,
+        proxy_headers=False,
+    )
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietResets) for f in logger.filters):
+        logger.addFilter(_QuietResets())
+    return uvicorn.Server(config)
+
+
+def serve(twin: GLMTwin, host: str = "127.0.0.1", port: int = 8000,
+          log_level: str = "warning") -> None:
+    """Serve the twin until interrupted (Ctrl-C / SIGTERM). Loopback hosts only."""
+    server = _server(twin, log_level, graceful_s=5)
+    sock = _bind(host, port, server.config.backlog)
+    url, _ = _url(sock, twin)
+    print(f"GLM twin listening on {url} (key: see harness.mock.TWIN_KEY)", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+@contextmanager
+def running_twin(twin: GLMTwin | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> Iterator[RunningTwin]:
+    """Run a twin in a background thread for the duration of the `with` block."""
+    twin = twin or GLMTwin()
+    server = _server(twin, "warning", graceful_s=1)
+    sock = _bind(host, port, server.config.backlog)
+    url, real_port = _url(sock, twin)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as error:
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name=f"glm-twin:{real_port}", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                reason = repr(failure[0]) if failure else "did not start in time"
+                raise RuntimeError(f"GLM twin on port {real_port} failed to start: {reason}")
+            time.sleep(0.005)
+        yield RunningTwin(base_url=url, twin=twin, port=real_port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout=5)
+        sock.close()
+
+
+# -- command line ---------------------------------------------------------------------------------
+def _fault(text: str) -> FaultSpec:
+    try:
+        return parse_fault(text)
+    except ValueError as error:
+        message = str(error) if str(error).startswith("unknown fault") else (
+            f"invalid fault {text!r}: expected NAME[:TIMES[:STALL_SECONDS]]")
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def _rate(text: str) -> tuple[int, float]:
+    count, slash, seconds = text.partition("/")
+    try:
+        n, per = int(count), float(seconds) if slash else 60.0
+    except ValueError:
+        n, per = 0, 0.0
+    if n < 1 or not per > 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid rate limit {text!r}: expected N/SECONDS, e.g. 60/60")
+    return n, per
+
+
+def _non_negative(kind: type[int] | type[float]) -> Any:
+    def convert(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = -1
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The `serve` options; shared by `python -m harness.mock.server` and `glm-harness serve`."""
+    nn_float, nn_int = _non_negative(float), _non_negative(int)
+    style, timing = Style(), Timing()
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)")
+    add("--port", type=nn_int, default=8000, help="port, 0 for any free one (default: %(default)s)")
+    add("--ttft-ms", type=nn_float, default=timing.ttft_ms, help="mean time to first token")
+    add("--itl-ms", type=nn_float, default=timing.itl_ms, help="mean inter-token gap")
+    add("--jitter", type=nn_float, default=timing.jitter,
+        help="coefficient of variation of the gaps (gamma distributed)")
+    add("--seed", type=int, default=timing.seed, help="seed for the jitter draws")
+    add("--fault", type=_fault, action="append", default=[], metavar="FAULT",
+        help="inject a fault: NAME[:TIMES[:STALL_S]] (repeatable)")
+    add("--rate-limit", type=_rate, default=None, metavar="N/SECONDS",
+        help="allow N requests per SECONDS per key, then 429 code 1302")
+    add("--max-concurrency", type=_positive_int, default=None, metavar="N",
+        help="concurrent requests per key before 429 code 1302")
+    add("--retry-after", action="store_true", help="send Retry-After on 429 (real GLM does not)")
+    add("--locale", choices=("en", "zh"), default="en", help="language of error messages")
+    add("--reply-tokens", type=nn_int, default=style.reply_tokens, help="content tokens per reply")
+    add("--reasoning-tokens", type=nn_int, default=style.reasoning_tokens,
+        help="reasoning tokens per reply (when thinking)")
+    add("--log-level", default="warning",
+        choices=("critical", "error", "warning", "info", "debug"), help=argparse.SUPPRESS)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TwinConfig:
+    """The TwinConfig the parsed `serve` options describe."""
+    faults = tuple(f if isinstance(f, FaultSpec) else _fault(f) for f in args.fault or ())
+    rate = args.rate_limit
+    if isinstance(rate, str):
+        rate = _rate(rate)
+    requests, per_seconds = rate if rate is not None else (None, Limits().per_seconds)
+    return TwinConfig(
+        timing=Timing(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, jitter=args.jitter, seed=args.seed),
+        limits=Limits(requests=requests, per_seconds=per_seconds,
+                      max_concurrency=args.max_concurrency, retry_after=args.retry_after),
+        style=Style(reply_tokens=args.reply_tokens, reasoning_tokens=args.reasoning_tokens),
+        faults=faults,
+        locale=args.locale,
+    )
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m harness.mock.server [options]`; returns the exit status (2: bad usage)."""
+    parser = add_serve_arguments(_OneLineParser(
+        prog=PROG, description="Serve the GLM twin on loopback."))
+    try:
+        args = parser.parse_args(argv)
+        config = config_from_args(args)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    except (UsageError, argparse.ArgumentTypeError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        serve(GLMTwin(config), host=args.host, port=args.port, log_level=args.log_level)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The pytest plugin: options, markers and fixtures that let the same suites run on the twin
+(default, offline) and on a live endpoint, and record each test's contract outcome as data.
+
+Exposed through the `pytest11` entry point, so any project that installs glm-harness can run
+`pytest --pyargs suites` or write its own suites on these fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .checks import Expect, Violation, describe, run_checks
+from .client import AsyncGLMClient, Exchange, GLMClient
+from .contract import DEFAULT_MODEL, Mode, model_card
+from .mock import GLMTwin, twin_router
+from .targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
+
+MARKERS = {
+    "mock_only": "needs the twin: a forced fault, a forced 429, a key state only the twin has",
+    "live_cost": "spends many tokens on a live target",
+    "bench": "a benchmark; deselected unless selected with -m bench",
+}
+violations_key = pytest.StashKey[list[Violation]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("glm-harness", "GLM API contract suites")
+    group.addoption("--target", choices=("mock", "live"), default="mock",
+                    help="run against the embedded twin (default) or a live endpoint")
+    group.addoption("--base-url", default=None,
+                    help=f"live endpoint base URL (default {LIVE_BASE_URL}); any OpenAI-compatible server")
+    group.addoption("--model", default=DEFAULT_MODEL, help="model to call (default %(default)s)")
+    group.addoption("--api-key-env", default=DEFAULT_KEY_ENV,
+                    help="environment variable holding the API key (default %(default)s)")
+    group.addoption("--strict-schema", action="store_true",
+                    help="flag unknown fields, nulls and missing always-sent fields (drift)")
+    group.addoption("--report", default=None, metavar="PATH",
+                    help="write each test's contract outcome as JSON to PATH")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    path = config.getoption("--report", default=None)
+    if path:
+        from ._outcomes import OutcomeRecorder
+
+        config.pluginmanager.register(OutcomeRecorder(config, path), "glm-harness-outcomes")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Live runs drop what only the twin can force; benchmarks run only when asked for."""
+    live = config.getoption("--target") == "live"
+    wants_bench = "bench" in (config.getoption("markexpr", "") or "")
+    keep, drop = [], []
+    for item in items:
+        if (live and item.get_closest_marker("mock_only")) or (
+            item.get_closest_marker("bench") and not wants_bench
+        ):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def glm_target(pytestconfig: pytest.Config) -> Target:
+    model = pytestconfig.getoption("--model")
+    if model_card(model) is None:
+        pytest.skip(f"--model {model!r} has no model card in harness.contract.cards; ranges unknown")
+    if pytestconfig.getoption("--target") == "mock":
+        return mock_target(model)
+    env = pytestconfig.getoption("--api-key-env")
+    target = live_target(pytestconfig.getoption("--base-url") or LIVE_BASE_URL, model, env)
+    if target.api_key is None:
+        pytest.skip(f"--target live needs an API key in ${env}, which is not set")
+    return target
+
+
+@pytest.fixture(scope="session")
+def _glm_session_twin(glm_target: Target) -> Iterator[GLMTwin | None]:
+    """One twin for the session behind a respx router; loopback passes through untouched."""
+    if glm_target.kind != "mock":
+        yield None
+        return
+    twin = GLMTwin()
+    router = twin_router(twin, base_url=MOCK_BASE_URL)
+    for host in ("127.0.0.1", "localhost"):
+        router.route(host=host).pass_through()
+    with router:
+        yield twin
+
+
+@pytest.fixture
+def glm_mock(_glm_session_twin: GLMTwin | None) -> Iterator[GLMTwin]:
+    """The twin, for tests that inject faults or change limits; reset after each test."""
+    if _glm_session_twin is None:
+        pytest.skip("needs the twin (--target mock)")
+    yield _glm_session_twin
+    _glm_session_twin.reset()
+
+
+@pytest.fixture(scope="session")
+def glm_client(glm_target: Target, _glm_session_twin: GLMTwin | None) -> Iterator[GLMClient]:
+    with GLMClient(glm_target) as client:
+        yield client
+
+
+@pytest.fixture
+def glm_async_client(glm_target: Target, _glm_session_twin: GLMTwin | None) -> AsyncGLMClient:
+    """A fresh async client per test: httpx's async pool belongs to one event loop."""
+    return AsyncGLMClient(glm_target)
+
+
+@pytest.fixture(scope="session")
+def glm_mode(pytestconfig: pytest.Config) -> Mode:
+    return Mode.STRICT if pytestconfig.getoption("--strict-schema") else Mode.LENIENT
+
+
+@pytest.fixture
+def glm_check(request: pytest.FixtureRequest, glm_mode: Mode) -> Any:
+    """`glm_check(exchange, status=200, code=None, checks=None)`: run the named checks, record
+    the violations on the test for the report, and fail with every violation spelled out."""
+    recorded = request.node.stash.setdefault(violations_key, [])
+
+    def check(exchange: Exchange, status: int = 200, code: str | None = None,
+              checks: tuple[str, ...] | None = None) -> None:
+        violations = run_checks(exchange, Expect(status, code, glm_mode), checks)
+        recorded.extend(violations)
+        if violations:
+            pytest.fail(describe(violations), pytrace=False)
+
+    return check

@@ -29,8 +29,12 @@ class Expect:
     """What the caller asked for and so what a conforming answer looks like."""
 
     status: int = 200
-    code: str | None = None
+    code: str | tuple[str, ...] | None = None
     mode: Mode = Mode.LENIENT
+
+    def accepts_code(self, code: object) -> bool:
+        wanted = (self.code,) if isinstance(self.code, str) else self.code
+        return wanted is None or code in wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +141,9 @@ def error_code_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
         return
     body = _json(o.exchange.body)
     code = body.get("error", {}).get("code") if isinstance(body, dict) else None
-    if code != o.expect.code:
-        yield "$.error.code", repr(o.expect.code), repr(code)
+    if not o.expect.accepts_code(code):
+        wanted = o.expect.code if isinstance(o.expect.code, str) else " or ".join(o.expect.code)
+        yield "$.error.code", repr(wanted), repr(code)
 
 
 # -- streams --------------------------------------------------------------------------------------

@@ -44,11 +44,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    _register_hypothesis_profile(config.getoption("--target", default="mock"))
     path = config.getoption("--report", default=None)
     if path:
         from ._outcomes import OutcomeRecorder
 
         config.pluginmanager.register(OutcomeRecorder(config, path), "glm-harness-outcomes")
+
+
+def _register_hypothesis_profile(target: str) -> None:
+    """`settings.get_profile("glm-harness")`: few examples and a replay database on a live
+    target (each example is a paid call), more on the twin; never a deadline (network time)."""
+    from hypothesis import HealthCheck, settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    live = target == "live"
+    settings.register_profile(
+        "glm-harness",
+        max_examples=5 if live else 30,
+        deadline=None,
+        database=DirectoryBasedExampleDatabase(".hypothesis/glm-live") if live else None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -128,7 +145,7 @@ def glm_check(request: pytest.FixtureRequest, glm_mode: Mode) -> Any:
     the violations on the test for the report, and fail with every violation spelled out."""
     recorded = request.node.stash.setdefault(violations_key, [])
 
-    def check(exchange: Exchange, status: int = 200, code: str | None = None,
+    def check(exchange: Exchange, status: int = 200, code: str | tuple[str, ...] | None = None,
               checks: tuple[str, ...] | None = None) -> None:
         violations = run_checks(exchange, Expect(status, code, glm_mode), checks)
         recorded.extend(violations)

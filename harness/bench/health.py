@@ -1,0 +1,85 @@
+"""The load generator's own health: was the client, not the server, the bottleneck?
+
+Three signals, taken while a level runs:
+* CPU: this process's CPU time over wall time. The event loop is one thread, so near 100% of a
+  core means timestamps wait for the loop and measured latencies include the client's queueing.
+* Event-loop lag: a ticker asks to wake every `interval_s` and records how late it woke. Every
+  chunk timestamp can be that late.
+* Schedule lateness: how long after a request was due (its scheduled time, or the moment a slot
+  was free) it was actually sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from .stats import Summary, summarize
+
+CPU_BOUND = 0.90  # share of one core
+LOOP_LAG_P99_MS = 5.0
+LATENESS_P99_MS = 10.0
+
+
+class ClientHealth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_percent: float
+    wall_s: float
+    loop_lag_ms: Summary
+    lateness_ms: Summary
+    client_bound: bool
+    reasons: list[str]
+
+
+class HealthMonitor:
+    """`async with HealthMonitor() as h: ...; h.report(lateness)`."""
+
+    def __init__(self, interval_s: float = 0.01) -> None:
+        self.interval_s = interval_s
+        self.lags_ms: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+        self._cpu0 = self._wall0 = 0.0
+        self._cpu1 = self._wall1 = 0.0
+        self.started = False
+
+    async def __aenter__(self) -> HealthMonitor:
+        self._cpu0, self._wall0 = time.process_time(), time.perf_counter()
+        self._task = asyncio.create_task(self._tick(), name="bench-loop-lag")
+        self.started = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cpu1, self._wall1 = time.process_time(), time.perf_counter()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _tick(self) -> None:
+        while True:
+            due = time.perf_counter() + self.interval_s
+            await asyncio.sleep(self.interval_s)
+            self.lags_ms.append(round((time.perf_counter() - due) * 1000, 4))
+
+    def report(self, lateness_ms: Sequence[float]) -> ClientHealth:
+        wall1 = self._wall1 or time.perf_counter()
+        cpu1 = self._cpu1 or time.process_time()
+        wall = max(wall1 - self._wall0, 1e-9)
+        cpu = (cpu1 - self._cpu0) / wall
+        lag, late = summarize(self.lags_ms), summarize(lateness_ms)
+        reasons = []
+        if cpu >= CPU_BOUND:
+            reasons.append(f"client CPU {cpu:.0%} of one core (>= {CPU_BOUND:.0%})")
+        if lag.p99 is not None and lag.p99 > LOOP_LAG_P99_MS:
+            reasons.append(f"event-loop lag p99 {lag.p99:.1f} ms (> {LOOP_LAG_P99_MS:g} ms)")
+        if late.p99 is not None and late.p99 > LATENESS_P99_MS:
+            reasons.append(f"requests started {late.p99:.1f} ms late at p99 "
+                           f"(> {LATENESS_P99_MS:g} ms)")
+        return ClientHealth(cpu_percent=round(cpu * 100, 2), wall_s=round(wall, 4),
+                            loop_lag_ms=lag, lateness_ms=late, client_bound=bool(reasons),
+                            reasons=reasons)

@@ -1,0 +1,339 @@
+"""The async load runner: one process, one event loop, N requests in flight.
+
+A level is a concurrency (requests in flight at most) and either a closed loop (each slot sends
+its next request as soon as the previous one ends) or an open loop at a request rate, constant
+or Poisson, drawn from a seeded generator so a schedule can be replayed. Warm-up requests run
+first at the same concurrency (connections opened, caches warm) and are kept out of the figures.
+
+Nothing a server does crashes a run: every failure becomes a `Sample` with its error. The 429
+policy follows the error catalogue: a retryable code (1302 rate limit, 1305 overload) waits for
+`Retry-After` when the server sends one, else backs off exponentially, then retries; an
+account-level code (1113 balance, auth, plan quota) stops the run, because every later request
+would fail the same way and a benchmark of errors measures nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from ..client import AsyncGLMClient, Exchange, TimedEvent
+from ..contract import business_error, is_retryable
+from .health import ClientHealth, HealthMonitor
+from .metrics import Phase, Sample, SampleError, build_sample
+
+Arrival = Literal["constant", "poisson"]
+
+# 1000-1004 auth, 1110-1113 and 1120 account, 1304 daily limit, 1308-1310 plan quota or expiry.
+STOP_CODES = frozenset({"1000", "1001", "1002", "1003", "1004", "1110", "1111", "1112", "1113",
+                        "1120", "1304", "1308", "1309", "1310"})
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One request to send. `keep` asks the runner to hand back the exchange (for grading)."""
+
+    body: dict[str, Any]
+    task_id: str | None = None
+    thinking: bool | None = None
+    keep: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LevelSpec:
+    concurrency: int
+    requests: int
+    warmup: int = 0
+    rate: float | None = None  # requests/s; None = closed loop
+    arrival: Arrival = "poisson"
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        return f"c{self.concurrency}" + (f"-r{self.rate:g}-{self.arrival}" if self.rate else "")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 3
+    base_s: float = 1.0
+    max_wait_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StopInfo:
+    status: int | None
+    code: str | None
+    message: str
+    meaning: str
+
+    def explain(self) -> str:
+        what = f"HTTP {self.status}" + (f" code {self.code}" if self.code else "")
+        return f"{what} ({self.meaning}): {self.message}".rstrip(": ")
+
+
+@dataclass(slots=True)
+class Outcome:
+    sample: Sample
+    exchange: Exchange | None = None
+
+
+@dataclass(slots=True)
+class LevelRun:
+    spec: LevelSpec
+    outcomes: list[Outcome] = field(default_factory=list)
+    warmup: list[Outcome] = field(default_factory=list)
+    started_at: str = ""
+    ended_at: str = ""
+    health: ClientHealth | None = None
+    stopped: StopInfo | None = None
+    interrupted: bool = False
+
+    @property
+    def samples(self) -> list[Sample]:
+        return [o.sample for o in self.outcomes]
+
+
+def schedule(requests: int, rate: float, arrival: Arrival, seed: int) -> list[float]:
+    """Send offsets in seconds from the start of the level; the first request goes at 0."""
+    if requests <= 0:
+        return []
+    if arrival == "constant":
+        gaps = np.full(requests - 1, 1.0 / rate)
+    else:
+        gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=requests - 1)
+    return [0.0, *np.cumsum(gaps).tolist()]
+
+
+def retry_after_s(headers: dict[str, str], now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date."""
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = now or datetime.now(UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def _utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LoadRunner:
+    """Runs levels against one client; every finished sample goes to `on_sample` at once."""
+
+    def __init__(
+        self,
+        client: AsyncGLMClient,
+        *,
+        run_t0: float | None = None,
+        timeout_s: float = 120.0,
+        retry: RetryPolicy | None = None,
+        on_sample: Callable[[Sample], None] | None = None,
+        progress: Any = None,
+        seed: int = 0,
+    ) -> None:
+        self.client = client
+        self.run_t0 = run_t0 if run_t0 is not None else time.perf_counter()
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
+        self.on_sample = on_sample
+        self.progress = progress
+        self.seed = seed
+        self.stopped: StopInfo | None = None
+        self._index = 0
+        self._jitter = random.Random(seed)
+
+    # -- one level ---------------------------------------------------------------------------------
+    async def run_level(self, spec: LevelSpec, job_for: Callable[[int], Job]) -> LevelRun:
+        """Warm-up (excluded), then the measured requests; stops early only on a stop code."""
+        run = LevelRun(spec, started_at=_utc())
+        if self.stopped is not None:
+            run.stopped = self.stopped
+            return run
+        monitor = HealthMonitor()
+        try:
+            if spec.warmup:
+                warm = [job_for(i) for i in range(spec.warmup)]
+                await self._closed_loop(spec, warm, "warmup", run.warmup, spec.name)
+            jobs = [job_for(i) for i in range(spec.requests)]
+            phase: Phase = "task" if any(j.task_id for j in jobs) else "measure"
+            if self.progress is not None:
+                self.progress.start_level(spec.name, len(jobs))
+            async with monitor:
+                if spec.rate is None:
+                    await self._closed_loop(spec, jobs, phase, run.outcomes, spec.name)
+                else:
+                    await self._open_loop(spec, jobs, phase, run.outcomes, spec.name)
+        except asyncio.CancelledError:
+            run.interrupted = True
+            raise
+        finally:
+            run.ended_at = _utc()
+            run.stopped = self.stopped
+            if monitor.started:
+                run.health = monitor.report([s.lateness_ms for s in run.samples])
+            if self.progress is not None:
+                self.progress.end_level()
+        return run
+
+    async def _closed_loop(self, spec: LevelSpec, jobs: Sequence[Job], phase: Phase,
+                           out: list[Outcome], level: str) -> None:
+        """Each slot sends its next request when its last one ends. Lateness counts from that
+        end (the client stamped it), so sample building, logging and loop backlog all show."""
+        pending = iter(jobs)
+        start = time.perf_counter()
+
+        async def worker() -> None:
+            free_at = start
+            for job in pending:
+                if self.stopped is not None:
+                    return
+                outcome = await self._one(job, phase, level, scheduled_at=free_at, ready_at=free_at)
+                out.append(outcome)
+                sample = outcome.sample
+                end_ms = sample.end_ms if sample.end_ms is not None else 0.0
+                free_at = self.run_t0 + sample.sent_s + end_ms / 1000
+
+        await self._gather([worker() for _ in range(min(spec.concurrency, len(jobs)))])
+
+    async def _open_loop(self, spec: LevelSpec, jobs: Sequence[Job], phase: Phase,
+                         out: list[Outcome], level: str) -> None:
+        assert spec.rate is not None
+        offsets = schedule(len(jobs), spec.rate, spec.arrival, self.seed)
+        slots = asyncio.Semaphore(spec.concurrency)
+        tasks: list[asyncio.Task[None]] = []
+
+        async def send(job: Job, scheduled_at: float, ready_at: float) -> None:
+            try:
+                out.append(await self._one(job, phase, level, scheduled_at, ready_at))
+            finally:
+                slots.release()
+
+        start = time.perf_counter()
+        try:
+            for job, offset in zip(jobs, offsets, strict=True):
+                due = start + offset
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if self.stopped is not None:
+                    break
+                # A full house is the server's doing, not the client's: lateness then counts
+                # from the moment a slot came free.
+                waited = slots.locked()
+                await slots.acquire()
+                ready = time.perf_counter() if waited else due
+                tasks.append(asyncio.create_task(send(job, due, ready)))
+            await self._gather(tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _gather(self, coroutines: Sequence[Any]) -> None:
+        tasks = [asyncio.ensure_future(c) for c in coroutines]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- one request --------------------------------------------------------------------------------
+    async def _one(self, job: Job, phase: Phase, level: str, scheduled_at: float,
+                   ready_at: float) -> Outcome:
+        index, self._index = self._index, self._index + 1
+        first_sent: float | None = None
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._attempt(job, phase, level, index, scheduled_at, ready_at,
+                                          attempt, waited, first_sent)
+            sample = outcome.sample
+            first_sent = first_sent if first_sent is not None else self.run_t0 + sample.sent_s
+            wait = self._retry_wait(sample, outcome.exchange, attempt)
+            if wait is None or self.stopped is not None:
+                break
+            await asyncio.sleep(wait)
+            waited += wait
+        self._check_stop(sample)
+        if self.on_sample is not None:
+            self.on_sample(sample)
+        if self.progress is not None:
+            self.progress.advance(sample)
+        if not job.keep:
+            outcome.exchange = None
+        return outcome
+
+    async def _attempt(self, job: Job, phase: Phase, level: str, index: int,
+                       scheduled_at: float, ready_at: float, attempt: int, waited: float,
+                       first_sent: float | None) -> Outcome:
+        events: list[TimedEvent] = []
+        exchange: Exchange | None = None
+        error: SampleError | None = None
+        sent_at = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                async for item in self.client.iter_events(job.body):
+                    if isinstance(item, Exchange):
+                        exchange = item
+                    else:
+                        events.append(item)
+        except TimeoutError:
+            error = SampleError(kind="timeout", message=f"no complete response in {self.timeout_s:g} s")
+        except asyncio.CancelledError:
+            raise
+        except Exception as failure:  # a bug or an odd transport must not end the run
+            message = self.client.target.redact(f"{type(failure).__name__}: {failure}")
+            error = SampleError(kind="client", message=message[:300])
+        ended_at = time.perf_counter() if exchange is None else None
+        sample = build_sample(
+            events, sent_at, run_t0=self.run_t0, index=index, level=level, phase=phase,
+            scheduled_at=scheduled_at, ready_at=ready_at, exchange=exchange, ended_at=ended_at,
+            error=error, task_id=job.task_id, thinking=job.thinking, attempts=attempt,
+            retry_wait_s=waited, first_sent_at=first_sent,
+        )
+        return Outcome(sample, exchange)
+
+    def _retry_wait(self, sample: Sample, exchange: Exchange | None, attempt: int) -> float | None:
+        """Seconds to wait before another try, or None: only retryable 429s are retried."""
+        error = sample.error
+        if error is None or error.kind != "http" or sample.status != 429:
+            return None
+        if error.code in STOP_CODES or not is_retryable(429, error.code):
+            return None
+        if attempt > self.retry.max_retries:
+            return None
+        told = retry_after_s(exchange.headers) if exchange is not None else None
+        if told is not None:
+            return min(told, self.retry.max_wait_s)
+        backoff = self.retry.base_s * 2 ** (attempt - 1)
+        return min(backoff * (0.5 + self._jitter.random() / 2), self.retry.max_wait_s)
+
+    def _check_stop(self, sample: Sample) -> None:
+        error = sample.error
+        if error is None or error.kind != "http" or self.stopped is not None:
+            return
+        if error.code in STOP_CODES or (error.code is None and sample.status == 401):
+            known = business_error(error.code) if error.code else None
+            meaning = known.meaning if known else "authentication failed"
+            self.stopped = StopInfo(sample.status, error.code, error.message, meaning)

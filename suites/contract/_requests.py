@@ -1,0 +1,31 @@
+"""Request builders and tool definitions (from fixtures/tools) for the contract suites. Kept
+cheap on purpose: a live run pays for every token asked for here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+TOOLS = Path(__file__).resolve().parents[2] / "fixtures" / "tools"
+SMALL = 64
+ROOMY = 1024  # enough for a thinking model to reason its way to a tool call
+
+
+def tool(name: str) -> dict[str, Any]:
+    return json.loads((TOOLS / f"{name}.json").read_text())
+
+
+def ask(text: str, **params: Any) -> dict[str, Any]:
+    return {"messages": [{"role": "system", "content": "You are a helpful assistant"},
+                         {"role": "user", "content": text}], **params}
+
+
+def quiet(text: str, **params: Any) -> dict[str, Any]:
+    """A cheap request: no thinking (where the model allows it), few tokens."""
+    return ask(text, **{"max_tokens": SMALL, "thinking": {"type": "disabled"}, **params})
+
+
+WEATHER_QUESTION = "What's the weather in Florence, Italy?"
+PARALLEL_QUESTION = ("Add and multiply the numbers 2 and 3. CRITICAL: call both the add and the "
+                     "multiply tools at the same time.")

@@ -1,0 +1,120 @@
+"""Errors: status, body shape and business code for each class of bad request, and whether a
+client may retry. Codes and messages are the recorded ones (shared/real-traffic/errors)."""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from harness.client import GLMClient
+from harness.contract import is_retryable
+from harness.mock import EMPTY_BALANCE_KEY, EXPIRED_KEY, Limits
+from harness.targets import Secret
+
+
+UNKNOWN_KEY = "00000000000000000000000000000000.glmHarnessNoSuchKey"
+
+
+def _with_key(target, key):  # type: ignore[no-untyped-def]
+    return GLMClient(dataclasses.replace(target, api_key=Secret(key) if key else None))
+
+
+BAD_REQUESTS = {
+    "unknown-model": ({"model": "glm-nonexistent"}, "1211"),
+    "empty-messages": ({"messages": []}, "1214"),
+    "bad-role": ({"messages": [{"role": "developer", "content": "hi"}]}, "1214"),
+    "only-system": ({"messages": [{"role": "system", "content": "You are terse."}]}, "1214"),
+    "blank-user": ({"messages": [{"role": "user", "content": ""}]}, "1213"),
+    "temperature-above-1": ({"temperature": 1.5}, "1210"),
+    "temperature-3-decimals": ({"temperature": 0.123}, "1210"),
+    "top_p-zero": ({"top_p": 0.0}, "1210"),
+    "max_tokens-zero": ({"max_tokens": 0}, "1210"),
+    "tool_choice-required": ({"tool_choice": "required"}, "1210"),
+}
+
+
+@pytest.mark.parametrize(("override", "code"), BAD_REQUESTS.values(), ids=BAD_REQUESTS)
+def test_bad_request_is_400_with_its_code(glm_client, glm_check, override, code, cheap) -> None:
+    glm_check(glm_client.send({**cheap("Say hi"), **override}), status=400, code=code)
+
+
+def test_max_tokens_above_the_model_card_is_1210(glm_client, glm_check, card, cheap) -> None:
+    exchange = glm_client.send(cheap("Say hi") | {"max_tokens": card.max_output_tokens + 1})
+    glm_check(exchange, status=400, code="1210")
+    message = exchange.json()["error"]["message"]
+    assert f"[1,{card.max_output_tokens}]" in message, f"the 1210 message should name the range: {message!r}"
+
+
+def test_malformed_json_is_400(glm_client, glm_check) -> None:
+    glm_check(glm_client.send(b'{"model": "glm-4.6", "messages": [}'), status=400, code="1210")
+
+
+@pytest.mark.live_cost
+def test_prompt_over_the_context_window_is_1261(glm_client, glm_check, card, cheap) -> None:
+    filler = "lorem ipsum " * (card.context_window // 2 + 1000)
+    glm_check(glm_client.send(cheap(filler)), status=400, code="1261")
+
+
+@pytest.mark.parametrize(("key", "codes"), [
+    (None, ("1001",)),
+    ("not-a-key", ("1002", "1000")),
+    (UNKNOWN_KEY, ("1000", "1002")),
+], ids=["missing", "malformed", "unknown"])
+def test_bad_key_is_401(glm_target, glm_check, key, codes, cheap) -> None:
+    with _with_key(glm_target, key) as client:
+        glm_check(client.send(cheap("Say hi")), status=401, code=codes)
+
+
+def test_unknown_path_is_404(glm_client, glm_check, cheap) -> None:
+    # The real 404 body is undocumented; only the status and transport are part of the contract.
+    glm_check(glm_client.send(cheap("Say hi"), path="/chat/completion"), status=404,
+              checks=("transport_completed", "status_code_conformance"))
+
+
+@pytest.mark.mock_only
+def test_expired_key_is_401_1003(glm_target, glm_check, cheap) -> None:
+    with _with_key(glm_target, EXPIRED_KEY) as client:
+        glm_check(client.send(cheap("Say hi")), status=401, code="1003")
+
+
+@pytest.mark.mock_only
+def test_empty_balance_is_429_1113_and_never_retryable(glm_target, glm_check, cheap) -> None:
+    with _with_key(glm_target, EMPTY_BALANCE_KEY) as client:
+        exchange = client.send(cheap("Say hi"))
+    glm_check(exchange, status=429, code="1113")
+    assert not is_retryable(429, "1113"), "a 429 for an empty balance must never be retried"
+
+
+@pytest.mark.mock_only
+def test_rate_limit_is_429_1302_and_retryable(glm_client, glm_check, glm_mock, cheap) -> None:
+    glm_mock.reconfigure(limits=Limits(requests=1, per_seconds=60))
+    glm_check(glm_client.send(cheap("Say hi")))
+    exchange = glm_client.send(cheap("Say hi"))
+    glm_check(exchange, status=429, code="1302")
+    assert is_retryable(429, exchange.json()["error"]["code"])
+    assert "retry-after" not in exchange.headers, "the real API sends no Retry-After; neither should the twin"
+
+
+@pytest.mark.mock_only
+def test_concurrency_limit_is_429_1302(glm_client, glm_check, glm_mock, cheap) -> None:
+    glm_mock.reconfigure(limits=Limits(max_concurrency=1))
+    held = glm_client.iter_events(cheap("Say hi", stream=True))
+    next(held)  # the first event is in: the stream holds its slot
+    try:
+        glm_check(glm_client.send(cheap("Say hi")), status=429, code="1302")
+    finally:
+        held.close()
+    glm_check(glm_client.send(cheap("Say hi")))
+
+
+def test_rate_limit_shape_when_met(glm_client, glm_check, cheap) -> None:
+    """On a live target a 429 is checked when one turns up; on the twin there is none to meet."""
+    with ThreadPoolExecutor(4) as pool:
+        exchanges = list(pool.map(glm_client.send, [cheap("Say hi", max_tokens=1)] * 4))
+    limited = [e for e in exchanges if e.status == 429]
+    if not limited:
+        pytest.skip("no 429 met in a burst of 4 requests")
+    for exchange in limited:
+        glm_check(exchange, status=429, code=("1302", "1303", "1305", "1113", "1308", "1310"))

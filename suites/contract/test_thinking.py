@@ -1,0 +1,29 @@
+"""Thinking on and off: reasoning_content appears when enabled and only then."""
+
+from __future__ import annotations
+
+import pytest
+
+from ._requests import ask
+
+
+def test_thinking_enabled_returns_reasoning(glm_client, glm_check) -> None:
+    exchange = glm_client.send(ask("What is 17 * 23? Think it through.",
+                                   thinking={"type": "enabled"}, max_tokens=2048))
+    glm_check(exchange)
+    message = exchange.json()["choices"][0]["message"]
+    assert message.get("reasoning_content"), "thinking enabled, but the message has no reasoning_content"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_thinking_disabled_returns_no_reasoning(glm_client, glm_check, card, stream) -> None:
+    if not card.accepts_thinking_disabled():
+        pytest.skip(f"{card.name} always thinks")
+    # thinking_conformance fails the exchange if reasoning_content comes back
+    glm_check(glm_client.send(ask("Say hi", thinking={"type": "disabled"}, max_tokens=32, stream=stream)))
+
+
+def test_always_thinking_model_refuses_thinking_disabled(glm_client, glm_check, card) -> None:
+    if card.accepts_thinking_disabled():
+        pytest.skip(f"{card.name} lets thinking be turned off")
+    glm_check(glm_client.send(ask("Say hi", thinking={"type": "disabled"})), status=400, code="1210")

@@ -7,16 +7,26 @@ Exposed through the `pytest11` entry point, so any project that installs glm-har
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from .checks import Expect, Violation, describe, run_checks
 from .client import AsyncGLMClient, Exchange, GLMClient
 from .contract import DEFAULT_MODEL, Mode, model_card
-from .mock import GLMTwin, twin_router
-from .targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
+from .mock import GLMTwin, TwinConfig, parse_fault, twin_router
+from .targets import (
+    DEFAULT_KEY_ENV,
+    LIVE_BASE_URL,
+    MOCK_BASE_URL,
+    Secret,
+    Target,
+    live_target,
+    mock_target,
+)
 
 MARKERS = {
     "mock_only": "needs the twin: a forced fault, a forced 429, a key state only the twin has",
@@ -39,6 +49,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="flag unknown fields, nulls and missing always-sent fields (drift)")
     group.addoption("--report", default=None, metavar="PATH",
                     help="write each test's contract outcome as JSON to PATH")
+    group.addoption("--read-timeout", type=float, default=120.0, metavar="S",
+                    help="seconds to wait for the next byte before calling the stream stalled")
+    group.addoption("--twin-fault", action="append", default=[], metavar="FAULT",
+                    help="arm the twin with a fault for every request (e.g. missing_done, "
+                         "stall:0:5): shows what the suites catch")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -100,38 +115,66 @@ def glm_target(pytestconfig: pytest.Config) -> Target:
 
 
 @pytest.fixture(scope="session")
-def _glm_session_twin(glm_target: Target) -> Iterator[GLMTwin | None]:
-    """One twin for the session behind a respx router; loopback passes through untouched."""
+def _glm_session_twin(request: pytest.FixtureRequest, glm_target: Target) -> GLMTwin | None:
+    """One twin for the session (its state is reset per test by `glm_mock`)."""
     if glm_target.kind != "mock":
-        yield None
-        return
-    twin = GLMTwin()
-    router = twin_router(twin, base_url=MOCK_BASE_URL)
-    for host in ("127.0.0.1", "localhost"):
-        router.route(host=host).pass_through()
-    with router:
-        yield twin
+        return None
+    faults = tuple(parse_fault(f) for f in request.config.getoption("--twin-fault"))
+    return GLMTwin(TwinConfig(faults=faults))
 
 
 @pytest.fixture
-def glm_mock(_glm_session_twin: GLMTwin | None) -> Iterator[GLMTwin]:
-    """The twin, for tests that inject faults or change limits; reset after each test."""
+def _glm_routed(_glm_session_twin: GLMTwin | None) -> Iterator[GLMTwin | None]:
+    """The twin's respx router, active only while a test that talks to it runs, so that
+    other tests' routers and real loopback servers are left alone."""
     if _glm_session_twin is None:
+        yield None
+        return
+    with twin_router(_glm_session_twin, base_url=MOCK_BASE_URL):
+        yield _glm_session_twin
+
+
+@pytest.fixture
+def glm_mock(_glm_routed: GLMTwin | None) -> Iterator[GLMTwin]:
+    """The twin, for tests that inject faults or change limits; reset after each test."""
+    if _glm_routed is None:
         pytest.skip("needs the twin (--target mock)")
-    yield _glm_session_twin
-    _glm_session_twin.reset()
+    yield _glm_routed
+    _glm_routed.reset()
 
 
-@pytest.fixture(scope="session")
-def glm_client(glm_target: Target, _glm_session_twin: GLMTwin | None) -> Iterator[GLMClient]:
-    with GLMClient(glm_target) as client:
+@pytest.fixture
+def glm_client(pytestconfig: pytest.Config, glm_target: Target,
+               _glm_routed: GLMTwin | None) -> Iterator[GLMClient]:
+    with GLMClient(glm_target, timeout=_timeout(pytestconfig)) as client:
         yield client
 
 
 @pytest.fixture
-def glm_async_client(glm_target: Target, _glm_session_twin: GLMTwin | None) -> AsyncGLMClient:
+def glm_client_with_key(pytestconfig: pytest.Config, glm_target: Target,
+                        _glm_routed: GLMTwin | None) -> Iterator[Callable[[str | None], GLMClient]]:
+    """`glm_client_with_key(key)`: a client for the same target with another key (or none)."""
+    opened: list[GLMClient] = []
+
+    def make(key: str | None) -> GLMClient:
+        target = dataclasses.replace(glm_target, api_key=Secret(key) if key else None)
+        opened.append(GLMClient(target, timeout=_timeout(pytestconfig)))
+        return opened[-1]
+
+    yield make
+    for client in opened:
+        client.close()
+
+
+@pytest.fixture
+def glm_async_client(pytestconfig: pytest.Config, glm_target: Target,
+                     _glm_routed: GLMTwin | None) -> AsyncGLMClient:
     """A fresh async client per test: httpx's async pool belongs to one event loop."""
-    return AsyncGLMClient(glm_target)
+    return AsyncGLMClient(glm_target, timeout=_timeout(pytestconfig))
+
+
+def _timeout(config: pytest.Config) -> httpx.Timeout:
+    return httpx.Timeout(30.0, read=config.getoption("--read-timeout"))
 
 
 @pytest.fixture(scope="session")

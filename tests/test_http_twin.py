@@ -28,6 +28,7 @@ from harness.mock import (
     FaultSpec,
     GLMTwin,
     Limits,
+    Style,
     TwinConfig,
 )
 from harness.mock.server import (
@@ -284,6 +285,24 @@ def test_shutdown_does_not_wait_for_a_stalled_stream() -> None:
         started = time.monotonic()
         stack.close()
         assert time.monotonic() - started < 5
+
+
+def test_hung_up_zero_delay_stream_is_dropped_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """Without pacing, the rest of a zero-delay stream went to the dead socket: one asyncio
+    "socket.send() raised exception." warning per remaining event (19,102 for 20,000)."""
+    long_answers = GLMTwin(TwinConfig(style=Style(reply_tokens=20_000, reasoning_tokens=0)))
+    body = {"model": MODEL, "messages": HELLO, "stream": True}
+    with running_twin(long_answers) as running:
+        with httpx.Client(timeout=10) as http, http.stream(
+            "POST", f"{running.base_url}/chat/completions", json=body, headers=AUTH
+        ) as response:
+            next(response.iter_raw())
+        time.sleep(0.5)
+        with httpx.Client(timeout=10) as http:  # the loop is not stuck in the dropped stream
+            assert http.post(f"{running.base_url}/chat/completions",
+                             json={"model": MODEL, "messages": HELLO},
+                             headers=AUTH).status_code == 200
+    assert not [r for r in caplog.records if "socket.send() raised" in r.getMessage()]
 
 
 def test_running_twin_is_reusable_and_releases_its_port() -> None:

@@ -7,6 +7,7 @@ Three signals, taken while a level runs:
   chunk timestamp can be that late.
 * Schedule lateness: how long after a request was due (its scheduled time, or the moment a slot
   was free) it was actually sent.
+The thresholds are judgement calls, stated in the verdict's reasons so a reader can weigh them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .stats import Summary, summarize
 
 CPU_BOUND = 0.90  # share of one core
 LOOP_LAG_P99_MS = 5.0
-LATENESS_P99_MS = 10.0
+LATENESS_P90_MS = 10.0
 
 
 class ClientHealth(BaseModel):
@@ -77,9 +78,11 @@ class HealthMonitor:
             reasons.append(f"client CPU {cpu:.0%} of one core (>= {CPU_BOUND:.0%})")
         if lag.p99 is not None and lag.p99 > LOOP_LAG_P99_MS:
             reasons.append(f"event-loop lag p99 {lag.p99:.1f} ms (> {LOOP_LAG_P99_MS:g} ms)")
-        if late.p99 is not None and late.p99 > LATENESS_P99_MS:
-            reasons.append(f"requests started {late.p99:.1f} ms late at p99 "
-                           f"(> {LATENESS_P99_MS:g} ms)")
+        # p90, not p99: a closed loop's first wave is a burst the client can only send one by
+        # one, so a few late starts are normal; most requests starting late is not.
+        if late.p90 is not None and late.p90 > LATENESS_P90_MS:
+            reasons.append(f"requests started {late.p90:.1f} ms late at p90 "
+                           f"(> {LATENESS_P90_MS:g} ms)")
         return ClientHealth(cpu_percent=round(cpu * 100, 2), wall_s=round(wall, 4),
                             loop_lag_ms=lag, lateness_ms=late, client_bound=bool(reasons),
                             reasons=reasons)

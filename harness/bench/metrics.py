@@ -33,7 +33,8 @@ REASONING_SPLIT_METHOD = (
     "GLM's usage gives only the total completion_tokens (no reasoning_tokens field); it is split "
     "into reasoning / visible content / tool-call tokens by the share of token-bearing chunks of "
     "each kind (a chunk carrying two kinds counts half to each), largest remainder rounding. "
-    "An estimate, not a figure the API gave."
+    "Exact when every chunk carries one token; a tool call streamed whole in one chunk (GLM's "
+    "default without tool_stream) is undercounted. An estimate, not a figure the API gave."
 )
 
 Phase = Literal["warmup", "measure", "task"]

@@ -159,6 +159,7 @@ class LoadRunner:
         self.progress = progress
         self.seed = seed
         self.stopped: StopInfo | None = None
+        self.runs: list[LevelRun] = []  # every level started, finished or not
         self._index = 0
         self._jitter = random.Random(seed)
 
@@ -166,6 +167,7 @@ class LoadRunner:
     async def run_level(self, spec: LevelSpec, job_for: Callable[[int], Job]) -> LevelRun:
         """Warm-up (excluded), then the measured requests; stops early only on a stop code."""
         run = LevelRun(spec, started_at=_utc())
+        self.runs.append(run)
         if self.stopped is not None:
             run.stopped = self.stopped
             return run

@@ -107,8 +107,8 @@ class Delta(GLMModel):
 
 class ChunkChoice(GLMModel):
     index: NonNegativeInt
+    finish_reason: FinishReason | None = None  # before delta, in the recorded key order
     delta: Delta
-    finish_reason: FinishReason | None = None
 
 
 class ChatCompletionChunk(GLMModel):

@@ -35,9 +35,13 @@ def twin_app(twin: GLMTwin) -> Any:
                 "status": reply.status,
                 "headers": [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()],
             })
-            for step in steps:
+            for n, step in enumerate(steps):
                 if step.delay_s:
                     await asyncio.sleep(step.delay_s)
+                elif n % 4 == 3:
+                    # Without a pause a zero-delay stream holds the loop until the socket buffer
+                    # fills and never sees the client hang up.
+                    await asyncio.sleep(0)
                 if step.reset:
                     raise StreamReset("twin fault: connection reset mid-stream")
                 if step.data:

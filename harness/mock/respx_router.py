@@ -20,14 +20,19 @@ DEFAULT_BASE_URL = "https://api.z.ai/api/paas/v4"
 
 
 class _ScriptStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    def __init__(self, reply: Reply) -> None:
+    """Sleeps as the script says; a gap longer than the client's read timeout ends in
+    `httpx.ReadTimeout`, as it would on a socket (respx has none to time out on)."""
+
+    def __init__(self, reply: Reply, read_timeout: float | None) -> None:
         self._reply = reply
+        self._read_timeout = read_timeout
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             for step in self._steps():
                 if step.delay_s:
-                    time.sleep(step.delay_s)
+                    time.sleep(self._wait(step))
+                    self._check_timeout(step)
                 yield from _emit(step)
         finally:
             self._reply.close()
@@ -36,11 +41,20 @@ class _ScriptStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         try:
             for step in self._steps():
                 if step.delay_s:
-                    await asyncio.sleep(step.delay_s)
+                    await asyncio.sleep(self._wait(step))
+                    self._check_timeout(step)
                 for data in _emit(step):
                     yield data
         finally:
             self._reply.close()
+
+    def _wait(self, step: Step) -> float:
+        timeout = self._read_timeout
+        return step.delay_s if timeout is None else min(step.delay_s, timeout)
+
+    def _check_timeout(self, step: Step) -> None:
+        if self._read_timeout is not None and step.delay_s > self._read_timeout:
+            raise httpx.ReadTimeout(f"no data for {self._read_timeout:g} s (twin stall)")
 
     def close(self) -> None:
         """httpx closes a response that was never read; the slot must come back all the same."""
@@ -62,8 +76,10 @@ def _emit(step: Step) -> Iterator[bytes]:
         yield step.data
 
 
-def _to_httpx(reply: Reply) -> httpx.Response:
-    return httpx.Response(reply.status, headers=reply.headers, stream=_ScriptStream(reply))
+def _to_httpx(reply: Reply, request: httpx.Request) -> httpx.Response:
+    read_timeout = request.extensions.get("timeout", {}).get("read")
+    stream = _ScriptStream(reply, read_timeout)
+    return httpx.Response(reply.status, headers=reply.headers, stream=stream)
 
 
 def twin_router(twin: GLMTwin, base_url: str = DEFAULT_BASE_URL, **router_kwargs: object) -> respx.MockRouter:
@@ -74,7 +90,7 @@ def twin_router(twin: GLMTwin, base_url: str = DEFAULT_BASE_URL, **router_kwargs
     if url.port is not None:
         where["port"] = url.port
     router.route(**where).side_effect = (
-        lambda request: _to_httpx(twin.handle(_wire(request)))
+        lambda request: _to_httpx(twin.handle(_wire(request)), request)
     )
     return router
 

@@ -97,42 +97,9 @@ class _QuietResets(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(level)
 
 
-_YIELD_EVERY = 4  # body messages; below asyncio's 5 silent writes to a lost connection
-
-
-def _yielding(app: Any) -> Any:
-    """Let the event loop run every few body messages, even when the twin has no delays.
-
-    `twin_app` only awaits `asyncio.sleep` for non-zero delays, so a zero-delay stream runs to
-    its end without yielding unless the socket's write buffer fills: other connections wait,
-    and a client that hung up is never noticed (uvicorn learns of it in a loop callback), so
-    every remaining event goes to a dead transport and asyncio logs "socket.send() raised
-    exception." for each. Yielding every few messages keeps streams interleaved and lets
-    uvicorn's `send` turn into a no-op once the client is gone.
-    """
-
-    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        sent = 0
-
-        async def paced_send(message: dict[str, Any]) -> None:
-            nonlocal sent
-            await send(message)
-            if message["type"] == "http.response.body" and message.get("more_body"):
-                sent += 1
-                if sent % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-
-        await app(scope, receive, paced_send)
-
-    return wrapped
-
-
 def _server(twin: GLMTwin, log_level: str, graceful_s: int | None) -> uvicorn.Server:
     config = uvicorn.Config(
-        _yielding(twin_app(twin)),
+        twin_app(twin),
         http="h11",
         loop="auto",
         lifespan="on",

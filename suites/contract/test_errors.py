@@ -3,22 +3,15 @@ client may retry. Codes and messages are the recorded ones (shared/real-traffic/
 
 from __future__ import annotations
 
-import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness.client import GLMClient
 from harness.contract import is_retryable
 from harness.mock import EMPTY_BALANCE_KEY, EXPIRED_KEY, Limits
-from harness.targets import Secret
 
 
 UNKNOWN_KEY = "00000000000000000000000000000000.glmHarnessNoSuchKey"
-
-
-def _with_key(target, key):  # type: ignore[no-untyped-def]
-    return GLMClient(dataclasses.replace(target, api_key=Secret(key) if key else None))
 
 
 BAD_REQUESTS = {
@@ -62,9 +55,8 @@ def test_prompt_over_the_context_window_is_1261(glm_client, glm_check, card, che
     ("not-a-key", ("1002", "1000")),
     (UNKNOWN_KEY, ("1000", "1002")),
 ], ids=["missing", "malformed", "unknown"])
-def test_bad_key_is_401(glm_target, glm_check, key, codes, cheap) -> None:
-    with _with_key(glm_target, key) as client:
-        glm_check(client.send(cheap("Say hi")), status=401, code=codes)
+def test_bad_key_is_401(glm_client_with_key, glm_check, key, codes, cheap) -> None:
+    glm_check(glm_client_with_key(key).send(cheap("Say hi")), status=401, code=codes)
 
 
 def test_unknown_path_is_404(glm_client, glm_check, cheap) -> None:
@@ -74,15 +66,13 @@ def test_unknown_path_is_404(glm_client, glm_check, cheap) -> None:
 
 
 @pytest.mark.mock_only
-def test_expired_key_is_401_1003(glm_target, glm_check, cheap) -> None:
-    with _with_key(glm_target, EXPIRED_KEY) as client:
-        glm_check(client.send(cheap("Say hi")), status=401, code="1003")
+def test_expired_key_is_401_1003(glm_client_with_key, glm_check, cheap) -> None:
+    glm_check(glm_client_with_key(EXPIRED_KEY).send(cheap("Say hi")), status=401, code="1003")
 
 
 @pytest.mark.mock_only
-def test_empty_balance_is_429_1113_and_never_retryable(glm_target, glm_check, cheap) -> None:
-    with _with_key(glm_target, EMPTY_BALANCE_KEY) as client:
-        exchange = client.send(cheap("Say hi"))
+def test_empty_balance_is_429_1113_and_never_retryable(glm_client_with_key, glm_check, cheap) -> None:
+    exchange = glm_client_with_key(EMPTY_BALANCE_KEY).send(cheap("Say hi"))
     glm_check(exchange, status=429, code="1113")
     assert not is_retryable(429, "1113"), "a 429 for an empty balance must never be retried"
 

@@ -1,0 +1,316 @@
+"""`glm-harness bench` and `glm-harness calibrate`: argument parsing and the glue to run them.
+
+`add_*_arguments` fill a parser (the CLI's subcommand, or this module's own `main` for
+`python -m harness.bench.commands bench ...`); `run_*` take the parsed namespace and return the
+exit status. Bad input is one line on stderr and status 2, never a traceback.
+
+Without --target and --base-url, `bench` runs against the embedded twin (in-process, no sockets,
+no key), so the command works on a fresh checkout. It never falls back to the live API on its
+own: spending money takes `--target live`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ..contract import DEFAULT_MODEL
+from ..errors import UsageError
+from ..targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
+from .runner import RetryPolicy
+from .session import DEFAULT_PROMPT, EXIT_INTERRUPTED, BenchConfig, run_session
+from .tasks import load_task_set
+
+BENCH_PROG = "glm-harness bench"
+CALIBRATE_PROG = "glm-harness calibrate"
+
+# The embedded twin's default timing: roughly what a fast hosted model feels like.
+TWIN_DEFAULTS = {"ttft_ms": 120.0, "itl_ms": 8.0, "jitter": 0.3}
+_TWIN_ONLY = ("ttft_ms", "itl_ms", "jitter", "reply_tokens", "reasoning_tokens")
+
+
+# -- value parsers -----------------------------------------------------------------------------------
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected integers >= 1 separated by commas, got {text!r}")
+    return values
+
+
+def _rate_list(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected request rates > 0 separated by commas, got {text!r}")
+    return values
+
+
+def _positive(kind: Callable[[str], Any], minimum: float = 1) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= minimum:
+            raise argparse.ArgumentTypeError(f"expected a number >= {minimum:g}, got {text!r}")
+        return value
+
+    convert.__name__ = getattr(kind, "__name__", "value")
+    return convert
+
+
+def _url(text: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", text):
+        raise argparse.ArgumentTypeError(f"expected an http(s) base URL, got {text!r}")
+    return text.rstrip("/")
+
+
+# -- bench ---------------------------------------------------------------------------------------------
+def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    add = parser.add_argument
+    add("--target", choices=("mock", "live"), default=None,
+        help="mock: the GLM twin (embedded unless --base-url); live: the real API "
+             "(default: the embedded twin)")
+    add("--base-url", type=_url, default=None,
+        help=f"base URL of the API (live default {LIVE_BASE_URL}); with --target mock, a twin "
+             "served by `glm-harness serve`")
+    add("--model", default=DEFAULT_MODEL, help="model name (default: %(default)s)")
+    add("--api-key-env", default=DEFAULT_KEY_ENV, help="environment variable holding the key")
+    add("--concurrency", type=_int_list, default=[1, 8], metavar="N[,N...]",
+        help="concurrency levels to sweep (default: 1,8)")
+    add("--requests", type=_positive(int), default=16, metavar="N",
+        help="measured requests per level (default: %(default)s)")
+    add("--warmup", type=_positive(int, 0), default=None, metavar="N",
+        help="warm-up requests per level, excluded from the figures (default: one per slot)")
+    add("--rate", type=_rate_list, default=None, metavar="R[,R...]",
+        help="open loop at R requests/s (sweep with a list); default: closed loop")
+    add("--arrival", choices=("poisson", "constant"), default="poisson",
+        help="inter-arrival times with --rate (default: %(default)s)")
+    add("--timeout", type=_positive(float, 0.001), default=120.0, metavar="S",
+        help="per-request timeout in seconds (default: %(default)s)")
+    add("--max-retries", type=_positive(int, 0), default=3, metavar="N",
+        help="retries of a retryable 429 (1302, 1305) (default: %(default)s)")
+    add("--thinking", choices=("on", "off"), default="on",
+        help="thinking for the latency levels (default: %(default)s)")
+    add("--prompt", default=DEFAULT_PROMPT, help="prompt for the latency levels")
+    add("--max-tokens", type=_positive(int), default=None, metavar="N")
+    add("--tasks", default="default", metavar="SET",
+        help="task set in fixtures/tasks/ (or a .json path) for token efficiency; 'none' to skip")
+    add("--task-thinking", choices=("both", "on", "off"), default="both",
+        help="thinking modes for the task set (default: %(default)s)")
+    add("--task-concurrency", type=_positive(int), default=4, metavar="N")
+    add("--task-repeats", type=_positive(int), default=1, metavar="N")
+    add("--seed", type=int, default=0, help="seed for Poisson arrivals, back-off jitter, bootstrap")
+    add("--out", type=Path, default=None, metavar="PATH",
+        help="report path (.json); default reports/bench-<model>-<target>-<UTC time>.json")
+    add("--no-progress", action="store_true", help="no progress bar")
+    twin = parser.add_argument_group("embedded twin (no --target, no --base-url)")
+    twin.add_argument("--twin", choices=("respx", "http"), default="respx",
+                      help="in-process (respx, default) or over loopback HTTP (uvicorn thread)")
+    twin.add_argument("--ttft-ms", type=_positive(float, 0), default=None,
+                      help=f"twin's time to first token (default {TWIN_DEFAULTS['ttft_ms']:g})")
+    twin.add_argument("--itl-ms", type=_positive(float, 0), default=None,
+                      help=f"twin's inter-token gap (default {TWIN_DEFAULTS['itl_ms']:g})")
+    twin.add_argument("--jitter", type=_positive(float, 0), default=None,
+                      help=f"twin's gap coefficient of variation (default {TWIN_DEFAULTS['jitter']:g})")
+    twin.add_argument("--reply-tokens", type=_positive(int, 0), default=None)
+    twin.add_argument("--reasoning-tokens", type=_positive(int, 0), default=None)
+    return parser
+
+
+def _default_out(model: str, target: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("reports") / f"bench-{model}-{target}-{stamp}.json"
+
+
+def bench_config(args: argparse.Namespace) -> BenchConfig:
+    task_set = None if args.tasks.lower() == "none" else load_task_set(args.tasks)
+    thinking = {"both": (True, False), "on": (True,), "off": (False,)}[args.task_thinking]
+    return BenchConfig(
+        concurrency=tuple(args.concurrency), requests=args.requests, warmup=args.warmup,
+        rates=tuple(args.rate) if args.rate else (None,), arrival=args.arrival,
+        timeout_s=args.timeout, retry=RetryPolicy(max_retries=args.max_retries),
+        thinking=args.thinking == "on", prompt=args.prompt, max_tokens=args.max_tokens,
+        task_set=task_set, task_thinking=thinking, task_concurrency=args.task_concurrency,
+        task_repeats=args.task_repeats, seed=args.seed,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+
+
+def _resolve_target(args: argparse.Namespace) -> tuple[Target | None, list[str]]:
+    """The target, or None for the embedded twin; plus notes for the report."""
+    embedded = args.target in (None, "mock") and args.base_url is None
+    if not embedded:
+        given = [f"--{n.replace('_', '-')}" for n in _TWIN_ONLY if getattr(args, n) is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to the embedded twin "
+                             "(no --target live, no --base-url)")
+    if embedded:
+        return None, []
+    if args.target == "mock":
+        return mock_target(args.model, args.base_url), ["target: a twin served at the base URL"]
+    target = live_target(args.base_url or LIVE_BASE_URL, args.model, args.api_key_env)
+    if not target.api_key:
+        if args.base_url is None:
+            raise UsageError(f"--target live needs an API key in ${args.api_key_env} "
+                             "(or pass --base-url for a server that needs none)")
+        return target, [f"no key in ${args.api_key_env}: requests sent without Authorization"]
+    return target, []
+
+
+@contextlib.contextmanager
+def _embedded_twin(args: argparse.Namespace) -> Iterator[tuple[Target, list[str]]]:
+    from ..mock import GLMTwin, Style, Timing, TwinConfig, twin_router
+
+    style = Style()
+    timing = Timing(
+        ttft_ms=args.ttft_ms if args.ttft_ms is not None else TWIN_DEFAULTS["ttft_ms"],
+        itl_ms=args.itl_ms if args.itl_ms is not None else TWIN_DEFAULTS["itl_ms"],
+        jitter=args.jitter if args.jitter is not None else TWIN_DEFAULTS["jitter"],
+        seed=args.seed,
+    )
+    style = Style(
+        reply_tokens=args.reply_tokens if args.reply_tokens is not None else style.reply_tokens,
+        reasoning_tokens=(args.reasoning_tokens if args.reasoning_tokens is not None
+                          else style.reasoning_tokens),
+    )
+    twin = GLMTwin(TwinConfig(timing=timing, style=style))
+    described = (f"embedded twin ({args.twin}): ttft {timing.ttft_ms:g} ms, itl {timing.itl_ms:g} "
+                 f"ms, jitter {timing.jitter:g}, {style.reasoning_tokens} reasoning + "
+                 f"{style.reply_tokens} reply tokens")
+    if args.twin == "http":
+        from ..mock.server import running_twin
+
+        with running_twin(twin) as running:
+            yield mock_target(args.model, running.base_url), [
+                described + "; the twin's uvicorn thread shares this process (and its GIL)"]
+        return
+    with twin_router(twin, base_url=MOCK_BASE_URL):
+        yield mock_target(args.model), [
+            described + "; the twin runs in the client's event loop, so its work shows up as "
+                        "client lateness and loop lag"]
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    try:
+        target, notes = _resolve_target(args)
+        config = bench_config(args)
+        out = args.out
+        if out is not None and out.suffix != ".json":
+            raise UsageError(f"--out must end in .json, got {str(out)!r}")
+    except UsageError as error:
+        return _usage(BENCH_PROG, str(error))
+    with contextlib.ExitStack() as stack:
+        if target is None:
+            target, notes = stack.enter_context(_embedded_twin(args))
+        out = out or _default_out(args.model, target.kind)
+        try:
+            result = asyncio.run(run_session(target, config, out, notes))
+        except KeyboardInterrupt:  # a second Ctrl-C while the report was being written
+            print(f"{BENCH_PROG}: interrupted; samples so far in "
+                  f"{out.with_name(out.stem + '.samples.jsonl')}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    report = result.report
+    print(f"report: {result.path} (+ {result.path.with_suffix('.md').name}, "
+          f"{Path(report.sample_log or '').name})")
+    for level in report.levels:
+        ttft = level.summaries.get("ttft_ms")
+        p50 = f"{ttft.p50:.1f} ms" if ttft and ttft.p50 is not None else "-"
+        print(f"  {level.name}: {level.succeeded}/{level.completed} ok, p50 TTFT {p50}, "
+              f"{level.requests_per_s or 0:.2f} req/s"
+              + ("  [client-bound]" if level.health and level.health.client_bound else ""))
+    if report.efficiency:
+        for s in report.efficiency.sets:
+            print(f"  tasks thinking {'on' if s.thinking else 'off'}: {s.solved}/{s.tasks} solved, "
+                  f"{s.completion_tokens} completion tokens")
+    if report.stopped:
+        stop = report.stopped
+        print(f"{BENCH_PROG}: stopped: HTTP {stop.status} code {stop.code} ({stop.meaning}): "
+              f"{stop.message}. Further requests would fail the same way; fix the account or "
+              "key and run again.", file=sys.stderr)
+    if not report.complete and not report.stopped:
+        print(f"{BENCH_PROG}: interrupted; partial report written", file=sys.stderr)
+    return result.exit_code
+
+
+def _usage(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+# -- calibrate -------------------------------------------------------------------------------------------
+def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    add = parser.add_argument
+    add("--concurrency", type=_int_list, default=[1, 64, 256], metavar="N[,N...]",
+        help="concurrency levels (default: 1,64,256)")
+    add("--requests", type=_positive(int), default=None, metavar="N",
+        help="measured requests per level (default: max(40, 3 x concurrency))")
+    add("--ttft-ms", type=_positive(float, 0), default=150.0, help="twin's TTFT (the truth)")
+    add("--itl-ms", type=_positive(float, 0), default=10.0, help="twin's inter-token gap (the truth)")
+    add("--reply-tokens", type=_positive(int, 2), default=32, help="tokens per reply")
+    add("--base-url", type=_url, default=None,
+        help="use a twin already serving at this URL with the same --ttft-ms/--itl-ms and no "
+             "jitter (default: start one in a process pinned to its own CPU)")
+    add("--no-pin", action="store_true", help="do not pin the twin and the client to CPUs")
+    add("--out", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    add("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import CalibrationSettings, calibrate, format_table
+
+    settings = CalibrationSettings(
+        concurrency=tuple(args.concurrency), requests=args.requests, ttft_ms=args.ttft_ms,
+        itl_ms=args.itl_ms, reply_tokens=args.reply_tokens, base_url=args.base_url,
+        pin=not args.no_pin, progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    if args.out is not None and args.out.suffix != ".json":
+        return _usage(CALIBRATE_PROG, f"--out must end in .json, got {str(args.out)!r}")
+    try:
+        result = calibrate(settings)
+    except UsageError as error:
+        return _usage(CALIBRATE_PROG, str(error))
+    except KeyboardInterrupt:
+        print(f"{CALIBRATE_PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(format_table(result))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        print(f"results: {args.out}")
+    return 0
+
+
+# -- python -m harness.bench.commands ---------------------------------------------------------------------
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _OneLineParser(prog="glm-harness", description="benchmarks of the GLM API")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    add_bench_arguments(sub.add_parser("bench", help="latency and token-efficiency benchmark"))
+    add_calibrate_arguments(sub.add_parser("calibrate", help="measure the harness's own error"))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    return run_bench(args) if args.command == "bench" else run_calibrate(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

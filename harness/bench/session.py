@@ -1,0 +1,164 @@
+"""One benchmark run from start to report: latency levels, then the task set, then the record.
+
+The sample log is opened first and every sample goes to it as it finishes; the report is built
+from whatever ran, so an interrupted run (SIGINT, SIGTERM) still ends with a valid report marked
+`complete: false`, and a killed one (SIGKILL) leaves its JSONL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..client import AsyncGLMClient
+from ..targets import Target
+from .efficiency import Efficiency, load_prices, run_efficiency
+from .progress import BenchProgress
+from .report import (
+    BenchReport,
+    SampleLog,
+    _utc_now,
+    definitions,
+    level_result,
+    run_meta,
+    sample_log_path,
+    stop_record,
+    task_set_ref,
+    write_report,
+)
+from .runner import Arrival, Job, LevelRun, LevelSpec, LoadRunner, RetryPolicy
+from .tasks import TaskSet
+
+DEFAULT_PROMPT = "Explain in two short paragraphs how a hash map handles collisions."
+EXIT_OK, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    concurrency: tuple[int, ...] = (1, 8)
+    requests: int = 16
+    warmup: int | None = None  # None: one request per slot (a full wave) before measuring
+    rates: tuple[float | None, ...] = (None,)
+    arrival: Arrival = "poisson"
+    timeout_s: float = 120.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    thinking: bool = True
+    prompt: str = DEFAULT_PROMPT
+    max_tokens: int | None = None
+    task_set: TaskSet | None = None
+    task_thinking: tuple[bool, ...] = (True, False)
+    task_concurrency: int = 4
+    task_repeats: int = 1
+    seed: int = 0
+    progress: bool = True
+
+    def levels(self) -> list[LevelSpec]:
+        return [LevelSpec(concurrency=c, requests=self.requests,
+                          warmup=c if self.warmup is None else self.warmup,
+                          rate=rate, arrival=self.arrival)
+                for c in self.concurrency for rate in self.rates]
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "messages": [{"role": "user", "content": self.prompt}],
+            "stream": True,
+            "thinking": {"type": "enabled" if self.thinking else "disabled"},
+        }
+        if self.max_tokens:
+            body["max_tokens"] = self.max_tokens
+        return body
+
+    def options(self) -> dict[str, Any]:
+        """What the report records as the run's options (JSON-safe, no task bodies)."""
+        data = asdict(self)
+        data["task_set"] = self.task_set.name if self.task_set else None
+        return data
+
+
+@dataclass(slots=True)
+class SessionResult:
+    report: BenchReport
+    path: Path
+    exit_code: int
+
+
+async def run_session(target: Target, config: BenchConfig, out: Path,
+                      extra_notes: Sequence[str] = ()) -> SessionResult:
+    t0 = time.perf_counter()
+    meta = run_meta(target, config.options())
+    log = SampleLog(sample_log_path(out), header={"meta": meta.model_dump(mode="json"),
+                                                  "task_set": config.task_set.ids if config.task_set else None})
+    progress = BenchProgress() if config.progress else None
+    efficiency: Efficiency | None = None
+    interrupted = False
+    runner: LoadRunner | None = None
+    biggest = max([*config.concurrency, config.task_concurrency])
+    _cancel_on_sigterm()
+    try:
+        timeout = httpx.Timeout(connect=10.0, read=config.timeout_s, write=30.0, pool=None)
+        async with AsyncGLMClient(target, timeout=timeout, max_connections=biggest) as client:
+            runner = LoadRunner(client, run_t0=t0, timeout_s=config.timeout_s, retry=config.retry,
+                                on_sample=log.write, progress=progress, seed=config.seed)
+            body = config.body()
+            for spec in config.levels():
+                await runner.run_level(spec, lambda i: Job(body, thinking=config.thinking))
+                if runner.stopped:
+                    break
+            if config.task_set is not None and not runner.stopped:
+                efficiency, _ = await run_efficiency(
+                    runner, config.task_set, target.model, config.task_thinking,
+                    concurrency=config.task_concurrency, repeats=config.task_repeats,
+                    prices=load_prices())
+    except asyncio.CancelledError:
+        interrupted = True
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+    finally:
+        if progress is not None:
+            progress.close()
+        log.close()
+    runs = runner.runs if runner is not None else []
+    report = build_report(meta, runs, config, efficiency, interrupted, t0, str(log.path),
+                          list(extra_notes))
+    write_report(report, out)
+    code = EXIT_INTERRUPTED if interrupted else EXIT_STOPPED if report.stopped else EXIT_OK
+    return SessionResult(report, out, code)
+
+
+def build_report(meta: Any, runs: Sequence[LevelRun], config: BenchConfig,
+                 efficiency: Efficiency | None, interrupted: bool, t0: float,
+                 log_path: str | None, notes: list[str]) -> BenchReport:
+    meta.ended_at = _utc_now()
+    meta.duration_s = round(time.perf_counter() - t0, 3)
+    levels = [level_result(run, seed=config.seed) for run in runs]
+    stopped = next((run.stopped for run in runs if run.stopped), None)
+    samples = sorted((o.sample for run in runs for o in (*run.warmup, *run.outcomes)),
+                     key=lambda s: s.index)
+    if interrupted:
+        notes.append("interrupted: the levels and samples here are those finished before the "
+                     "signal; requests in flight were dropped")
+    return BenchReport(
+        complete=not interrupted and stopped is None, meta=meta,
+        task_set=task_set_ref(config.task_set) if config.task_set else None,
+        definitions=definitions(), levels=levels, efficiency=efficiency,
+        client_bound=any(level.health and level.health.client_bound for level in levels),
+        stopped=stop_record(stopped), notes=notes, sample_log=log_path, samples=samples,
+    )
+
+
+def _cancel_on_sigterm() -> None:
+    """SIGTERM ends a run like Ctrl-C does: cancel, then write what was measured."""
+    task = asyncio.current_task()
+    if task is None:
+        return
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)

@@ -1,0 +1,113 @@
+"""`glm-harness`: serve the twin, validate recorded traffic, export schemas, run and compare
+benchmarks. Bad input is one line on stderr and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from .errors import HarnessError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .mock import GLMTwin
+    from .mock.server import config_from_args, serve
+
+    serve(GLMTwin(config_from_args(args)), host=args.host, port=args.port)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .contract import Mode
+    from .validate import validate_file
+
+    mode = Mode.STRICT if args.strict else Mode.LENIENT
+    reports = [validate_file(Path(name), mode) for name in args.files]
+    for report in reports:
+        status = "ok" if not report.findings else f"{len(report.findings)} finding(s)"
+        print(f"{report.path}: {report.kind}, {status}")
+        for finding in report.findings:
+            print(f"  {finding.path}: [{finding.kind}] {finding.message}")
+    bad = sum(1 for r in reports if r.findings)
+    print(f"{len(reports) - bad} valid, {bad} invalid ({mode} mode)")
+    return 1 if bad else 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .contract.schema import export_schemas
+
+    for path in export_schemas(Path(args.out)):
+        print(path)
+    try:
+        from .bench.report import export_report_schema
+    except ImportError:
+        return 0
+    print(export_report_schema(Path(args.out)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="glm-harness", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    from .mock.server import add_serve_arguments
+
+    serve = commands.add_parser("serve", help="run the GLM twin over HTTP on loopback")
+    add_serve_arguments(serve)
+    serve.set_defaults(run=_serve)
+
+    validate = commands.add_parser("validate", help="validate recorded requests, answers, streams")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--strict", action="store_true",
+                          help="also report unknown fields, nulls, missing always-sent fields")
+    validate.set_defaults(run=_validate)
+
+    schema = commands.add_parser("schema", help="export the contract's JSON Schemas")
+    schema.add_argument("--out", default="fixtures/schemas", help="directory (default %(default)s)")
+    schema.set_defaults(run=_schema)
+
+    _add_optional_commands(commands)
+    return parser
+
+
+def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    try:
+        from .bench import commands as bench
+    except ImportError:  # TEMP until harness.bench.commands lands
+        return
+
+    for name, helptext, add, run in (
+        ("bench", "run latency and token-efficiency benchmarks", bench.add_bench_arguments, bench.run_bench),
+        ("calibrate", "measure the harness's own timing error against the twin",
+         bench.add_calibrate_arguments, bench.run_calibrate),
+    ):
+        sub = commands.add_parser(name, help=helptext)
+        add(sub)
+        sub.set_defaults(run=run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except HarnessError as error:
+        print(f"glm-harness {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"glm-harness {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

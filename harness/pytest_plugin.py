@@ -16,7 +16,7 @@ import pytest
 
 from .checks import Expect, Violation, describe, run_checks
 from .client import AsyncGLMClient, Exchange, GLMClient
-from .contract import DEFAULT_MODEL, Mode, model_card
+from .contract import DEFAULT_MODEL, Mode, card_or_generic
 from .mock import GLMTwin, TwinConfig, parse_fault, twin_router
 from .targets import (
     DEFAULT_KEY_ENV,
@@ -100,11 +100,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    target, model = config.getoption("--target"), config.getoption("--model")
+    where = config.getoption("--base-url") or (LIVE_BASE_URL if target == "live" else MOCK_BASE_URL)
+    lines = [f"glm-harness: target={target} model={model} base_url={where}"]
+    if not card_or_generic(model)[1]:
+        lines.append(f"glm-harness: NOTICE: no model card for {model!r}; using generic limits, "
+                     "and card-dependent checks are skipped")
+    return lines
+
+
 @pytest.fixture(scope="session")
 def glm_target(pytestconfig: pytest.Config) -> Target:
     model = pytestconfig.getoption("--model")
-    if model_card(model) is None:
-        pytest.skip(f"--model {model!r} has no model card in harness.contract.cards; ranges unknown")
     if pytestconfig.getoption("--target") == "mock":
         return mock_target(model)
     env = pytestconfig.getoption("--api-key-env")

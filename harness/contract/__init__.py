@@ -1,6 +1,6 @@
 """The GLM chat-completions contract: the one place the API's shapes, ranges and codes are written."""
 
-from .cards import DEFAULT_MODEL, MODEL_CARDS, ModelCard, model_card
+from .cards import DEFAULT_MODEL, MODEL_CARDS, ModelCard, card_or_generic, model_card
 from .catalogue import CATALOGUE, BusinessError, Retry, business_error, is_retryable
 from .error import ErrorBody, ErrorDetail
 from .request import (
@@ -35,6 +35,6 @@ __all__ = [
     "ChunkChoice", "Delta", "DeltaToolCall", "ErrorBody", "ErrorDetail", "Finding",
     "FinishReason", "FunctionCall", "FunctionDefinition", "FunctionTool", "Message", "Mode",
     "ModelCard", "Retry", "SystemMessage", "Thinking", "ToolCall", "ToolMessage", "Usage",
-    "UserMessage", "Validated", "business_error", "is_retryable", "model_card",
+    "UserMessage", "Validated", "business_error", "card_or_generic", "is_retryable", "model_card",
     "strict_findings", "validate",
 ]

@@ -53,3 +53,13 @@ DEFAULT_MODEL = "glm-4.6"
 
 def model_card(name: str) -> ModelCard | None:
     return MODEL_CARDS.get(name)
+
+
+def card_or_generic(name: str) -> tuple[ModelCard, bool]:
+    """The model's card, or a generic one (`known=False`) for a model the harness has no card
+    for: another OpenAI-compatible server's model, or a GLM released after this version.
+    Checks that depend on the card's limits skip on a generic card rather than guess."""
+    card = MODEL_CARDS.get(name)
+    if card is not None:
+        return card, True
+    return ModelCard(name, context_window=128 * K, max_output_tokens=4 * K, thinking="hybrid"), False

@@ -33,7 +33,8 @@ def test_bad_request_is_400_with_its_code(glm_client, glm_check, override, code,
     glm_check(glm_client.send({**cheap("Say hi"), **override}), status=400, code=code)
 
 
-def test_max_tokens_above_the_model_card_is_1210(glm_client, glm_check, card, cheap) -> None:
+def test_max_tokens_above_the_model_card_is_1210(glm_client, glm_check, known_card, cheap) -> None:
+    card = known_card
     exchange = glm_client.send(cheap("Say hi") | {"max_tokens": card.max_output_tokens + 1})
     glm_check(exchange, status=400, code="1210")
     message = exchange.json()["error"]["message"]
@@ -45,8 +46,8 @@ def test_malformed_json_is_400(glm_client, glm_check) -> None:
 
 
 @pytest.mark.live_cost
-def test_prompt_over_the_context_window_is_1261(glm_client, glm_check, card, cheap) -> None:
-    filler = "lorem ipsum " * (card.context_window // 2 + 1000)
+def test_prompt_over_the_context_window_is_1261(glm_client, glm_check, known_card, cheap) -> None:
+    filler = "lorem ipsum " * (known_card.context_window // 2 + 1000)
     glm_check(glm_client.send(cheap(filler)), status=400, code="1261")
 
 

@@ -187,7 +187,8 @@ def usage_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
     if usage.total_tokens != usage.prompt_tokens + usage.completion_tokens:
         yield "usage.total_tokens", f"{usage.prompt_tokens + usage.completion_tokens}", str(usage.total_tokens)
     if usage.cached_tokens > usage.prompt_tokens:
-        yield "usage.prompt_tokens_details.cached_tokens", f"<= prompt_tokens ({usage.prompt_tokens})", str(usage.cached_tokens)
+        yield ("usage.prompt_tokens_details.cached_tokens", f"<= prompt_tokens ({usage.prompt_tokens})",
+               str(usage.cached_tokens))
     max_tokens = o.exchange.request.get("max_tokens")
     if max_tokens is not None and usage.completion_tokens > max_tokens:
         yield "usage.completion_tokens", f"<= max_tokens ({max_tokens})", str(usage.completion_tokens)
@@ -198,18 +199,21 @@ def finish_reason_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
     message, reason = o.message(), o.finish_reason()
     if message is None or reason is None:
         return
-    has_calls = bool(message.get("tool_calls"))
-    if has_calls != (reason == "tool_calls"):
-        yield "finish_reason", "'tool_calls' exactly when the message has tool calls", f"{reason!r} with {len(message.get('tool_calls', []))} tool call(s)"
+    calls = len(message.get("tool_calls") or ())
+    if bool(calls) != (reason == "tool_calls"):
+        expected = "'tool_calls' exactly when the message has tool calls"
+        yield "finish_reason", expected, f"{reason!r} with {calls} tool call(s)"
     usage, max_tokens = o.usage(), o.exchange.request.get("max_tokens")
     if reason == "length" and usage is not None and max_tokens is not None and usage.completion_tokens < max_tokens:
-        yield "finish_reason", f"'length' only when completion_tokens reaches max_tokens ({max_tokens})", f"'length' at {usage.completion_tokens} tokens"
+        yield ("finish_reason", f"'length' only when completion_tokens reaches max_tokens ({max_tokens})",
+               f"'length' at {usage.completion_tokens} tokens")
 
 
 @check
 def tool_call_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
     message = o.message() or {}
-    tools = {t["function"]["name"]: t["function"] for t in o.exchange.request.get("tools") or () if t.get("type") == "function"}
+    requested = o.exchange.request.get("tools") or ()
+    tools = {t["function"]["name"]: t["function"] for t in requested if t.get("type") == "function"}
     for i, call in enumerate(message.get("tool_calls") or ()):
         where = f"tool_calls[{i}]"
         function = call.get("function", {})
@@ -222,12 +226,13 @@ def tool_call_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
         try:
             arguments = json.loads(function.get("arguments", ""))
         except json.JSONDecodeError as error:
-            yield f"{where}.function.arguments", "a JSON object", f"invalid JSON ({error.msg}): {function.get('arguments')!r}"
+            got = f"invalid JSON ({error.msg}): {function.get('arguments')!r}"
+            yield f"{where}.function.arguments", "a JSON object", got
             continue
         schema = tools[name].get("parameters") or {"type": "object"}
         for problem in jsonschema.Draft202012Validator(schema).iter_errors(arguments):
             path = "".join(f"[{p!r}]" for p in problem.absolute_path)
-            yield f"{where}.function.arguments{path}", f"arguments matching the {name} parameters schema", problem.message
+            yield f"{where}.function.arguments{path}", f"arguments matching the {name} schema", problem.message
 
 
 @check
@@ -235,7 +240,8 @@ def thinking_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
     thinking = (o.exchange.request.get("thinking") or {}).get("type")
     message = o.message() or {}
     if thinking == "disabled" and message.get("reasoning_content"):
-        yield "reasoning_content", "no reasoning_content with thinking disabled", f"{len(message['reasoning_content'])} characters"
+        got = f"{len(message['reasoning_content'])} characters"
+        yield "reasoning_content", "no reasoning_content with thinking disabled", got
 
 
 SUCCESS_CHECKS = (
@@ -254,7 +260,7 @@ def default_checks(exchange: Exchange, expect: Expect) -> tuple[str, ...]:
         return ERROR_CHECKS
     if exchange.streamed:
         return SUCCESS_CHECKS[:4] + STREAM_CHECKS + SUCCESS_CHECKS[4:]
-    return SUCCESS_CHECKS[:4] + ("response_schema_conformance",) + SUCCESS_CHECKS[4:]
+    return (*SUCCESS_CHECKS[:4], "response_schema_conformance", *SUCCESS_CHECKS[4:])
 
 
 def run_checks(exchange: Exchange, expect: Expect | None = None,

@@ -111,7 +111,7 @@ def invalid_requests(draw: st.DrawFn, card: ModelCard) -> InvalidRequest:
     body = draw(valid_requests(card, max_tokens_cap=4))
     body.pop("stream", None)
     bounds = _numeric_bounds()
-    low, high = card.max_tokens_range
+    high = card.max_output_tokens
     breakers = {
         **{f"{name}<min": _below(b["minimum"], name) for name, b in bounds.items() if "minimum" in b},
         **{f"{name}>max": _above(b["maximum"], name) for name, b in bounds.items() if "maximum" in b},

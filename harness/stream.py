@@ -90,7 +90,8 @@ def _parse(event: ServerSentEvent, n: int, mode: Mode, findings: list[Finding]) 
     try:
         data = json.loads(event.data)
     except json.JSONDecodeError as error:
-        findings.append(Finding(f"event[{n}]", "malformed_json", f"data is not JSON ({error.msg}): {event.data[:80]!r}"))
+        message = f"data is not JSON ({error.msg}): {event.data[:80]!r}"
+        findings.append(Finding(f"event[{n}]", "malformed_json", message))
         return None
     checked = validate(ChatCompletionChunk, data, mode)
     findings.extend(Finding(f"event[{n}]{f.path[1:]}", f.kind, f.message) for f in checked.findings)

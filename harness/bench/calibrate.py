@@ -56,6 +56,12 @@ class CalibrationSettings:
     progress: bool = False
     model: str = DEFAULT_MODEL
 
+    @property
+    def request_s(self) -> float:
+        """How long one request takes on the twin: TTFT, the other tokens, the last chunk and
+        [DONE]; the closed loop's slots start spread over this so they never send in bursts."""
+        return (self.ttft_ms + (self.reply_tokens + 1) * self.itl_ms) / 1000
+
     def requests_for(self, concurrency: int) -> int:
         return self.requests or max(40, 3 * concurrency)
 
@@ -211,7 +217,8 @@ async def measure_levels(base_url: str, settings: CalibrationSettings,
                                 progress=progress)
             for concurrency in settings.concurrency:
                 spec = LevelSpec(concurrency=concurrency, requests=settings.requests_for(concurrency),
-                                 warmup=concurrency, label=f"calibrate c{concurrency}")
+                                 warmup=concurrency, label=f"calibrate c{concurrency}",
+                                 ramp_s=settings.request_s if concurrency > 1 else 0.0)
                 cpu0, wall0 = (process_cpu_seconds(server_pid) if server_pid else None), 0.0
                 wall0 = time.perf_counter()
                 run = await runner.run_level(spec, lambda i: Job(CALIBRATION_BODY))

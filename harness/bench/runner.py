@@ -56,6 +56,10 @@ class LevelSpec:
     rate: float | None = None  # requests/s; None = closed loop
     arrival: Arrival = "poisson"
     label: str = ""
+    # Closed loop: slot k starts at k * ramp_s / concurrency instead of all at once. Against a
+    # server with fixed timings a simultaneous start keeps every later wave in lock-step (bursts
+    # of N sends); a ramp of about one request's duration spreads them evenly.
+    ramp_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -204,8 +208,12 @@ class LoadRunner:
         pending = iter(jobs)
         start = time.perf_counter()
 
-        async def worker() -> None:
-            free_at = start
+        slots = min(spec.concurrency, len(jobs))
+
+        async def worker(slot: int) -> None:
+            free_at = start + slot * spec.ramp_s / max(slots, 1)
+            if free_at > time.perf_counter():
+                await asyncio.sleep(free_at - time.perf_counter())
             for job in pending:
                 if self.stopped is not None:
                     return
@@ -215,7 +223,7 @@ class LoadRunner:
                 end_ms = sample.end_ms if sample.end_ms is not None else 0.0
                 free_at = self.run_t0 + sample.sent_s + end_ms / 1000
 
-        await self._gather([worker() for _ in range(min(spec.concurrency, len(jobs)))])
+        await self._gather([worker(k) for k in range(slots)])
 
     async def _open_loop(self, spec: LevelSpec, jobs: Sequence[Job], phase: Phase,
                          out: list[Outcome], level: str) -> None:

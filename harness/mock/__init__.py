@@ -2,13 +2,13 @@
 
 from .asgi import twin_app
 from .config import EMPTY_BALANCE_KEY, EXPIRED_KEY, TWIN_KEY, KeyState, Limits, Timing, TwinConfig
-from .engine import GLMTwin, Reply, WireRequest
+from .engine import GLMTwin, Handler, Reply, WireRequest
 from .faults import Fault, FaultSpec, parse_fault
 from .respx_router import twin_router
 from .scenarios import Style
 
 __all__ = [
-    "EMPTY_BALANCE_KEY", "EXPIRED_KEY", "TWIN_KEY", "Fault", "FaultSpec", "GLMTwin", "KeyState",
+    "EMPTY_BALANCE_KEY", "EXPIRED_KEY", "TWIN_KEY", "Fault", "FaultSpec", "GLMTwin", "Handler", "KeyState",
     "Limits", "Reply", "Style", "Timing", "TwinConfig", "WireRequest", "parse_fault",
     "twin_app", "twin_router",
 ]

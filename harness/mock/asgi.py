@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .engine import GLMTwin, WireRequest
+from .engine import Handler, WireRequest
 from .render import Step
 
 
@@ -18,7 +18,7 @@ class StreamReset(Exception):
     """Raised inside a response to drop the connection on purpose."""
 
 
-def twin_app(twin: GLMTwin) -> Any:
+def twin_app(twin: Handler) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)

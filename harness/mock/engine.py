@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -69,6 +69,12 @@ class Reply:
         release, self.on_close = self.on_close, None
         if release is not None:
             release()
+
+
+class Handler(Protocol):
+    """What the adapters serve: the twin, or anything else that answers like it (a replay)."""
+
+    def handle(self, request: WireRequest) -> Reply: ...
 
 
 class _Rejected(Exception):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,16 +139,13 @@ def _break_script(steps: list[Step], faults: dict[Fault, FaultSpec]) -> list[Ste
 
     if Fault.TRUNCATED_CHUNK in faults:
         cut = steps[at(Fault.TRUNCATED_CHUNK)]
-        steps = steps[: at(Fault.TRUNCATED_CHUNK)] + [Step(cut.delay_s, cut.data[: len(cut.data) // 2])]
+        steps = [*steps[: at(Fault.TRUNCATED_CHUNK)], Step(cut.delay_s, cut.data[: len(cut.data) // 2])]
     if Fault.STALL in faults:
         i = at(Fault.STALL)
         steps[i] = Step(steps[i].delay_s + faults[Fault.STALL].stall_s, steps[i].data)
     if Fault.RESET_MID_STREAM in faults:
-        steps = steps[: at(Fault.RESET_MID_STREAM)] + [Step(0.0, reset=True)]
+        steps = [*steps[: at(Fault.RESET_MID_STREAM)], Step(0.0, reset=True)]
     return steps
-
-
-_Mutation = Callable[[dict[str, Any]], None]
 
 
 def _break_body(body: dict[str, Any], faults: dict[Fault, FaultSpec]) -> dict[str, Any]:

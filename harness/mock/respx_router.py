@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import respx
 
-from .engine import GLMTwin, Reply, WireRequest
+from .engine import Handler, Reply, WireRequest
 from .render import Step
 
 DEFAULT_BASE_URL = "https://api.z.ai/api/paas/v4"
@@ -82,14 +82,14 @@ def _to_httpx(reply: Reply, request: httpx.Request) -> httpx.Response:
     return httpx.Response(reply.status, headers=reply.headers, stream=stream)
 
 
-def twin_router(twin: GLMTwin, base_url: str = DEFAULT_BASE_URL, **router_kwargs: object) -> respx.MockRouter:
+def twin_router(twin: Handler, base_url: str = DEFAULT_BASE_URL, **router_kwargs: object) -> respx.MockRouter:
     """A respx router that answers every request to `base_url`'s host with the twin."""
     url = httpx.URL(base_url)
     router = respx.MockRouter(assert_all_called=False, **router_kwargs)  # type: ignore[arg-type]
-    where = {"scheme": url.scheme, "host": url.host}
-    if url.port is not None:
-        where["port"] = url.port
-    router.route(**where).side_effect = (
+    # respx matches port None as "no port given", so only pin it when the URL names one.
+    route = (router.route(scheme=url.scheme, host=url.host) if url.port is None
+             else router.route(scheme=url.scheme, host=url.host, port=url.port))
+    route.side_effect = (
         lambda request: _to_httpx(twin.handle(_wire(request)), request)
     )
     return router

@@ -10,7 +10,6 @@ import pytest
 from harness.contract import is_retryable
 from harness.mock import EMPTY_BALANCE_KEY, EXPIRED_KEY, Limits
 
-
 UNKNOWN_KEY = "00000000000000000000000000000000.glmHarnessNoSuchKey"
 
 

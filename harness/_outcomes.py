@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .targets import redact
+from .scrub import Scrubber
 
 OUTCOME_SCHEMA_VERSION = "1.0"
 
@@ -38,9 +38,13 @@ class OutcomeRecorder:
                     outcome="skipped" if report.skipped else report.outcome,
                     duration_s=round(report.duration, 4),
                     checks=sorted({v.check for v in violations}),
-                    violations=[_scrub(str(v)) for v in violations],
-                    message=_scrub(report.longreprtext[:2000]) if report.failed or report.skipped else "",
+                    violations=[self._scrub(str(v)) for v in violations],
+                    # scrubbed before the cut, so that a key cut in half cannot slip through
+                    message=self._scrub(report.longreprtext)[:2000] if report.failed or report.skipped else "",
                 )
+
+    def _scrub(self, text: str) -> str:
+        return _scrubber(self.config.getoption("--api-key-env")).scrub_text(text)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         config = self.config
@@ -59,7 +63,7 @@ class OutcomeRecorder:
             "summary": _summary(self.tests.values()),
             "tests": sorted(self.tests.values(), key=lambda t: t["nodeid"]),
         }
-        text = redact(json.dumps(document, indent=2, ensure_ascii=False), os.environ.get(env))
+        text = _scrubber(env).scrub_text(json.dumps(document, indent=2, ensure_ascii=False))
         write_atomically(self.path, text)
 
 
@@ -73,8 +77,13 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _scrubber(env: str | None = None) -> Scrubber:
+    """Keys from `ZAI_API_KEY` and the run's `--api-key-env`, read when the text is written."""
+    return Scrubber.for_target(None, env_names=(env,) if env else ())
+
+
 def _scrub(text: str) -> str:
-    return redact(text, os.environ.get("ZAI_API_KEY"))
+    return _scrubber().scrub_text(text)
 
 
 def _summary(tests: Any) -> dict[str, int]:

@@ -20,10 +20,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .mock import GLMTwin
-    from .mock.server import config_from_args, serve
+    from .mock.server import serve, twin_from_args
 
-    serve(GLMTwin(config_from_args(args)), host=args.host, port=args.port)
+    serve(twin_from_args(args), host=args.host, port=args.port)
     return 0
 
 
@@ -75,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="export the contract's JSON Schemas")
     schema.add_argument("--out", default="fixtures/schemas", help="directory (default %(default)s)")
     schema.set_defaults(run=_schema)
+
+    from .record import add_record_arguments, run_record
+
+    record = commands.add_parser("record", help="record exchanges as scrubbed transcripts")
+    add_record_arguments(record)
+    record.set_defaults(run=run_record)
 
     _add_optional_commands(commands)
     return parser

@@ -54,6 +54,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--twin-fault", action="append", default=[], metavar="FAULT",
                     help="arm the twin with a fault for every request (e.g. missing_done, "
                          "stall:0:5): shows what the suites catch")
+    group.addoption("--record", default=None, metavar="DIR",
+                    help="save every exchange of glm_client / glm_client_with_key as a scrubbed "
+                         "transcript in DIR (replay: glm-harness serve --replay DIR)")
+    group.addoption("--record-sensitive", default="", metavar="FIELDS",
+                    help="with --record: request fields to scrub too (user_id,request_id)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -151,15 +156,26 @@ def glm_mock(_glm_routed: GLMTwin | None) -> Iterator[GLMTwin]:
     _glm_routed.reset()
 
 
+def _maybe_recorded(client: GLMClient, request: pytest.FixtureRequest) -> GLMClient:
+    """With `--record DIR`, the client saves each exchange as a transcript (harness.record)."""
+    out = request.config.getoption("--record")
+    if not out:
+        return client
+    from .record import record_sends
+
+    return record_sends(client, out, scenario=request.node.name,
+                        sensitive=request.config.getoption("--record-sensitive"))
+
+
 @pytest.fixture
-def glm_client(pytestconfig: pytest.Config, glm_target: Target,
+def glm_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, glm_target: Target,
                _glm_routed: GLMTwin | None) -> Iterator[GLMClient]:
     with GLMClient(glm_target, timeout=_timeout(pytestconfig)) as client:
-        yield client
+        yield _maybe_recorded(client, request)
 
 
 @pytest.fixture
-def glm_client_with_key(pytestconfig: pytest.Config, glm_target: Target,
+def glm_client_with_key(request: pytest.FixtureRequest, pytestconfig: pytest.Config, glm_target: Target,
                         _glm_routed: GLMTwin | None) -> Iterator[Callable[[str | None], GLMClient]]:
     """`glm_client_with_key(key)`: a client for the same target with another key (or none)."""
     opened: list[GLMClient] = []
@@ -167,7 +183,7 @@ def glm_client_with_key(pytestconfig: pytest.Config, glm_target: Target,
     def make(key: str | None) -> GLMClient:
         target = dataclasses.replace(glm_target, api_key=Secret(key) if key else None)
         opened.append(GLMClient(target, timeout=_timeout(pytestconfig)))
-        return opened[-1]
+        return _maybe_recorded(opened[-1], request)
 
     yield make
     for client in opened:

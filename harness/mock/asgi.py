@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ._pacing import Pacer
 from .engine import Handler, WireRequest
 from .render import Step
 
@@ -35,9 +36,10 @@ def twin_app(twin: Handler) -> Any:
                 "status": reply.status,
                 "headers": [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()],
             })
+            pacer = Pacer(reply.precise)
             for n, step in enumerate(steps):
                 if step.delay_s:
-                    await asyncio.sleep(step.delay_s)
+                    await pacer.asleep_until(pacer.deadline(step.delay_s))
                 elif n % 4 == 3:
                     # Without a pause a zero-delay stream holds the loop until the socket buffer
                     # fills and never sees the client hang up.

@@ -59,6 +59,7 @@ class Reply:
     delay_s: float = 0.0
     script: list[Step] | None = None
     on_close: Callable[[], None] | None = field(default=None, repr=False)
+    precise: bool = False  # spin through the last millisecond of each wait (replays)
 
     @property
     def streaming(self) -> bool:

@@ -6,13 +6,12 @@ sync and the async httpx client, so TTFT and gaps are felt by the code under tes
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import respx
 
+from ._pacing import Pacer
 from .engine import Handler, Reply, WireRequest
 from .render import Step
 
@@ -28,29 +27,32 @@ class _ScriptStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         self._read_timeout = read_timeout
 
     def __iter__(self) -> Iterator[bytes]:
+        pacer = Pacer(self._reply.precise)
         try:
             for step in self._steps():
                 if step.delay_s:
-                    time.sleep(self._wait(step))
+                    pacer.sleep_until(pacer.deadline(step.delay_s), self._stall_cap(step))
                     self._check_timeout(step)
                 yield from _emit(step)
         finally:
             self._reply.close()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        pacer = Pacer(self._reply.precise)
         try:
             for step in self._steps():
                 if step.delay_s:
-                    await asyncio.sleep(self._wait(step))
+                    await pacer.asleep_until(pacer.deadline(step.delay_s), self._stall_cap(step))
                     self._check_timeout(step)
                 for data in _emit(step):
                     yield data
         finally:
             self._reply.close()
 
-    def _wait(self, step: Step) -> float:
+    def _stall_cap(self, step: Step) -> float | None:
+        """A gap longer than the read timeout is only waited out up to the timeout."""
         timeout = self._read_timeout
-        return step.delay_s if timeout is None else min(step.delay_s, timeout)
+        return timeout if timeout is not None and step.delay_s > timeout else None
 
     def _check_timeout(self, step: Step) -> None:
         if self._read_timeout is not None and step.delay_s > self._read_timeout:

@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any, NoReturn, cast
 
 import uvicorn
 
@@ -28,16 +29,21 @@ from .asgi import StreamReset, twin_app
 from .config import Limits, Timing, TwinConfig
 from .engine import GLMTwin
 from .faults import FaultSpec, parse_fault
+from .replay import ReplayTwin
 from .scenarios import Style
 
 PROG = "glm-harness serve"
 _START_TIMEOUT_S = 10.0
 
 
+# Anything with `.handle(WireRequest) -> Reply`; the adapters duck-type it.
+AnyTwin = GLMTwin | ReplayTwin
+
+
 @dataclass(frozen=True, slots=True)
 class RunningTwin:
     base_url: str
-    twin: GLMTwin
+    twin: GLMTwin  # a ReplayTwin when `running_twin()` was given one
     port: int
 
 
@@ -73,10 +79,11 @@ def _bind(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
-def _url(sock: socket.socket, twin: GLMTwin) -> tuple[str, int]:
+def _url(sock: socket.socket, twin: AnyTwin) -> tuple[str, int]:
     address, port = sock.getsockname()[:2]
     shown = f"[{address}]" if ":" in address else address
-    return f"http://{shown}:{port}{twin.config.base_paths[0]}", port
+    base_path = twin.base_path if isinstance(twin, ReplayTwin) else twin.config.base_paths[0]
+    return f"http://{shown}:{port}{base_path}", port
 
 
 # -- uvicorn --------------------------------------------------------------------------------------
@@ -97,9 +104,9 @@ class _QuietResets(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(level)
 
 
-def _server(twin: GLMTwin, log_level: str, graceful_s: int | None) -> uvicorn.Server:
+def _server(twin: AnyTwin, log_level: str, graceful_s: int | None) -> uvicorn.Server:
     config = uvicorn.Config(
-        twin_app(twin),
+        twin_app(cast(GLMTwin, twin)),  # twin_app duck-types `.handle()`; see replay.py
         http="h11",
         loop="auto",
         lifespan="on",
@@ -117,13 +124,17 @@ def _server(twin: GLMTwin, log_level: str, graceful_s: int | None) -> uvicorn.Se
     return uvicorn.Server(config)
 
 
-def serve(twin: GLMTwin, host: str = "127.0.0.1", port: int = 8000,
+def serve(twin: AnyTwin, host: str = "127.0.0.1", port: int = 8000,
           log_level: str = "warning") -> None:
-    """Serve the twin until interrupted (Ctrl-C / SIGTERM). Loopback hosts only."""
+    """Serve the twin (or a replay) until interrupted (Ctrl-C / SIGTERM). Loopback hosts only."""
     server = _server(twin, log_level, graceful_s=5)
     sock = _bind(host, port, server.config.backlog)
     url, _ = _url(sock, twin)
-    print(f"GLM twin listening on {url} (key: see harness.mock.TWIN_KEY)", flush=True)
+    if isinstance(twin, ReplayTwin):
+        print(f"GLM twin replaying {len(twin.transcripts)} transcript(s) on {url} "
+              f"(speed x{twin.speed:g}, match by {twin.match}; any key)", flush=True)
+    else:
+        print(f"GLM twin listening on {url} (key: see harness.mock.TWIN_KEY)", flush=True)
     try:
         server.run(sockets=[sock])
     finally:
@@ -131,7 +142,7 @@ def serve(twin: GLMTwin, host: str = "127.0.0.1", port: int = 8000,
 
 
 @contextmanager
-def running_twin(twin: GLMTwin | None = None, host: str = "127.0.0.1",
+def running_twin(twin: AnyTwin | None = None, host: str = "127.0.0.1",
                  port: int = 0) -> Iterator[RunningTwin]:
     """Run a twin in a background thread for the duration of the `with` block."""
     twin = twin or GLMTwin()
@@ -155,7 +166,7 @@ def running_twin(twin: GLMTwin | None = None, host: str = "127.0.0.1",
                 reason = repr(failure[0]) if failure else "did not start in time"
                 raise RuntimeError(f"GLM twin on port {real_port} failed to start: {reason}")
             time.sleep(0.005)
-        yield RunningTwin(base_url=url, twin=twin, port=real_port)
+        yield RunningTwin(base_url=url, twin=cast(GLMTwin, twin), port=real_port)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -234,9 +245,48 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--reply-tokens", type=nn_int, default=style.reply_tokens, help="content tokens per reply")
     add("--reasoning-tokens", type=nn_int, default=style.reasoning_tokens,
         help="reasoning tokens per reply (when thinking)")
+    replay = parser.add_argument_group("replay (instead of the simulated twin)")
+    replay.add_argument("--replay", nargs="+", type=_existing_path, default=None, metavar="PATH",
+                        help="answer with recorded transcripts (files, or directories of *.json), "
+                             "byte for byte on the recorded clock")
+    replay.add_argument("--replay-speed", type=_positive_float, default=1.0, metavar="X",
+                        help="play the recorded timing X times faster (default: %(default)s)")
+    replay.add_argument("--replay-match", choices=("sequence", "request"), default="sequence",
+                        help="answer in recorded order, cycling (default), or by the request's "
+                             "model and messages")
     add("--log-level", default="warning",
         choices=("critical", "error", "warning", "info", "debug"), help=argparse.SUPPRESS)
     return parser
+
+
+def _existing_path(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such transcript file or directory: {text!r}")
+    return path
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def twin_from_args(args: argparse.Namespace) -> AnyTwin:
+    """The twin the parsed `serve` options describe: a `ReplayTwin` with `--replay`, else a
+    simulated `GLMTwin`. UsageError if the transcripts cannot be read."""
+    paths = getattr(args, "replay", None)
+    if not paths:
+        return GLMTwin(config_from_args(args))
+    try:
+        return ReplayTwin.from_paths(paths, speed=args.replay_speed, match=args.replay_match)
+    except (OSError, ValueError) as error:
+        first = str(error).splitlines()[0]
+        raise UsageError(f"cannot replay {' '.join(map(str, paths))}: {first}") from None
 
 
 def config_from_args(args: argparse.Namespace) -> TwinConfig:
@@ -267,14 +317,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog=PROG, description="Serve the GLM twin on loopback."))
     try:
         args = parser.parse_args(argv)
-        config = config_from_args(args)
+        twin = twin_from_args(args)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     except (UsageError, argparse.ArgumentTypeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     try:
-        serve(GLMTwin(config), host=args.host, port=args.port, log_level=args.log_level)
+        serve(twin, host=args.host, port=args.port, log_level=args.log_level)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

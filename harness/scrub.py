@@ -1,0 +1,195 @@
+"""The one scrubber every writer uses: reports, transcripts, logs.
+
+A `Scrubber` knows the secrets of a run (API keys, and their secret half) and which request
+fields the user marked as sensitive (`user_id`, `request_id`). Before anything is written it
+replaces, anywhere in the text or in a JSON value:
+
+- every secret (and the part after the `.` of an `<id>.<secret>` key) with `<scrubbed>`;
+- bearer tokens (`Bearer abc...`), except a reference to an environment variable (`$ZAI_API_KEY`),
+  which is what the harness's curl lines print on purpose;
+- the values of credential headers (`Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`...);
+- the values of the marked fields, as JSON keys (`"user_id": "..."`) in objects and in raw text.
+
+`ENABLED` (or the `disabled()` context manager) switches every scrubber off at once. It exists
+for one reason: the key-leak test proves it would notice if scrubbing stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .targets import Secret, Target
+
+SCRUBBED = "<scrubbed>"
+DEFAULT_KEY_ENV = "ZAI_API_KEY"
+SENSITIVE_CHOICES = ("user_id", "request_id")
+CREDENTIAL_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key",
+})
+# A header that carries a sensitive field's value (the API echoes request_id as a header too).
+_FIELD_HEADERS = {"request_id": ("x-request-id", "request-id"), "user_id": ("x-user-id",)}
+_MIN_SECRET_PART = 8  # shorter secret halves are too likely to be ordinary words
+_MIN_FIELD_VALUE = 6  # a marked field's value is replaced everywhere only from this length on
+
+# Every `Scrubber` checks this at use; only the leak-proof test turns it off.
+ENABLED = True
+
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)(?!\$)([A-Za-z0-9._~+/=-]{8,})")
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Turn every scrubber off for the duration (for the test that proves leaks are caught)."""
+    global ENABLED
+    before, ENABLED = ENABLED, False
+    try:
+        yield
+    finally:
+        ENABLED = before
+
+
+def known_secrets(target: Target | None = None, env_names: Iterable[str] = ()) -> list[str]:
+    """The run's secrets: the target's key, the key in the target's env variable and in
+    `ZAI_API_KEY`, and any other env variables named."""
+    names = [DEFAULT_KEY_ENV, *env_names]
+    values: list[str] = []
+    if target is not None:
+        names.append(target.api_key_env)
+        if target.api_key:
+            values.append(target.api_key.reveal())
+    values += [os.environ.get(name, "").strip() for name in names]
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+def parse_fields(text: str | Iterable[str] | None) -> frozenset[str]:
+    """`"user_id,request_id"` (or a list) to a set of field names; unknown names are accepted."""
+    if not text:
+        return frozenset()
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    return frozenset(p.strip() for p in parts if p.strip())
+
+
+class Scrubber:
+    def __init__(self, secrets: Iterable[Secret | str | None] = (),
+                 sensitive_fields: Iterable[str] = ()) -> None:
+        from .targets import Secret
+
+        values: set[str] = set()
+        for secret in secrets:
+            value = secret.reveal() if isinstance(secret, Secret) else secret
+            value = (value or "").strip()
+            if not value:
+                continue
+            values.add(value)
+            _, dot, tail = value.rpartition(".")
+            if dot and len(tail) >= _MIN_SECRET_PART:
+                values.add(tail)
+        self.secrets: tuple[str, ...] = tuple(sorted(values, key=len, reverse=True))
+        self.sensitive_fields = frozenset(sensitive_fields)
+        self._field_headers = {h for f in self.sensitive_fields for h in _FIELD_HEADERS.get(f, ())}
+        self._fields = (
+            re.compile(r'("(?:' + "|".join(re.escape(f) for f in sorted(self.sensitive_fields))
+                       + r')"\s*:\s*)"(?:[^"\\]|\\.)*"')
+            if self.sensitive_fields else None
+        )
+
+    @classmethod
+    def for_target(cls, target: Target | None, sensitive_fields: Iterable[str] = (),
+                   env_names: Iterable[str] = ()) -> Scrubber:
+        return cls(known_secrets(target, env_names), sensitive_fields)
+
+    def with_values(self, values: Iterable[str]) -> Scrubber:
+        """A scrubber that also removes these literal values (e.g. a marked field's value, so
+        that it goes wherever it is echoed)."""
+        extra = [v for v in values if isinstance(v, str) and len(v.strip()) >= _MIN_FIELD_VALUE]
+        if not extra:
+            return self
+        return Scrubber([*self.secrets, *extra], self.sensitive_fields)
+
+    # -- text ---------------------------------------------------------------------------------
+    def scrub_text(self, text: str) -> str:
+        if not ENABLED or not text:
+            return text
+        for secret in self.secrets:
+            text = text.replace(secret, SCRUBBED)
+        text = _BEARER.sub(lambda m: f"{m[1]}{m[2]}{SCRUBBED}", text)
+        if self._fields is not None:
+            text = self._fields.sub(lambda m: f'{m[1]}"{SCRUBBED}"', text)
+        return text
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """The same on raw bytes; any byte that is not UTF-8 passes through unchanged."""
+        if not ENABLED or not data:
+            return data
+        text = data.decode("utf-8", "surrogateescape")
+        scrubbed = self.scrub_text(text)
+        return data if scrubbed == text else scrubbed.encode("utf-8", "surrogateescape")
+
+    # -- JSON values --------------------------------------------------------------------------
+    def scrub_json(self, obj: Any) -> Any:
+        """A scrubbed copy: secrets in any string, credential headers and marked fields."""
+        if not ENABLED:
+            return obj
+        return self._json(obj)
+
+    def _json(self, obj: Any) -> Any:
+        if isinstance(obj, str):
+            return self.scrub_text(obj)
+        if isinstance(obj, Mapping):
+            out = {}
+            for key, value in obj.items():
+                name = str(key)
+                if name.lower() in CREDENTIAL_HEADERS and isinstance(value, str):
+                    out[key] = _credential(value)
+                elif name in self.sensitive_fields and value is not None:
+                    out[key] = SCRUBBED
+                else:
+                    out[key] = self._json(value)
+            return out
+        if isinstance(obj, list | tuple):
+            return [self._json(v) for v in obj]
+        return obj
+
+    def scrub_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """Headers with credential values and marked-field headers scrubbed (names kept)."""
+        if not ENABLED:
+            return dict(headers)
+        out = {}
+        for name, value in headers.items():
+            low = name.lower()
+            if low in CREDENTIAL_HEADERS:
+                out[name] = _credential(value)
+            elif low in self._field_headers:
+                out[name] = SCRUBBED
+            else:
+                out[name] = self.scrub_text(value)
+        return out
+
+    def sensitive_values(self, obj: Any) -> list[str]:
+        """The string values of the marked fields anywhere in a JSON value."""
+        found: list[str] = []
+        if isinstance(obj, Mapping):
+            for key, value in obj.items():
+                if key in self.sensitive_fields and isinstance(value, str):
+                    found.append(value)
+                else:
+                    found += self.sensitive_values(value)
+        elif isinstance(obj, list | tuple):
+            for value in obj:
+                found += self.sensitive_values(value)
+        return found
+
+
+def _credential(value: str) -> str:
+    scheme, space, _ = value.strip().partition(" ")
+    return f"{scheme} {SCRUBBED}" if space and scheme.lower() in ("bearer", "basic") else SCRUBBED
+
+
+def scrub_text(text: str, *secrets: Secret | str | None) -> str:
+    """Shorthand: scrub `text` of these secrets and of every known one."""
+    return Scrubber([*secrets, *known_secrets()]).scrub_text(text)

@@ -86,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .compare import commands as compare
+
+    for name, helptext, add, run in (
+        ("compare", "compare reports; exit 1 on a regression beyond the thresholds",
+         compare.add_compare_arguments, compare.run_compare),
+        ("plot", "plot benchmark reports (PNG)", compare.add_plot_arguments, compare.run_plot),
+    ):
+        sub = commands.add_parser(name, help=helptext)
+        add(sub)
+        sub.set_defaults(run=run)
     try:
         from .bench import commands as bench
     except ImportError:  # TEMP until harness.bench.commands lands

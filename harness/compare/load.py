@@ -1,0 +1,197 @@
+"""Read and vet the reports a comparison is given; anything wrong is one line of `UsageError`.
+
+Two kinds are read: benchmark reports (`glm-harness.bench`, harness.bench.report) and contract
+outcome reports (`contract`, harness._outcomes). Refused, each with its own message: a missing
+or unreadable file, a file that is not JSON or not one of those kinds, a report of another
+schema version than this harness writes, one that fails its schema, a bench report set against
+a contract report, and two bench reports that ran different task sets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .._outcomes import OUTCOME_SCHEMA_VERSION as CONTRACT_SCHEMA_VERSION
+from ..bench.report import REPORT_KIND, REPORT_SCHEMA_VERSION, BenchReport
+from ..errors import UsageError
+
+CONTRACT_KIND = "contract"
+
+Kind = Literal["bench", "contract"]
+
+
+class ContractTest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    nodeid: str
+    outcome: str
+    checks: list[str] = []
+    violations: list[str] = []
+    message: str = ""
+
+
+class ContractReport(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: str
+    kind: Literal["contract"]
+    target: str | None = None
+    base_url: str | None = None
+    model: str | None = None
+    harness_version: str | None = None
+    git_sha: str | None = None
+    started_at: str = ""
+    finished_at: str | None = None
+    summary: dict[str, int] = {}
+    tests: list[ContractTest]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One report as read: its path, its kind, and the parsed document."""
+
+    path: Path
+    kind: Kind
+    bench: BenchReport | None = None
+    contract: ContractReport | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        if self.bench is not None:
+            return self.bench.meta.model
+        return (self.contract.model if self.contract else None) or "?"
+
+    @property
+    def target(self) -> str:
+        if self.bench is not None:
+            return self.bench.meta.target
+        return (self.contract.target if self.contract else None) or "?"
+
+    @property
+    def started_at(self) -> str:
+        if self.bench is not None:
+            return self.bench.meta.started_at
+        return self.contract.started_at if self.contract else ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def describe(self) -> str:
+        return f"{self.path.name} ({self.model} on {self.target}, {self.started_at[:19] or '?'})"
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _where(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = "/".join(str(p) for p in first["loc"]) or "$"
+    more = error.error_count() - 1
+    return f"{where}: {_one_line(first['msg'], 120)}" + (f" (and {more} more)" if more else "")
+
+
+def load(path: str | Path) -> Loaded:
+    """Read one report of either kind, or raise UsageError with one line saying why not."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a report")
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read ({error.strerror or error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = (f" at line {error.lineno} column {error.colno}"
+                 if isinstance(error, json.JSONDecodeError) else "")
+        raise UsageError(f"{path}: not a JSON report (invalid JSON{where})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a glm-harness report (the JSON is not an object)")
+    kind, version = data.get("kind"), data.get("schema_version")
+    if kind == REPORT_KIND:
+        if version != REPORT_SCHEMA_VERSION:
+            raise UsageError(f"{path}: bench report schema version {version!r}, but this harness "
+                             f"compares version {REPORT_SCHEMA_VERSION!r} only")
+        try:
+            # the pydantic model is the source the report's JSON Schema is exported from, and
+            # 100x faster than running jsonschema over thousands of samples
+            report = BenchReport.model_validate(data)
+        except ValidationError as error:
+            raise UsageError(f"{path}: invalid bench report at {_where(error)}") from None
+        return Loaded(path, "bench", bench=report)
+    if kind == CONTRACT_KIND:
+        if version != CONTRACT_SCHEMA_VERSION:
+            raise UsageError(f"{path}: contract report schema version {version!r}, but this "
+                             f"harness compares version {CONTRACT_SCHEMA_VERSION!r} only")
+        try:
+            contract = ContractReport.model_validate(data)
+        except ValidationError as error:
+            raise UsageError(f"{path}: invalid contract report at {_where(error)}") from None
+        return Loaded(path, "contract", contract=contract)
+    raise UsageError(f"{path}: not a glm-harness bench or contract report (kind {kind!r})")
+
+
+def _task_set(report: Loaded) -> str:
+    ts = report.bench.task_set if report.bench else None
+    if ts is None:
+        return "none"
+    return f"{ts.name} v{ts.version} ({len(ts.task_ids)} tasks, sha256 {ts.sha256[:12]})"
+
+
+def check_comparable(base: Loaded, new: Loaded) -> list[str]:
+    """Raise UsageError if `new` cannot be compared with `base`; else notes for the reader."""
+    if base.kind != new.kind:
+        raise UsageError(f"cannot compare a {base.kind} report ({base.path}) with a {new.kind} "
+                         f"report ({new.path})")
+    notes: list[str] = []
+    if base.bench is not None and new.bench is not None:
+        a, b = base.bench.task_set, new.bench.task_set
+        if a is not None and b is not None and (a.sha256 != b.sha256 or a.task_ids != b.task_ids):
+            raise UsageError(f"{base.path} and {new.path} ran different task sets: "
+                             f"{_task_set(base)} vs {_task_set(new)}")
+        if (a is None) != (b is None):
+            which = new.name if a is None else base.name
+            notes.append(f"token efficiency not compared: only {which} ran a task set")
+    if base.model != new.model:
+        notes.append(f"different models: {base.model} vs {new.model}")
+    if base.target != new.target:
+        notes.append(f"different targets: {base.target} vs {new.target}")
+    return notes
+
+
+def load_all(paths: list[str | Path]) -> list[Loaded]:
+    reports = [load(p) for p in paths]
+    for other in reports[1:]:
+        check_comparable(reports[0], other)
+    return reports
+
+
+def latest_baseline(new: Loaded, directory: str | Path) -> Loaded:
+    """The newest report in `directory` (searched recursively) of the same kind, model, target."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UsageError(f"--baseline latest: no baseline directory {directory}")
+    me = new.path.resolve()
+    found: list[Loaded] = []
+    for path in sorted(directory.rglob("*.json")):
+        if path.resolve() == me:
+            continue
+        try:
+            candidate = load(path)
+        except UsageError:
+            continue  # another schema version, a schema file, a compare result: not a candidate
+        if (candidate.kind, candidate.model, candidate.target) == (new.kind, new.model, new.target):
+            found.append(candidate)
+    if not found:
+        raise UsageError(f"--baseline latest: no {new.kind} report of {new.model} on "
+                         f"{new.target} in {directory}")
+    return max(found, key=lambda r: (r.started_at, str(r.path)))

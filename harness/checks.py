@@ -155,8 +155,14 @@ def sse_framing(o: Observed) -> Iterable[tuple[str, str, str]]:
 
 @check
 def stream_chunk_schema(o: Observed) -> Iterable[tuple[str, str, str]]:
+    """One line per distinct problem, however many chunks repeat it."""
+    seen: dict[tuple[str, str, str], list[str]] = {}
     for f in o.assembly.findings:
-        yield f.path, f"a ChatCompletionChunk ({o.expect.mode} mode)", f"{f.kind}: {f.message}"
+        event, _, field = f.path.partition("]")
+        seen.setdefault((field, f.kind, f.message), []).append(event + "]")
+    for (field, kind, message), events in seen.items():
+        where = events[0] + field + (f" (and {len(events) - 1} more chunks)" if len(events) > 1 else "")
+        yield where, f"a ChatCompletionChunk ({o.expect.mode} mode)", f"{kind}: {message}"
 
 
 @check

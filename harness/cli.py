@@ -75,7 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", default="fixtures/schemas", help="directory (default %(default)s)")
     schema.set_defaults(run=_schema)
 
+    from .drift import add_drift_arguments, run_drift
     from .record import add_record_arguments, run_record
+
+    drift = commands.add_parser("drift", help="compare the twin's answer shapes with recorded real answers")
+    add_drift_arguments(drift)
+    drift.set_defaults(run=run_drift)
 
     record = commands.add_parser("record", help="record exchanges as scrubbed transcripts")
     add_record_arguments(record)

@@ -73,15 +73,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _register_hypothesis_profile(target: str) -> None:
-    """`settings.get_profile("glm-harness")`: few examples and a replay database on a live
-    target (each example is a paid call), more on the twin; never a deadline (network time)."""
-    from hypothesis import HealthCheck, settings
+    """`settings.get_profile("glm-harness")`: few examples, no shrinking and a replay database
+    on a live target (each example is a paid call), more on the twin; never a deadline."""
+    from hypothesis import HealthCheck, Phase, settings
     from hypothesis.database import DirectoryBasedExampleDatabase
 
     live = target == "live"
     settings.register_profile(
         "glm-harness",
         max_examples=5 if live else 30,
+        # Shrinking a live failure costs one paid call per step, for minutes: report it as found.
+        phases=[Phase.explicit, Phase.reuse, Phase.generate] if live else list(Phase),
         deadline=None,
         database=DirectoryBasedExampleDatabase(".hypothesis/glm-live") if live else None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
+import time
 from typing import Any
 
 import jsonschema
@@ -1209,3 +1210,34 @@ def test_timing_jitter_mean_and_spread() -> None:
 def test_timing_jitter_seeded() -> None:
     assert _gaps(seed=5) == _gaps(seed=5)
     assert _gaps(seed=5) != _gaps(seed=6)
+
+
+def _jwt(key: str, exp_ms: int, secret: str | None = None) -> str:
+    """A GLM JWT as zai-sdk builds it: HS256 over api_key/exp/timestamp, signed with the secret."""
+    import base64
+    import hashlib
+    import hmac
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    key_id, key_secret = key.split(".", 1)
+    head = part({"alg": "HS256", "sign_type": "SIGN"})
+    body = part({"api_key": key_id, "exp": exp_ms, "timestamp": exp_ms - 60_000})
+    signature = hmac.new((secret or key_secret).encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+@pytest.mark.parametrize(("token", "status", "code"), [
+    (lambda: _jwt(TWIN_KEY, int(time.time() * 1000) + 60_000), 200, None),
+    (lambda: _jwt(TWIN_KEY, int(time.time() * 1000) - 1), 401, "1003"),
+    (lambda: _jwt(TWIN_KEY, int(time.time() * 1000) + 60_000, secret="wrong"), 401, "1004"),
+    (lambda: _jwt("ffffffffffffffffffffffffffffffff.NoSuchTwinKey000", int(time.time() * 1000) + 60_000), 401, "1000"),
+], ids=["valid", "expired", "bad-signature", "unknown-key"])
+def test_jwt_made_from_the_key_authenticates_like_the_key(token: Any, status: int, code: str | None) -> None:
+    reply = GLMTwin().handle(WireRequest("POST", PATH, {"Authorization": f"Bearer {token()}"},
+                                         json.dumps(body()).encode()))
+    reply.close()
+    assert reply.status == status, reply.body
+    if code is not None:
+        assert json.loads(reply.body)["error"]["code"] == code

@@ -7,6 +7,9 @@ It checks in the order the real gateway does: the key first (an unauthenticated 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import itertools
 import json
 import random
@@ -159,7 +162,9 @@ class GLMTwin:
             raise self._error("1001")
         scheme, _, token = auth.strip().partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not _KEY_SHAPE.match(token):
+        if scheme.lower() == "bearer" and token.count(".") == 2:
+            token = self._key_of_jwt(token)
+        elif scheme.lower() != "bearer" or not _KEY_SHAPE.match(token):
             raise self._error("1002")
         state = self.config.keys.get(token)
         if state is None:
@@ -167,6 +172,25 @@ class GLMTwin:
         if state is KeyState.EXPIRED:
             raise self._error("1003")
         return token
+
+    def _key_of_jwt(self, token: str) -> str:
+        """GLM also takes a JWT made from the key (what zai-sdk and zhipuai send by default):
+        HS256 over `{"api_key": <id>, "exp": ms, "timestamp": ms}`, signed with the secret."""
+        head, body, signature = token.split(".")
+        try:
+            claims = json.loads(_b64url(body))
+        except (ValueError, UnicodeDecodeError):
+            raise self._error("1002") from None
+        key = next((k for k in self.config.keys if k.split(".")[0] == claims.get("api_key")), None)
+        if key is None:
+            raise self._error("1000")
+        secret = key.split(".", 1)[1].encode()
+        expected = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _b64url(signature)):
+            raise self._error("1004")
+        if int(claims.get("exp", 0)) < time.time() * 1000:
+            raise self._error("1003")
+        return key
 
     def _route(self, request: WireRequest) -> None:
         path = request.path.rstrip("/")
@@ -337,6 +361,10 @@ class GLMTwin:
             status = 500 if Fault.WRONG_STATUS in faults else reply.status
             return _json(status, body, reply.headers)
         return reply
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _has_text(content: Any) -> bool:

@@ -101,10 +101,7 @@ def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # typ
         sub = commands.add_parser(name, help=helptext)
         add(sub)
         sub.set_defaults(run=run)
-    try:
-        from .bench import commands as bench
-    except ImportError:  # TEMP until harness.bench.commands lands
-        return
+    from .bench import commands as bench
 
     for name, helptext, add, run in (
         ("bench", "run latency and token-efficiency benchmarks", bench.add_bench_arguments, bench.run_bench),

@@ -2,26 +2,34 @@
 
 The twin runs over real HTTP in its own process, pinned to one CPU, with no jitter: it sleeps
 `ttft_ms` before the first chunk and `itl_ms` before each later one, one token per chunk, so the
-truth per request is exact (TTFT, every gap, and usage.completion_tokens == chunks). The client
-(this process's event loop) is pinned to another CPU, and measures as in any benchmark.
+nominal truth per request is exact (TTFT, every gap, and usage.completion_tokens == chunks). The
+client (this process's event loop) is pinned to another CPU and measures as in any benchmark.
 
-Error is measured minus nominal. It is the sum of what the client adds (request write, event-loop
-delay before a chunk is stamped) and what the twin adds to its nominal sleeps (request parsing
-and rendering before the first sleep, asyncio timer granularity, its own loop falling behind at
-high concurrency). The twin cannot report its own lateness, so the two are not separated here;
-the server's CPU share is printed beside the error: near 100% means the twin, not the client, is
-late.
+Two truths are reported. Against the nominal sleeps, the error is what the client adds plus what
+the twin adds (request parsing and rendering before the first sleep, asyncio timers firing up
+to a millisecond late, its loop falling behind at high concurrency). By default the twin is
+served by `harness.bench.traced_twin`, the unchanged twin app behind a passive ASGI trace that
+stamps, on the machine-wide monotonic clock, when each request arrived and each chunk was
+written; against those stamps the error is the client's own (plus loopback), and the twin's
+lateness is shown separately. The server's CPU share is printed too: near 100% means the twin,
+not the client, is late.
+
+Both servers bind their listening socket as IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted
+sockets only then, and without it Nagle's algorithm holds a chunk written less than ~40 ms after
+the headers until the client's delayed ACK (a 5 ms TTFT would measure ~44 ms).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +39,15 @@ import httpx
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ..client import AsyncGLMClient
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
 from ..targets import mock_target
+from .clients import ShardedClient
 from .health import ClientHealth
 from .progress import BenchProgress
 from .report import git_sha, harness_version
-from .runner import Job, LevelSpec, LoadRunner, RetryPolicy
+from .runner import Job, LevelSpec, LoadRunner, Outcome, RetryPolicy
+from .traced_twin import TRACE_PATH
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _START_TIMEOUT_S = 20.0
@@ -55,6 +64,7 @@ class CalibrationSettings:
     pin: bool = True
     progress: bool = False
     model: str = DEFAULT_MODEL
+    traced: bool = True  # serve with harness.bench.traced_twin (else harness.mock.server)
 
     @property
     def request_s(self) -> float:
@@ -67,9 +77,11 @@ class CalibrationSettings:
 
 
 class ErrorStats(BaseModel):
+    """Values and their error against a truth (a constant, or per-value truths)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    truth_ms: float
+    truth_ms: float | None
     n: int
     p50_ms: float | None
     p99_ms: float | None
@@ -85,9 +97,16 @@ class CalibrationLevel(BaseModel):
     requests: int
     ok: int
     failed: int
+    # measured by the harness, error against the twin's nominal timings
     ttft: ErrorStats
     itl_chunk: ErrorStats
     itl_token: ErrorStats
+    # the traced twin's own view (None when the server is not traced)
+    server_ttft: ErrorStats | None = None  # request's first bytes in -> first chunk written
+    server_itl: ErrorStats | None = None  # gaps between token chunks written
+    ttft_vs_server: ErrorStats | None = None  # client TTFT - server TTFT, per request
+    itl_vs_server: ErrorStats | None = None  # client gap - server gap, per gap
+    stamp_delay: ErrorStats | None = None  # client stamp - server write, per token chunk
     tokens_exact: bool
     client: ClientHealth | None
     server_cpu_percent: float | None
@@ -102,6 +121,7 @@ class CalibrationResult(BaseModel):
     cpu_count: int | None
     server_command: list[str] | None
     base_url: str
+    traced: bool
     server_cpu: int | None
     client_cpu: int | None
     settings: dict[str, Any]
@@ -109,15 +129,22 @@ class CalibrationResult(BaseModel):
     notes: list[str]
 
 
-def error_stats(values: Sequence[float], truth: float) -> ErrorStats:
-    array = np.asarray([v for v in values if v is not None], dtype=float)
-    if not array.size:
-        return ErrorStats(truth_ms=truth, n=0, p50_ms=None, p99_ms=None, err_p50_ms=None,
-                          err_p99_ms=None, err_mean_ms=None)
+def error_stats(values: Sequence[float | None], truth: float | Sequence[float]) -> ErrorStats:
+    """Percentiles of `values` and of their errors (value - truth; truth per value or one)."""
+    pairs = [(v, truth if isinstance(truth, int | float) else truth[i])
+             for i, v in enumerate(values) if v is not None]
+    if not pairs:
+        return ErrorStats(truth_ms=truth if isinstance(truth, int | float) else None, n=0,
+                          p50_ms=None, p99_ms=None, err_p50_ms=None, err_p99_ms=None,
+                          err_mean_ms=None)
+    array = np.asarray([v for v, _ in pairs], dtype=float)
+    errors = array - np.asarray([t for _, t in pairs], dtype=float)
     p50, p99 = (float(x) for x in np.percentile(array, [50, 99]))
-    return ErrorStats(truth_ms=truth, n=int(array.size), p50_ms=round(p50, 4), p99_ms=round(p99, 4),
-                      err_p50_ms=round(p50 - truth, 4), err_p99_ms=round(p99 - truth, 4),
-                      err_mean_ms=round(float(array.mean()) - truth, 4))
+    e50, e99 = (float(x) for x in np.percentile(errors, [50, 99]))
+    return ErrorStats(truth_ms=float(truth) if isinstance(truth, int | float) else None,
+                      n=int(array.size), p50_ms=round(p50, 4), p99_ms=round(p99, 4),
+                      err_p50_ms=round(e50, 4), err_p99_ms=round(e99, 4),
+                      err_mean_ms=round(float(errors.mean()), 4))
 
 
 # -- the twin in its own process --------------------------------------------------------------------
@@ -131,7 +158,8 @@ def _cpus(pin: bool) -> tuple[int | None, int | None]:
 
 
 def twin_command(settings: CalibrationSettings) -> list[str]:
-    return [sys.executable, "-m", "harness.mock.server", "--port", "0",
+    module = "harness.bench.traced_twin" if settings.traced else "harness.mock.server"
+    return [sys.executable, "-m", module, "--port", "0",
             "--ttft-ms", f"{settings.ttft_ms:g}", "--itl-ms", f"{settings.itl_ms:g}",
             "--jitter", "0", "--reply-tokens", str(settings.reply_tokens),
             "--reasoning-tokens", "0"]
@@ -145,7 +173,7 @@ def twin_process(command: list[str], cpu: int | None) -> Iterator[tuple[str, sub
         p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              preexec_fn=pin)  # noqa: PLW1509 - pinning needs it
+                              preexec_fn=pin)
     try:
         assert server.stdout is not None
         line = _read_line(server, _START_TIMEOUT_S)
@@ -197,11 +225,22 @@ def pinned(cpu: int | None) -> Iterator[None]:
 
 
 # -- measuring -----------------------------------------------------------------------------------------
-CALIBRATION_BODY = {
-    "messages": [{"role": "user", "content": "Calibration request: any answer will do."}],
-    "stream": True,
-    "thinking": {"type": "disabled"},
-}
+def calibration_body(request_id: str) -> dict[str, Any]:
+    return {
+        "messages": [{"role": "user", "content": "Calibration request: any answer will do."}],
+        "stream": True,
+        "thinking": {"type": "disabled"},
+        "request_id": request_id,
+    }
+
+
+async def fetch_traces(base_url: str) -> dict[str, dict[str, Any]]:
+    origin = httpx.URL(base_url).copy_with(path=TRACE_PATH, query=None)
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.get(origin)
+        response.raise_for_status()
+        traces: dict[str, dict[str, Any]] = response.json()["traces"]
+        return traces
 
 
 async def measure_levels(base_url: str, settings: CalibrationSettings,
@@ -211,41 +250,82 @@ async def measure_levels(base_url: str, settings: CalibrationSettings,
     levels = []
     progress = BenchProgress() if settings.progress else None
     try:
-        async with AsyncGLMClient(target, timeout=timeout,
-                                  max_connections=max(settings.concurrency)) as client:
+        async with ShardedClient(target, slots=max(settings.concurrency), timeout=timeout) as client:
             runner = LoadRunner(client, timeout_s=120.0, retry=RetryPolicy(max_retries=0),
                                 progress=progress)
             for concurrency in settings.concurrency:
                 spec = LevelSpec(concurrency=concurrency, requests=settings.requests_for(concurrency),
                                  warmup=concurrency, label=f"calibrate c{concurrency}",
                                  ramp_s=settings.request_s if concurrency > 1 else 0.0)
-                cpu0, wall0 = (process_cpu_seconds(server_pid) if server_pid else None), 0.0
+                prefix = f"cal-c{concurrency}-{uuid.uuid4().hex[:8]}"
+                if settings.traced:
+                    await fetch_traces(base_url)  # drop earlier levels' stamps
+                cpu0 = process_cpu_seconds(server_pid) if server_pid else None
                 wall0 = time.perf_counter()
-                run = await runner.run_level(spec, lambda i: Job(CALIBRATION_BODY))
+                run = await runner.run_level(spec, lambda i, p=prefix: Job(  # type: ignore[misc]
+                    calibration_body(f"{p}-{i}-{uuid.uuid4().hex[:6]}"), keep=True))
                 cpu1 = process_cpu_seconds(server_pid) if server_pid else None
                 wall = time.perf_counter() - wall0
                 server_cpu = (round((cpu1 - cpu0) / wall * 100, 1)
                               if cpu0 is not None and cpu1 is not None and wall > 0 else None)
-                levels.append(_level(settings, concurrency, run.samples, run.health, server_cpu))
+                traces = await fetch_traces(base_url) if settings.traced else None
+                levels.append(_level(settings, concurrency, run.outcomes, run.health, server_cpu,
+                                     traces))
     finally:
         if progress is not None:
             progress.close()
     return levels
 
 
-def _level(settings: CalibrationSettings, concurrency: int, samples: Sequence[Any],
-           health: ClientHealth | None, server_cpu: float | None) -> CalibrationLevel:
-    good = [s for s in samples if s.ok]
+def _level(settings: CalibrationSettings, concurrency: int, outcomes: Sequence[Outcome],
+           health: ClientHealth | None, server_cpu: float | None,
+           traces: dict[str, dict[str, Any]] | None) -> CalibrationLevel:
+    good = [o for o in outcomes if o.sample.ok]
+    samples = [o.sample for o in good]
     exact = bool(good) and all(
-        s.completion_tokens == s.token_chunks == settings.reply_tokens for s in good)
-    return CalibrationLevel(
-        concurrency=concurrency, requests=len(samples), ok=len(good),
-        failed=len(samples) - len(good),
-        ttft=error_stats([s.ttft_ms for s in good], settings.ttft_ms),
-        itl_chunk=error_stats([g for s in good for g in s.itl_chunk_ms()], settings.itl_ms),
-        itl_token=error_stats([s.itl_token_ms for s in good], settings.itl_ms),
+        s.completion_tokens == s.token_chunks == settings.reply_tokens for s in samples)
+    level = CalibrationLevel(
+        concurrency=concurrency, requests=len(outcomes), ok=len(good),
+        failed=len(outcomes) - len(good),
+        ttft=error_stats([s.ttft_ms for s in samples], settings.ttft_ms),
+        itl_chunk=error_stats([g for s in samples for g in s.itl_chunk_ms()], settings.itl_ms),
+        itl_token=error_stats([s.itl_token_ms for s in samples], settings.itl_ms),
         tokens_exact=exact, client=health, server_cpu_percent=server_cpu,
     )
+    if traces is not None:
+        _add_server_view(level, settings, good, traces)
+    return level
+
+
+def _add_server_view(level: CalibrationLevel, settings: CalibrationSettings,
+                     good: Sequence[Outcome], traces: dict[str, dict[str, Any]]) -> None:
+    """Line each request's client stamps up with the traced twin's, chunk by chunk."""
+    server_ttft: list[float] = []
+    client_ttft: list[float] = []
+    server_gaps: list[float] = []
+    client_gaps: list[float] = []
+    delays: list[float] = []
+    for outcome in good:
+        exchange = outcome.exchange
+        trace = traces.get(str(exchange.request.get("request_id"))) if exchange else None
+        start = trace.get("first_bytes") or trace.get("arrived") if trace else None
+        if exchange is None or trace is None or start is None:
+            continue
+        tokens = settings.reply_tokens
+        server = trace["sends"][:tokens]
+        client = [e.at for e in exchange.data_events()][:tokens]
+        if len(server) < tokens or len(client) < tokens or outcome.sample.ttft_ms is None:
+            continue
+        server_ttft.append((server[0] - start) * 1000)
+        client_ttft.append(outcome.sample.ttft_ms)
+        server_gaps += [(b - a) * 1000 for a, b in itertools.pairwise(server)]
+        client_gaps += [(b - a) * 1000 for a, b in itertools.pairwise(client)]
+        delays += [(c - s) * 1000 for c, s in zip(client, server, strict=True)]
+    level.server_ttft = error_stats(server_ttft, settings.ttft_ms)
+    level.server_itl = error_stats(server_gaps, settings.itl_ms)
+    level.ttft_vs_server = error_stats(client_ttft, server_ttft)
+    level.itl_vs_server = error_stats(client_gaps, server_gaps)
+    level.stamp_delay = error_stats(delays, 0.0)
 
 
 def calibrate(settings: CalibrationSettings) -> CalibrationResult:
@@ -270,7 +350,7 @@ def calibrate(settings: CalibrationSettings) -> CalibrationResult:
         harness_version=harness_version(), git_sha=git_sha(),
         python=f"{platform.python_implementation()} {platform.python_version()}",
         cpu_count=os.cpu_count(), server_command=command, base_url=base_url,
-        server_cpu=server_cpu, client_cpu=client_cpu,
+        traced=settings.traced, server_cpu=server_cpu, client_cpu=client_cpu,
         settings={k: getattr(settings, k) for k in settings.__dataclass_fields__},
         levels=levels, notes=notes,
     )
@@ -286,27 +366,34 @@ def _v(value: float | None, digits: int = 2) -> str:
 
 def format_table(result: CalibrationResult) -> str:
     s = result.settings
-    lines = [
+    out = [
         f"calibration: twin at {result.base_url} (ttft {s['ttft_ms']:g} ms, itl {s['itl_ms']:g} ms, "
-        f"{s['reply_tokens']} tokens, no jitter); server CPU {result.server_cpu}, client CPU "
-        f"{result.client_cpu}",
-        "error = measured - nominal, ms. TTFT per request; ITL/chunk every gap; ITL/token per "
-        "request (decode span / (usage tokens - 1))",
-        f"{'conc':>5} {'ok':>6} | {'TTFT p50':>9} {'p99':>8} {'err p50':>8} {'err p99':>8} | "
-        f"{'ITL p50':>8} {'p99':>7} {'err p50':>8} {'err p99':>8} | {'ITL/tok err p50':>15} | "
-        f"{'client CPU':>10} {'loop lag p99':>12} {'server CPU':>10} {'tokens':>6}",
+        f"{s['reply_tokens']} tokens/reply, no jitter, {'traced' if result.traced else 'untraced'}); "
+        f"twin on CPU {result.server_cpu}, client on CPU {result.client_cpu}",
+        "all in ms; err = measured - truth, as p50 / p99. 'nominal': truth = the twin's "
+        "configured sleeps; 'server': truth = the traced twin's own write times (same clock)",
+        "",
+        f"{'conc':>5} {'ok':>8} | {'TTFT p50':>8} {'err nominal':>15} {'err server':>13} | "
+        f"{'ITL p50':>7} {'err nominal':>13} {'err server':>13} | {'stamp delay':>13} | "
+        f"{'twin late TTFT':>15} {'twin late ITL':>13} | {'client':>6} {'lag p99':>7} {'twin':>5} {'tok':>5}",
     ]
+
+    def pair(stats: ErrorStats | None, digits: int = 2) -> str:
+        if stats is None or stats.n == 0:
+            return "-"
+        return f"{_n(stats.err_p50_ms, digits)}/{_n(stats.err_p99_ms, digits)}"
+
     for level in result.levels:
-        t, i, k = level.ttft, level.itl_chunk, level.itl_token
         health = level.client
-        lines.append(
-            f"{level.concurrency:>5} {level.ok:>3}/{level.requests:<3}| {_v(t.p50_ms):>9} "
-            f"{_v(t.p99_ms):>8} {_n(t.err_p50_ms):>8} {_n(t.err_p99_ms):>8} | {_v(i.p50_ms):>8} "
-            f"{_v(i.p99_ms):>7} {_n(i.err_p50_ms):>8} {_n(i.err_p99_ms):>8} | "
-            f"{_n(k.err_p50_ms, 3):>15} | "
-            f"{(f'{health.cpu_percent:.0f}%' if health else '-'):>10} "
-            f"{(_v(health.loop_lag_ms.p99) if health else '-'):>12} "
-            f"{(f'{level.server_cpu_percent:.0f}%' if level.server_cpu_percent is not None else '-'):>10} "
-            f"{'exact' if level.tokens_exact else 'OFF':>6}")
-    lines += [f"note: {n}" for n in result.notes]
-    return "\n".join(lines)
+        out.append(
+            f"{level.concurrency:>5} {f'{level.ok}/{level.requests}':>8} | "
+            f"{_v(level.ttft.p50_ms):>8} {pair(level.ttft):>15} {pair(level.ttft_vs_server):>13} | "
+            f"{_v(level.itl_chunk.p50_ms):>7} {pair(level.itl_chunk):>13} "
+            f"{pair(level.itl_vs_server):>13} | {pair(level.stamp_delay):>13} | "
+            f"{pair(level.server_ttft):>15} {pair(level.server_itl):>13} | "
+            f"{(f'{health.cpu_percent:.0f}%' if health else '-'):>6} "
+            f"{(_v(health.loop_lag_ms.p99, 1) if health else '-'):>7} "
+            f"{(f'{level.server_cpu_percent:.0f}%' if level.server_cpu_percent is not None else '-'):>5} "
+            f"{'exact' if level.tokens_exact else 'OFF':>5}")
+    out += [f"note: {n}" for n in result.notes]
+    return "\n".join(out)

@@ -264,6 +264,9 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
         help="use a twin already serving at this URL with the same --ttft-ms/--itl-ms and no "
              "jitter (default: start one in a process pinned to its own CPU)")
     add("--no-pin", action="store_true", help="do not pin the twin and the client to CPUs")
+    add("--untraced", action="store_true",
+        help="serve with `python -m harness.mock.server` (no server-side truth) instead of the "
+             "traced twin")
     add("--out", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     add("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -276,6 +279,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         concurrency=tuple(args.concurrency), requests=args.requests, ttft_ms=args.ttft_ms,
         itl_ms=args.itl_ms, reply_tokens=args.reply_tokens, base_url=args.base_url,
         pin=not args.no_pin, progress=not args.no_progress and sys.stderr.isatty(),
+        traced=not args.untraced and args.base_url is None,
     )
     if args.out is not None and args.out.suffix != ".json":
         return _usage(CALIBRATE_PROG, f"--out must end in .json, got {str(args.out)!r}")

@@ -15,10 +15,11 @@ generator's event loop, and measuring must stay cheap and must not depend on the
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -28,7 +29,7 @@ from ..client import Exchange, TimedEvent
 REASONING, CONTENT, TOOL_CALL, MIXED, NO_TOKEN, ERROR_EVENT, UNPARSED = "r", "c", "t", "x", "-", "!", "?"
 TOKEN_KINDS = frozenset({REASONING, CONTENT, TOOL_CALL, MIXED})
 
-TOKEN_SOURCE = "usage"  # where every token count comes from: the API's own usage object
+TOKEN_SOURCE: Final = "usage"  # where every token count comes from: the API's own usage object
 REASONING_SPLIT_METHOD = (
     "GLM's usage gives only the total completion_tokens (no reasoning_tokens field); it is split "
     "into reasoning / visible content / tool-call tokens by the share of token-bearing chunks of "
@@ -106,6 +107,10 @@ class Sample(BaseModel):
     """One request as measured: when it was due, sent, and each chunk came; tokens; metrics.
 
     Times `*_s` are seconds since the run started; `*_ms` are milliseconds after `sent_s`.
+    `first_byte_ms` is the first byte of the body (httpx hands over the body only, so the
+    arrival of the status line and headers is not stamped). `chunk_ms[i]` is the arrival of the
+    read that completed data event i, and `chunk_kinds[i]` its kind: r reasoning, c content,
+    t tool call, x several of those, - no token (role, finish, usage), ! error, ? not JSON.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -157,7 +162,7 @@ class Sample(BaseModel):
     def itl_chunk_ms(self) -> list[float]:
         """Gaps between successive token-bearing chunks (vLLM's per-chunk ITL)."""
         times = [t for t, k in zip(self.chunk_ms, self.chunk_kinds, strict=True) if k in TOKEN_KINDS]
-        return [round(b - a, 4) for a, b in zip(times, times[1:], strict=False)]
+        return [round(b - a, 4) for a, b in itertools.pairwise(times)]
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict
@@ -44,8 +44,8 @@ from .runner import LevelRun, StopInfo
 from .stats import Summary, summarize
 from .tasks import TaskSet
 
-REPORT_SCHEMA_VERSION = "1.0"
-REPORT_KIND = "glm-harness.bench"
+REPORT_SCHEMA_VERSION: Final = "1.0"
+REPORT_KIND: Final = "glm-harness.bench"
 SCHEMA_FILENAME = "bench-report.schema.json"
 SAMPLE_LOG_KIND = "glm-harness.bench.samples"
 
@@ -410,6 +410,14 @@ def _f(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def _i(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _header(*names: str) -> list[str]:
+    return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+
+
 def _ci(pair: tuple[float, float] | None, digits: int = 1) -> str:
     return "-" if pair is None else f"[{pair[0]:,.{digits}f}, {pair[1]:,.{digits}f}]"
 
@@ -444,8 +452,8 @@ def render_markdown(report: BenchReport) -> str:
                 f"output tokens/s over {_f(level.duration_s, 2)} s "
                 f"(successful requests or sum of usage.completion_tokens / (last end - first send)); "
                 f"{_f(level.tokens_per_chunk_mean, 2)} usage tokens per token-bearing chunk.", "",
-                "| metric | formula | denominator | n | mean | std | p50 | p90 | p95 | p99 | 95% CI mean | 95% CI p50 |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                *_header("metric", "formula", "denominator", "n", "mean", "std", "p50", "p90",
+                         "p95", "p99", "95% CI mean", "95% CI p50")]
         for name, summary in level.summaries.items():
             if not summary.n:
                 continue
@@ -478,22 +486,23 @@ def _efficiency_markdown(eff: Efficiency) -> list[str]:
     out = ["", f"## Token efficiency: task set `{eff.task_set}` ({len(eff.task_ids)} tasks "
                f"x {eff.repeats})", "", f"Prices: {where}. Reasoning tokens are estimates "
                "(chunk share of usage.completion_tokens).", "",
-           "| thinking | tasks | solved | pass rate | prompt | completion | reasoning (est.) | cached | completion tok/solved | total tok/solved | cost | cost/solved |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           *_header("thinking", "tasks", "solved", "pass rate", "prompt", "completion",
+                    "reasoning (est.)", "cached", "completion tok/solved", "total tok/solved",
+                    "cost", "cost/solved")]
     for s in eff.sets:
         out.append(f"| {'on' if s.thinking else 'off'} | {s.tasks} | {s.solved} | "
                    f"{s.pass_rate:.0%} | {s.prompt_tokens} | {s.completion_tokens} | "
                    f"{s.reasoning_tokens_est} | {s.cached_tokens} | "
                    f"{_f(s.completion_tokens_per_solved)} | {_f(s.total_tokens_per_solved)} | "
                    f"{_f(s.cost_usd, 6)} | {_f(s.cost_per_solved_usd, 6)} |")
-    out += ["", "| task | kind | thinking | passed | prompt | completion | reasoning (est.) | cached | cost | grader |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    out += ["", *_header("task", "kind", "thinking", "passed", "prompt", "completion",
+                         "reasoning (est.)", "cached", "cost", "grader")]
     for r in eff.rows:
         detail = (r.error or r.grade_detail).replace("|", "\\|")[:100]
         out.append(f"| {r.task_id} | {r.kind} | {'on' if r.thinking else 'off'} | "
-                   f"{'yes' if r.passed else 'no'} | {r.prompt_tokens or '-'} | "
-                   f"{r.completion_tokens or '-'} | {r.reasoning_tokens_est if r.reasoning_tokens_est is not None else '-'} | "
-                   f"{r.cached_tokens if r.cached_tokens is not None else '-'} | "
+                   f"{'yes' if r.passed else 'no'} | {_i(r.prompt_tokens)} | "
+                   f"{_i(r.completion_tokens)} | {_i(r.reasoning_tokens_est)} | "
+                   f"{_i(r.cached_tokens)} | "
                    f"{_f(r.cost_usd, 6)} | {detail} |")
     out += [f"- note: {n}" for n in eff.notes]
     return out

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import gc
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..client import AsyncGLMClient, Exchange, TimedEvent
 from ..contract import business_error, is_retryable
+from .clients import ShardedClient
 from .health import ClientHealth, HealthMonitor
 from .metrics import Phase, Sample, SampleError, build_sample
 
@@ -137,6 +139,29 @@ def retry_after_s(headers: dict[str, str], now: datetime | None = None) -> float
     return max((when - now).total_seconds(), 0.0)
 
 
+@contextlib.asynccontextmanager
+async def _no_gc_pauses() -> AsyncIterator[None]:
+    """Keep the cyclic garbage collector out of a measurement.
+
+    A full collection walks every live object; with thousands of exchanges held it stalls the
+    event loop for tens of milliseconds, and every chunk arriving meanwhile is stamped late.
+    Objects from before the level are frozen out of collection and automatic collection is off
+    while the level runs (reference counting still frees almost everything); one collection
+    runs after.
+    """
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
 def _utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -146,7 +171,7 @@ class LoadRunner:
 
     def __init__(
         self,
-        client: AsyncGLMClient,
+        client: AsyncGLMClient | ShardedClient,
         *,
         run_t0: float | None = None,
         timeout_s: float = 120.0,
@@ -155,7 +180,7 @@ class LoadRunner:
         progress: Any = None,
         seed: int = 0,
     ) -> None:
-        self.client = client
+        self.client = client if isinstance(client, ShardedClient) else ShardedClient.single(client)
         self.run_t0 = run_t0 if run_t0 is not None else time.perf_counter()
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
@@ -184,7 +209,7 @@ class LoadRunner:
             phase: Phase = "task" if any(j.task_id for j in jobs) else "measure"
             if self.progress is not None:
                 self.progress.start_level(spec.name, len(jobs))
-            async with monitor:
+            async with monitor, _no_gc_pauses():
                 if spec.rate is None:
                     await self._closed_loop(spec, jobs, phase, run.outcomes, spec.name)
                 else:
@@ -217,7 +242,8 @@ class LoadRunner:
             for job in pending:
                 if self.stopped is not None:
                     return
-                outcome = await self._one(job, phase, level, scheduled_at=free_at, ready_at=free_at)
+                outcome = await self._one(job, phase, level, slot, scheduled_at=free_at,
+                                          ready_at=free_at)
                 out.append(outcome)
                 sample = outcome.sample
                 end_ms = sample.end_ms if sample.end_ms is not None else 0.0
@@ -229,14 +255,17 @@ class LoadRunner:
                          out: list[Outcome], level: str) -> None:
         assert spec.rate is not None
         offsets = schedule(len(jobs), spec.rate, spec.arrival, self.seed)
-        slots = asyncio.Semaphore(spec.concurrency)
+        # Free slot numbers, not a bare semaphore: the slot picks the connection-pool shard.
+        free: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(spec.concurrency):
+            free.put_nowait(slot)
         tasks: list[asyncio.Task[None]] = []
 
-        async def send(job: Job, scheduled_at: float, ready_at: float) -> None:
+        async def send(job: Job, slot: int, scheduled_at: float, ready_at: float) -> None:
             try:
-                out.append(await self._one(job, phase, level, scheduled_at, ready_at))
+                out.append(await self._one(job, phase, level, slot, scheduled_at, ready_at))
             finally:
-                slots.release()
+                free.put_nowait(slot)
 
         start = time.perf_counter()
         try:
@@ -249,10 +278,10 @@ class LoadRunner:
                     break
                 # A full house is the server's doing, not the client's: lateness then counts
                 # from the moment a slot came free.
-                waited = slots.locked()
-                await slots.acquire()
+                waited = free.empty()
+                slot = await free.get()
                 ready = time.perf_counter() if waited else due
-                tasks.append(asyncio.create_task(send(job, due, ready)))
+                tasks.append(asyncio.create_task(send(job, slot, due, ready)))
             await self._gather(tasks)
         finally:
             for task in tasks:
@@ -268,7 +297,7 @@ class LoadRunner:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- one request --------------------------------------------------------------------------------
-    async def _one(self, job: Job, phase: Phase, level: str, scheduled_at: float,
+    async def _one(self, job: Job, phase: Phase, level: str, slot: int, scheduled_at: float,
                    ready_at: float) -> Outcome:
         index, self._index = self._index, self._index + 1
         first_sent: float | None = None
@@ -276,7 +305,7 @@ class LoadRunner:
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt(job, phase, level, index, scheduled_at, ready_at,
+            outcome = await self._attempt(job, phase, level, index, slot, scheduled_at, ready_at,
                                           attempt, waited, first_sent)
             sample = outcome.sample
             first_sent = first_sent if first_sent is not None else self.run_t0 + sample.sent_s
@@ -294,7 +323,7 @@ class LoadRunner:
             outcome.exchange = None
         return outcome
 
-    async def _attempt(self, job: Job, phase: Phase, level: str, index: int,
+    async def _attempt(self, job: Job, phase: Phase, level: str, index: int, slot: int,
                        scheduled_at: float, ready_at: float, attempt: int, waited: float,
                        first_sent: float | None) -> Outcome:
         events: list[TimedEvent] = []
@@ -303,7 +332,7 @@ class LoadRunner:
         sent_at = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_s):
-                async for item in self.client.iter_events(job.body):
+                async for item in self.client.for_slot(slot).iter_events(job.body):
                     if isinstance(item, Exchange):
                         exchange = item
                     else:

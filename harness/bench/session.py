@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from ..client import AsyncGLMClient
 from ..targets import Target
+from .clients import ShardedClient
 from .efficiency import Efficiency, load_prices, run_efficiency
 from .progress import BenchProgress
 from .report import (
@@ -104,7 +104,7 @@ async def run_session(target: Target, config: BenchConfig, out: Path,
     _cancel_on_sigterm()
     try:
         timeout = httpx.Timeout(connect=10.0, read=config.timeout_s, write=30.0, pool=None)
-        async with AsyncGLMClient(target, timeout=timeout, max_connections=biggest) as client:
+        async with ShardedClient(target, slots=biggest, timeout=timeout) as client:
             runner = LoadRunner(client, run_t0=t0, timeout_s=config.timeout_s, retry=config.retry,
                                 on_sample=log.write, progress=progress, seed=config.seed)
             body = config.body()

@@ -290,7 +290,7 @@ def grade_unit_test(grader: UnitTestGrader, content: str) -> Grade:
             result = subprocess.run(
                 [sys.executable, "-I", str(script)], cwd=tmp, capture_output=True, text=True,
                 timeout=grader.timeout_s, env={"PATH": os.environ.get("PATH", "")},
-                preexec_fn=(lambda: _limit_resources(limit)) if os.name == "posix" else None,  # noqa: PLW1509
+                preexec_fn=(lambda: _limit_resources(limit)) if os.name == "posix" else None,
                 check=False,
             )
         except subprocess.TimeoutExpired:

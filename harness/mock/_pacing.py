@@ -12,6 +12,9 @@ import asyncio
 import time
 
 _SPIN_S = 0.001
+# asyncio's selector rounds every timer wait *up* to a whole millisecond, so a plain wait lands
+# 0-1 ms late; asking for half a millisecond less centres the error on the deadline.
+_TIMER_ROUNDING_S = 0.0005
 
 
 class Pacer:
@@ -40,7 +43,7 @@ class Pacer:
             while time.perf_counter() < deadline:
                 await asyncio.sleep(0)
         elif left > 0:
-            await asyncio.sleep(left)
+            await asyncio.sleep(max(0.0, left - _TIMER_ROUNDING_S))
 
 
 def _left(deadline: float, cap_s: float | None) -> float:

@@ -1,0 +1,52 @@
+"""Calibration plumbing: the traced twin's stamps line up with the client's (no timing asserts)."""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+
+from harness.bench.calibrate import (
+    CalibrationSettings,
+    calibrate,
+    format_table,
+    twin_command,
+    twin_process,
+)
+from harness.bench.traced_twin import TRACE_PATH
+from harness.mock import TWIN_KEY
+
+
+def test_calibration_end_to_end_on_a_fast_twin() -> None:
+    settings = CalibrationSettings(concurrency=(1, 3), requests=6, ttft_ms=5, itl_ms=1,
+                                   reply_tokens=4, pin=False)
+    result = calibrate(settings)
+    assert result.traced and result.server_command and "traced_twin" in " ".join(result.server_command)
+    assert [lv.concurrency for lv in result.levels] == [1, 3]
+    for level in result.levels:
+        assert level.ok == level.requests == 6 and level.tokens_exact
+        assert level.ttft.n == 6 and level.itl_chunk.n == 6 * 3
+        assert level.server_ttft is not None and level.server_ttft.n == 6
+        assert level.stamp_delay is not None and level.stamp_delay.n == 6 * 4
+        # a chunk cannot be seen before it was written (same monotonic clock in both processes)
+        assert level.stamp_delay.err_p50_ms is not None and level.stamp_delay.err_p50_ms >= 0
+    table = format_table(result)
+    assert "err nominal" in table and len(table.splitlines()) == 4 + len(result.levels)
+
+
+def test_traced_twin_stamps_and_openai_object() -> None:
+    settings = CalibrationSettings(ttft_ms=0, itl_ms=0, reply_tokens=3)
+    command = [*twin_command(settings), "--openai-object"]
+    assert command[:3] == [sys.executable, "-m", "harness.bench.traced_twin"]
+    with twin_process(command, None) as (url, _):
+        body = {"model": "glm-4.6", "stream": True, "request_id": "probe-1",
+                "messages": [{"role": "user", "content": "hi"}]}
+        response = httpx.post(url + "/chat/completions", json=body,
+                              headers={"Authorization": f"Bearer {TWIN_KEY}"})
+        assert response.status_code == 200
+        assert response.text.count('data: {"object":"chat.completion.chunk","id":') == 4
+        origin = httpx.URL(url).copy_with(path=TRACE_PATH)
+        trace = httpx.get(origin).json()["traces"]["probe-1"]
+        assert trace["first_bytes"] <= trace["arrived"] <= trace["sends"][0]
+        assert len(trace["sends"]) == 5  # 3 tokens, the final chunk, [DONE]
+        assert httpx.get(origin).json()["traces"] == {}  # taken once

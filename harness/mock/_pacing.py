@@ -18,8 +18,11 @@ _TIMER_ROUNDING_S = 0.0005
 
 
 class Pacer:
-    def __init__(self, precise: bool = False) -> None:
-        self._start = time.perf_counter()
+    """Deadlines count from `start`: the moment the request arrived, so the twin's own work
+    (validation, rendering) is inside its time to first token rather than added to it."""
+
+    def __init__(self, precise: bool = False, start: float | None = None) -> None:
+        self._start = time.perf_counter() if start is None else start
         self._due = 0.0
         self._precise = precise
 

@@ -8,6 +8,7 @@ what a client sees when the real API's connection breaks.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from ._pacing import Pacer
@@ -28,6 +29,7 @@ def twin_app(twin: Handler) -> Any:
             return
         body = await _read_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        received = time.perf_counter()
         reply = twin.handle(WireRequest(scope["method"], scope["path"], headers, body))
         try:
             steps = reply.script if reply.script is not None else [Step(reply.delay_s, reply.body)]
@@ -36,7 +38,7 @@ def twin_app(twin: Handler) -> Any:
                 "status": reply.status,
                 "headers": [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()],
             })
-            pacer = Pacer(reply.precise)
+            pacer = Pacer(reply.precise, start=received)
             for n, step in enumerate(steps):
                 if step.delay_s:
                     await pacer.asleep_until(pacer.deadline(step.delay_s))

@@ -6,6 +6,7 @@ sync and the async httpx client, so TTFT and gaps are felt by the code under tes
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -22,12 +23,13 @@ class _ScriptStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     """Sleeps as the script says; a gap longer than the client's read timeout ends in
     `httpx.ReadTimeout`, as it would on a socket (respx has none to time out on)."""
 
-    def __init__(self, reply: Reply, read_timeout: float | None) -> None:
+    def __init__(self, reply: Reply, read_timeout: float | None, received: float) -> None:
         self._reply = reply
         self._read_timeout = read_timeout
+        self._received = received
 
     def __iter__(self) -> Iterator[bytes]:
-        pacer = Pacer(self._reply.precise)
+        pacer = Pacer(self._reply.precise, start=self._received)
         try:
             for step in self._steps():
                 if step.delay_s:
@@ -38,7 +40,7 @@ class _ScriptStream(httpx.SyncByteStream, httpx.AsyncByteStream):
             self._reply.close()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        pacer = Pacer(self._reply.precise)
+        pacer = Pacer(self._reply.precise, start=self._received)
         try:
             for step in self._steps():
                 if step.delay_s:
@@ -78,9 +80,9 @@ def _emit(step: Step) -> Iterator[bytes]:
         yield step.data
 
 
-def _to_httpx(reply: Reply, request: httpx.Request) -> httpx.Response:
+def _to_httpx(reply: Reply, request: httpx.Request, received: float) -> httpx.Response:
     read_timeout = request.extensions.get("timeout", {}).get("read")
-    stream = _ScriptStream(reply, read_timeout)
+    stream = _ScriptStream(reply, read_timeout, received)
     return httpx.Response(reply.status, headers=reply.headers, stream=stream)
 
 
@@ -91,9 +93,11 @@ def twin_router(twin: Handler, base_url: str = DEFAULT_BASE_URL, **router_kwargs
     # respx matches port None as "no port given", so only pin it when the URL names one.
     route = (router.route(scheme=url.scheme, host=url.host) if url.port is None
              else router.route(scheme=url.scheme, host=url.host, port=url.port))
-    route.side_effect = (
-        lambda request: _to_httpx(twin.handle(_wire(request)), request)
-    )
+    def answer(request: httpx.Request) -> httpx.Response:
+        received = time.perf_counter()
+        return _to_httpx(twin.handle(_wire(request)), request, received)
+
+    route.side_effect = answer
     return router
 
 

@@ -115,7 +115,10 @@ def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # typ
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or one line about bad arguments
+        return exit_.code if isinstance(exit_.code, int) else 2
     try:
         return int(args.run(args))
     except HarnessError as error:

@@ -1,7 +1,6 @@
 """The contract models against the real recordings, in lenient and strict mode; the catalogue."""
 
 # The recorded GLM messages use full-width punctuation on purpose.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The GLM twin's engine, driven directly through `GLMTwin.handle` (no HTTP)."""
 
 # The recorded GLM messages use full-width punctuation on purpose.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """`glm-harness bench` and `glm-harness calibrate`: argument parsing and the glue to run them.
 
-`add_*_arguments` fill a parser (the CLI's subcommand, or this module's own `main` for
-`python -m harness.bench.commands bench ...`); `run_*` take the parsed namespace and return the
-exit status. Bad input is one line on stderr and status 2, never a traceback.
+`add_*_arguments` fill the CLI's subcommand parser; `run_*` take the parsed namespace and return
+the exit status. Bad input is one line on stderr and status 2, never a traceback.
 
 Without --target and --base-url, `bench` runs against the embedded twin (in-process, no sockets,
 no key), so the command works on a fresh checkout. It never falls back to the live API on its
@@ -16,10 +15,10 @@ import asyncio
 import contextlib
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
@@ -296,25 +295,3 @@ def run_calibrate(args: argparse.Namespace) -> int:
         args.out.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
         print(f"results: {args.out}")
     return 0
-
-
-# -- python -m harness.bench.commands ---------------------------------------------------------------------
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _OneLineParser(prog="glm-harness", description="benchmarks of the GLM API")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
-    add_bench_arguments(sub.add_parser("bench", help="latency and token-efficiency benchmark"))
-    add_calibrate_arguments(sub.add_parser("calibrate", help="measure the harness's own error"))
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 2
-    return run_bench(args) if args.command == "bench" else run_calibrate(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,6 @@
 """`glm-harness compare` and `glm-harness plot`: arguments and the glue.
 
-`add_*_arguments` fill a parser (the CLI's subcommand, or this module's own `main` for
-`python -m harness.compare.commands compare ...`); `run_*` take the parsed namespace and return
+`add_*_arguments` fill the CLI's subcommand parser; `run_*` take the parsed namespace and return
 the exit status: 0 no regression beyond the thresholds, 1 a regression beyond them. Bad input
 raises `UsageError` (the CLI prints it as one line and exits 2).
 """
@@ -10,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
-from ..errors import HarnessError, UsageError
+from ..errors import UsageError
 from .load import Loaded, check_comparable, latest_baseline, load
 from .render import render_json, render_markdown, render_table
 from .rows import Comparison, Settings, compare
@@ -170,29 +167,3 @@ def run_plot(args: argparse.Namespace) -> int:
     for path in plot_reports(reports, out):
         print(path)
     return EXIT_OK
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m harness.compare.commands compare|plot ...` until the CLI wires them in."""
-    parser = _OneLineParser(prog="glm-harness", description="compare and plot reports")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
-    add_compare_arguments(sub.add_parser("compare", help="compare reports"))
-    add_plot_arguments(sub.add_parser("plot", help="plot bench reports"))
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    try:
-        return run_compare(args) if args.command == "compare" else run_plot(args)
-    except HarnessError as error:
-        print(f"glm-harness {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = [sys.executable, "-m", "harness.bench.commands", "bench"]
-COMPARE = [sys.executable, "-m", "harness.compare.commands", "compare"]
+BENCH = [sys.executable, "-m", "harness.cli", "bench"]
+COMPARE = [sys.executable, "-m", "harness.cli", "compare"]
 
 
 def bench(out: Path, ttft_ms: float, seed: int, requests: int, concurrency: int,

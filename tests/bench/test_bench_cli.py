@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.bench.calibrate import error_stats
-from harness.bench.commands import add_bench_arguments, bench_config, main
+from harness.bench.commands import add_bench_arguments, bench_config
 from harness.bench.report import load_report
+from harness.cli import main
 
 
 @pytest.mark.parametrize(("argv", "message"), [

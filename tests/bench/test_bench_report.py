@@ -162,7 +162,7 @@ def test_torn_last_line_is_skipped(small_run: Path, tmp_path: Path) -> None:
 
 def _start_long_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
     out = tmp_path / "long.json"
-    command = [sys.executable, "-m", "harness.bench.commands", "bench", "--concurrency", "2",
+    command = [sys.executable, "-m", "harness.cli", "bench", "--concurrency", "2",
                "--requests", "2000", "--tasks", "none", "--ttft-ms", "5", "--itl-ms", "0.5",
                "--jitter", "0", "--no-progress", "--out", str(out)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench import commands as bench_commands
 from harness.bench.report import REPORT_SCHEMA_VERSION, validate_report_data
-from harness.compare.commands import main
+from harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINES = ROOT / "reports" / "baselines"
@@ -62,7 +61,7 @@ def test_a_slower_copy_of_the_baseline_is_a_regression(tmp_path: Path,
 def test_a_fresh_twin_run_compares_with_the_latest_baseline(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fresh = tmp_path / "fresh.json"
-    code = bench_commands.main([
+    code = main([
         "bench", "--concurrency", "1", "--requests", "6", "--tasks", "none", "--ttft-ms", "2",
         "--itl-ms", "0.5", "--reply-tokens", "4", "--reasoning-tokens", "4", "--no-progress",
         "--out", str(fresh)])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.bench.report import write_report
-from harness.compare.commands import main
+from harness.cli import main
 from harness.compare.thresholds import DEFAULT_FAIL_ON, parse_fail_on
 from harness.errors import UsageError
 

@@ -15,11 +15,11 @@ import asyncio
 import contextlib
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from .._argtypes import at_least
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
 from ..targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
@@ -56,20 +56,6 @@ def _rate_list(text: str) -> list[float]:
     return values
 
 
-def _positive(kind: Callable[[str], Any], minimum: float = 1) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not value >= minimum:
-            raise argparse.ArgumentTypeError(f"expected a number >= {minimum:g}, got {text!r}")
-        return value
-
-    convert.__name__ = getattr(kind, "__name__", "value")
-    return convert
-
-
 def _url(text: str) -> str:
     if not re.match(r"^https?://[^/\s]+", text):
         raise argparse.ArgumentTypeError(f"expected an http(s) base URL, got {text!r}")
@@ -89,28 +75,28 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--api-key-env", default=DEFAULT_KEY_ENV, help="environment variable holding the key")
     add("--concurrency", type=_int_list, default=[1, 8], metavar="N[,N...]",
         help="concurrency levels to sweep (default: 1,8)")
-    add("--requests", type=_positive(int), default=16, metavar="N",
+    add("--requests", type=at_least(int, 1), default=16, metavar="N",
         help="measured requests per level (default: %(default)s)")
-    add("--warmup", type=_positive(int, 0), default=None, metavar="N",
+    add("--warmup", type=at_least(int, 0), default=None, metavar="N",
         help="warm-up requests per level, excluded from the figures (default: one per slot)")
     add("--rate", type=_rate_list, default=None, metavar="R[,R...]",
         help="open loop at R requests/s (sweep with a list); default: closed loop")
     add("--arrival", choices=("poisson", "constant"), default="poisson",
         help="inter-arrival times with --rate (default: %(default)s)")
-    add("--timeout", type=_positive(float, 0.001), default=120.0, metavar="S",
+    add("--timeout", type=at_least(float, 0.001), default=120.0, metavar="S",
         help="per-request timeout in seconds (default: %(default)s)")
-    add("--max-retries", type=_positive(int, 0), default=3, metavar="N",
+    add("--max-retries", type=at_least(int, 0), default=3, metavar="N",
         help="retries of a retryable 429 (1302, 1305) (default: %(default)s)")
     add("--thinking", choices=("on", "off"), default="on",
         help="thinking for the latency levels (default: %(default)s)")
     add("--prompt", default=DEFAULT_PROMPT, help="prompt for the latency levels")
-    add("--max-tokens", type=_positive(int), default=None, metavar="N")
+    add("--max-tokens", type=at_least(int, 1), default=None, metavar="N")
     add("--tasks", default="default", metavar="SET",
         help="task set in fixtures/tasks/ (or a .json path) for token efficiency; 'none' to skip")
     add("--task-thinking", choices=("both", "on", "off"), default="both",
         help="thinking modes for the task set (default: %(default)s)")
-    add("--task-concurrency", type=_positive(int), default=4, metavar="N")
-    add("--task-repeats", type=_positive(int), default=1, metavar="N")
+    add("--task-concurrency", type=at_least(int, 1), default=4, metavar="N")
+    add("--task-repeats", type=at_least(int, 1), default=1, metavar="N")
     add("--seed", type=int, default=0, help="seed for Poisson arrivals, back-off jitter, bootstrap")
     add("--out", type=Path, default=None, metavar="PATH",
         help="report path (.json); default reports/bench-<model>-<target>-<UTC time>.json")
@@ -118,14 +104,14 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     twin = parser.add_argument_group("embedded twin (no --target, no --base-url)")
     twin.add_argument("--twin", choices=("respx", "http"), default="respx",
                       help="in-process (respx, default) or over loopback HTTP (uvicorn thread)")
-    twin.add_argument("--ttft-ms", type=_positive(float, 0), default=None,
+    twin.add_argument("--ttft-ms", type=at_least(float, 0), default=None,
                       help=f"twin's time to first token (default {TWIN_DEFAULTS['ttft_ms']:g})")
-    twin.add_argument("--itl-ms", type=_positive(float, 0), default=None,
+    twin.add_argument("--itl-ms", type=at_least(float, 0), default=None,
                       help=f"twin's inter-token gap (default {TWIN_DEFAULTS['itl_ms']:g})")
-    twin.add_argument("--jitter", type=_positive(float, 0), default=None,
+    twin.add_argument("--jitter", type=at_least(float, 0), default=None,
                       help=f"twin's gap coefficient of variation (default {TWIN_DEFAULTS['jitter']:g})")
-    twin.add_argument("--reply-tokens", type=_positive(int, 0), default=None)
-    twin.add_argument("--reasoning-tokens", type=_positive(int, 0), default=None)
+    twin.add_argument("--reply-tokens", type=at_least(int, 0), default=None)
+    twin.add_argument("--reasoning-tokens", type=at_least(int, 0), default=None)
     return parser
 
 
@@ -254,11 +240,11 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     add = parser.add_argument
     add("--concurrency", type=_int_list, default=[1, 64, 256], metavar="N[,N...]",
         help="concurrency levels (default: 1,64,256)")
-    add("--requests", type=_positive(int), default=None, metavar="N",
+    add("--requests", type=at_least(int, 1), default=None, metavar="N",
         help="measured requests per level (default: max(40, 3 x concurrency))")
-    add("--ttft-ms", type=_positive(float, 0), default=150.0, help="twin's TTFT (the truth)")
-    add("--itl-ms", type=_positive(float, 0), default=10.0, help="twin's inter-token gap (the truth)")
-    add("--reply-tokens", type=_positive(int, 2), default=32, help="tokens per reply")
+    add("--ttft-ms", type=at_least(float, 0), default=150.0, help="twin's TTFT (the truth)")
+    add("--itl-ms", type=at_least(float, 0), default=10.0, help="twin's inter-token gap (the truth)")
+    add("--reply-tokens", type=at_least(int, 2), default=32, help="tokens per reply")
     add("--base-url", type=_url, default=None,
         help="use a twin already serving at this URL with the same --ttft-ms/--itl-ms and no "
              "jitter (default: start one in a process pinned to its own CPU)")

@@ -38,6 +38,7 @@ from .metrics import (
     PER_REQUEST_METRICS,
     REASONING_SPLIT_METHOD,
     TOKEN_SOURCE,
+    MetricDef,
     Sample,
 )
 from .runner import LevelRun, StopInfo
@@ -76,15 +77,6 @@ class TaskSetRef(_Strict):
     version: int
     task_ids: list[str]
     sha256: str
-
-
-class MetricDefinition(_Strict):
-    name: str
-    unit: str
-    formula: str
-    denominator: str
-    per: str
-    peers: str
 
 
 class TokenAccounting(_Strict):
@@ -148,7 +140,7 @@ class BenchReport(_Strict):
     complete: bool
     meta: RunMeta
     task_set: TaskSetRef | None = None
-    definitions: list[MetricDefinition]
+    definitions: list[MetricDef]  # pydantic validates the metrics module's dataclass itself
     token_accounting: TokenAccounting = TokenAccounting()
     levels: list[LevelResult]
     efficiency: Efficiency | None = None
@@ -202,10 +194,8 @@ def task_set_ref(task_set: TaskSet) -> TaskSetRef:
                       sha256=digest)
 
 
-def definitions() -> list[MetricDefinition]:
-    return [MetricDefinition(name=d.name, unit=d.unit, formula=d.formula,
-                             denominator=d.denominator, per=d.per, peers=d.peers)
-            for d in DEFINITIONS]
+def definitions() -> list[MetricDef]:
+    return list(DEFINITIONS)
 
 
 def stop_record(info: StopInfo | None) -> StopRecord | None:

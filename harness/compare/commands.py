@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .._argtypes import at_least
 from ..errors import UsageError
 from .load import Loaded, check_comparable, latest_baseline, load
 from .render import render_json, render_markdown, render_table
@@ -43,16 +44,6 @@ def _effect(text: str) -> float:
     return value
 
 
-def _resamples(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 200:
-        raise argparse.ArgumentTypeError(f"expected at least 200 resamples, got {text!r}")
-    return value
-
-
 def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add = parser.add_argument
     add("reports", nargs="+", metavar="REPORT",
@@ -75,7 +66,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         help="smallest relative change called better or worse, e.g. 5%% (default: 5%%)")
     add("--min-effect-tail", type=_effect, default=DEFAULT_MIN_EFFECT_TAIL, metavar="REL",
         help="the same for p95 and p99, which move more between runs (default: 10%%)")
-    add("--resamples", type=_resamples, default=DEFAULT_RESAMPLES, metavar="N",
+    add("--resamples", type=at_least(int, 200), default=DEFAULT_RESAMPLES, metavar="N",
         help="bootstrap resamples (default: %(default)s)")
     add("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     add("--format", choices=("table", "markdown", "json"), default="table",

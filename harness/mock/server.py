@@ -20,10 +20,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import NoReturn, cast
 
 import uvicorn
 
+from .._argtypes import at_least
 from ..errors import UsageError
 from .asgi import StreamReset, twin_app
 from .config import Limits, Timing, TwinConfig
@@ -200,33 +201,9 @@ def _rate(text: str) -> tuple[int, float]:
     return n, per
 
 
-def _non_negative(kind: type[int] | type[float]) -> Any:
-    def convert(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = -1
-        if not value >= 0:
-            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-        return value
-
-    convert.__name__ = kind.__name__
-    return convert
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
 def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The `serve` options; shared by `python -m harness.mock.server` and `glm-harness serve`."""
-    nn_float, nn_int = _non_negative(float), _non_negative(int)
+    nn_float, nn_int = at_least(float, 0), at_least(int, 0)
     style, timing = Style(), Timing()
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)")
@@ -240,7 +217,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="inject a fault: NAME[:TIMES[:STALL_S]] (repeatable)")
     add("--rate-limit", type=_rate, default=None, metavar="N/SECONDS",
         help="allow N requests per SECONDS per key, then 429 code 1302")
-    add("--max-concurrency", type=_positive_int, default=None, metavar="N",
+    add("--max-concurrency", type=at_least(int, 1), default=None, metavar="N",
         help="concurrent requests per key before 429 code 1302")
     add("--retry-after", action="store_true", help="send Retry-After on 429 (real GLM does not)")
     add("--locale", choices=("en", "zh"), default="en", help="language of error messages")
@@ -251,7 +228,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     replay.add_argument("--replay", nargs="+", type=_existing_path, default=None, metavar="PATH",
                         help="answer with recorded transcripts (files, or directories of *.json), "
                              "byte for byte on the recorded clock")
-    replay.add_argument("--replay-speed", type=_positive_float, default=1.0, metavar="X",
+    replay.add_argument("--replay-speed", type=at_least(float, 0, strictly=True), default=1.0, metavar="X",
                         help="play the recorded timing X times faster (default: %(default)s)")
     replay.add_argument("--replay-match", choices=("sequence", "request"), default="sequence",
                         help="answer in recorded order, cycling (default), or by the request's "
@@ -266,16 +243,6 @@ def _existing_path(text: str) -> Path:
     if not path.exists():
         raise argparse.ArgumentTypeError(f"no such transcript file or directory: {text!r}")
     return path
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
 
 
 def twin_from_args(args: argparse.Namespace) -> AnyTwin:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from .targets import Target
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 Body = Mapping[str, Any] | ChatCompletionRequest | bytes
+OnExchange = Callable[["Exchange"], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +152,9 @@ class GLMClient:
     """Synchronous client: `send()` returns a finished `Exchange`; `iter_events()` streams."""
 
     def __init__(self, target: Target, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-                 http: httpx.Client | None = None) -> None:
+                 http: httpx.Client | None = None, on_exchange: OnExchange | None = None) -> None:
         self.target = target
+        self.on_exchange = on_exchange  # called with each finished exchange (recording)
         self._http = http or httpx.Client(timeout=timeout)
 
     def send(self, body: Body, path: str | None = None) -> Exchange:
@@ -179,6 +181,8 @@ class GLMClient:
         except httpx.HTTPError as error:
             recorder.fail(error)
         yield from recorder.finish()
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
 
     def close(self) -> None:
         self._http.close()
@@ -194,8 +198,10 @@ class AsyncGLMClient:
     """Asynchronous twin of `GLMClient`, for load generation and concurrent suites."""
 
     def __init__(self, target: Target, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-                 http: httpx.AsyncClient | None = None, max_connections: int = 1024) -> None:
+                 http: httpx.AsyncClient | None = None, max_connections: int = 1024,
+                 on_exchange: OnExchange | None = None) -> None:
         self.target = target
+        self.on_exchange = on_exchange
         limits = httpx.Limits(max_connections=max_connections,
                               max_keepalive_connections=max_connections)
         self._http = http or httpx.AsyncClient(timeout=timeout, limits=limits)
@@ -226,6 +232,8 @@ class AsyncGLMClient:
             recorder.fail(error)
         for timed in recorder.finish():
             yield timed
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
 
     async def aclose(self) -> None:
         await self._http.aclose()

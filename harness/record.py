@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .client import Body, Exchange, GLMClient, TimedEvent
+from .client import Exchange, GLMClient
 from .contract import DEFAULT_MODEL
 from .errors import UsageError
 from .scrub import SENSITIVE_CHOICES, Scrubber, parse_fields
@@ -69,27 +69,14 @@ SCENARIOS: dict[str, list[tuple[str, dict[str, Any]]]] = {
 # -- the recorder (record command and pytest --record) --------------------------------------------
 def record_sends(client: GLMClient, out: str | Path, scenario: str | None = None,
                  sensitive: str | frozenset[str] | None = None) -> GLMClient:
-    """Make `client` save each exchange of `send()` and `iter_events()` as a transcript in
-    `out`, scrubbed of the target's key (and $ZAI_API_KEY) and of the `sensitive` fields."""
+    """Make `client` save each finished exchange as a transcript in `out`, scrubbed of the
+    target's key (and $ZAI_API_KEY) and of the `sensitive` fields."""
     scrubber = Scrubber.for_target(client.target, parse_fields(sensitive))
-    send, iter_events = client.send, client.iter_events
 
     def keep(exchange: Exchange) -> None:
         save(from_exchange(exchange, scrubber, scenario), out)
 
-    def recorded_send(body: Body, path: str | None = None) -> Exchange:
-        exchange = send(body, path)
-        keep(exchange)
-        return exchange
-
-    def recorded_iter_events(body: Body, path: str | None = None) -> Iterator[TimedEvent | Exchange]:
-        for item in iter_events(body, path):
-            if isinstance(item, Exchange):
-                keep(item)
-            yield item
-
-    client.send = recorded_send  # type: ignore[method-assign]
-    client.iter_events = recorded_iter_events  # type: ignore[method-assign]
+    client.on_exchange = keep
     return client
 
 

@@ -14,8 +14,8 @@ client TTFT minus server TTFT is what the client and the loopback add; a chunk's
 minus its server stamp is how late the client saw it.
 
 Run: `python -m harness.bench.traced_twin --port 0 --ttft-ms 150 --itl-ms 10 --jitter 0`
-(every `glm-harness serve` option applies). The listening socket is created as IPPROTO_TCP so
-asyncio sets TCP_NODELAY on each connection, as in harness.mock.server.
+(every `glm-harness serve` option applies). It listens through harness.mock.server's
+`bind_loopback`, so asyncio sets TCP_NODELAY on each connection there too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import UsageError
 from ..mock import GLMTwin, twin_app
-from ..mock.server import add_serve_arguments, config_from_args
+from ..mock.server import add_serve_arguments, bind_loopback, config_from_args
 
 TRACE_PATH = "/_calibration/trace"
 PROG = "python -m harness.bench.traced_twin"
@@ -134,22 +133,6 @@ async def _send_json(send: Any, data: Any) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise UsageError(f"refusing to listen on {host!r}: loopback only")
-    address = "127.0.0.1" if host == "localhost" else host
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((address, port))
-        sock.listen(4096)
-    except OSError as error:
-        sock.close()
-        raise UsageError(f"cannot listen on {address}:{port}: {error.strerror or error}") from None
-    return sock
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = add_serve_arguments(argparse.ArgumentParser(prog=PROG, description=__doc__))
     parser.add_argument("--openai-object", action="store_true",
@@ -157,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         twin = GLMTwin(config_from_args(args))
-        sock = _bind(args.host, args.port)
+        sock = bind_loopback(args.host, args.port)
     except (UsageError, argparse.ArgumentTypeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

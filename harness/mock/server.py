@@ -37,7 +37,7 @@ PROG = "glm-harness serve"
 _START_TIMEOUT_S = 10.0
 
 
-# Anything with `.handle(WireRequest) -> Reply`; the adapters duck-type it.
+# What `serve` can serve; the adapters take any `harness.mock.Handler`.
 AnyTwin = GLMTwin | ReplayTwin
 
 
@@ -65,7 +65,8 @@ def _loopback_address(host: str) -> str:
     return str(address)
 
 
-def _bind(host: str, port: int, backlog: int) -> socket.socket:
+def bind_loopback(host: str, port: int, backlog: int = 4096) -> socket.socket:
+    """A listening TCP socket on a loopback address (UsageError for any other host)."""
     address = _loopback_address(host)
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the listening
@@ -109,7 +110,7 @@ class _QuietResets(logging.Filter):
 
 def _server(twin: AnyTwin, log_level: str, graceful_s: int | None) -> uvicorn.Server:
     config = uvicorn.Config(
-        twin_app(cast(GLMTwin, twin)),  # twin_app duck-types `.handle()`; see replay.py
+        twin_app(twin),
         http="h11",
         loop="auto",
         lifespan="on",
@@ -131,7 +132,7 @@ def serve(twin: AnyTwin, host: str = "127.0.0.1", port: int = 8000,
           log_level: str = "warning") -> None:
     """Serve the twin (or a replay) until interrupted (Ctrl-C / SIGTERM). Loopback hosts only."""
     server = _server(twin, log_level, graceful_s=5)
-    sock = _bind(host, port, server.config.backlog)
+    sock = bind_loopback(host, port, server.config.backlog)
     url, _ = _url(sock, twin)
     if isinstance(twin, ReplayTwin):
         print(f"GLM twin replaying {len(twin.transcripts)} transcript(s) on {url} "
@@ -150,7 +151,7 @@ def running_twin(twin: AnyTwin | None = None, host: str = "127.0.0.1",
     """Run a twin in a background thread for the duration of the `with` block."""
     twin = twin or GLMTwin()
     server = _server(twin, "warning", graceful_s=1)
-    sock = _bind(host, port, server.config.backlog)
+    sock = bind_loopback(host, port, server.config.backlog)
     url, real_port = _url(sock, twin)
     failure: list[BaseException] = []
 

@@ -6,13 +6,13 @@ checks, the targets, and the twin (`harness.mock`).
 
 from .checks import CHECKS, Expect, Violation, assert_conforms, run_checks
 from .client import AsyncGLMClient, Exchange, GLMClient, TimedEvent
-from .errors import APIStatusError, ContractError, HarnessError, SSEError, TransportError, UsageError
+from .errors import ContractError, ContractViolation, HarnessError, SSEError, TransportError, UsageError
 from .targets import Target, live_target, mock_target
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CHECKS", "APIStatusError", "AsyncGLMClient", "ContractError", "Exchange", "Expect",
+    "CHECKS", "AsyncGLMClient", "ContractError", "ContractViolation", "Exchange", "Expect",
     "GLMClient", "HarnessError", "SSEError", "Target", "TimedEvent", "TransportError",
     "UsageError", "Violation", "__version__", "assert_conforms", "live_target", "mock_target",
     "run_checks",

@@ -1,264 +1,393 @@
-"""Named conformance checks: each a small function from an observed exchange to violations.
+"""Named conformance checks: each a small function from an observed exchange to failures.
 
-A violation says which check failed, where, what was expected, what came, and how to reproduce
-it (a curl line with the key left as an environment variable), so a failing suite tells a user
-exactly what the API did wrong. Suites call `run_checks()` and assert on the result.
+A check enforces a few named rules (`RULES`); for each broken rule it yields a `Failure` that
+says where (a JSON path, a byte offset, a chunk), what was expected and what came. `run_checks`
+turns them into `Violation`s that also carry the check's name and a curl line that reproduces
+the request (the key left as an environment variable), so a failing suite tells a user exactly
+what the API did wrong. Suites call `run_checks()` or `assert_conforms()`; `docs/checks.md`
+lists every rule with the exchange that breaks it and the message it gives.
+
+Checks read the body and the stream leniently, as plain JSON, so that one malformed field
+cannot hide what the rest of the answer does wrong: the schema checks say what is malformed,
+the others judge what is there.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 
 from .client import Exchange
-from .contract import (
-    ChatCompletion,
-    Mode,
-    business_error,
-)
-from .stream import Assembly, assemble, invariants
+from .contract import Mode, business_error
+from .errors import ContractViolation
+from .stream import Assembly, Stream, assemble, chunk_schema_findings, invariants, read_stream
 
 
 @dataclass(frozen=True, slots=True)
 class Expect:
-    """What the caller asked for and so what a conforming answer looks like."""
+    """What the caller asked for, and so what a conforming answer looks like.
+
+    `status` and `code` describe the answer. The rest, when given, is what the request was built
+    to provoke, checked beside every other rule so that one finding never hides another:
+    `tool_calls` the names of the tools called, `reasoning` whether reasoning_content comes,
+    `finish_reason` its value, `content` visible text in the answer, `message_fields` the exact
+    set of non-empty message fields, `incremental` more than one token-bearing chunk,
+    `fragments` tool-call arguments in several deltas, `message_contains` text in an error message.
+    """
 
     status: int = 200
     code: str | tuple[str, ...] | None = None
     mode: Mode = Mode.LENIENT
+    tool_calls: tuple[str, ...] | None = None
+    reasoning: bool | None = None
+    finish_reason: str | None = None
+    content: bool | None = None
+    message_fields: frozenset[str] | None = None
+    incremental: bool = False
+    fragments: bool = False
+    message_contains: str | None = None
 
     def accepts_code(self, code: object) -> bool:
         wanted = (self.code,) if isinstance(self.code, str) else self.code
         return wanted is None or code in wanted
 
 
+class Failure(NamedTuple):
+    """What a check yields: the rule broken, where, what was expected, what came."""
+
+    rule: str
+    path: str
+    expected: str
+    got: str
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
+    """A broken rule, as a value: serialised as is into reports (`to_json`)."""
+
     check: str
-    where: str
+    rule: str
+    path: str
     expected: str
-    actual: str
+    got: str
     reproduce: str = ""
 
+    def line(self) -> str:
+        return f"[{self.check}] {self.path}: expected {self.expected}; got {self.got}"
+
     def __str__(self) -> str:
-        text = f"[{self.check}] {self.where}: expected {self.expected}; got {self.actual}"
-        return text + (f"\n    reproduce: {self.reproduce}" if self.reproduce else "")
+        return self.line() + (f"\n    reproduce: {self.reproduce}" if self.reproduce else "")
+
+    def to_json(self) -> dict[str, str]:
+        return {"check": self.check, "rule": self.rule, "path": self.path, "expected": self.expected,
+                "got": self.got}
 
 
 @dataclass
 class Observed:
-    """An exchange with its parsed views computed once and shared by every check."""
+    """An exchange with its readings computed once and shared by every check."""
 
     exchange: Exchange
     expect: Expect = field(default_factory=Expect)
 
     @cached_property
-    def assembly(self) -> Assembly:
-        return assemble((t.event for t in self.exchange.events), self.expect.mode)
+    def body(self) -> Any:
+        """The body as JSON; None when it is not JSON."""
+        try:
+            return json.loads(self.exchange.body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
 
     @cached_property
-    def completion(self) -> ChatCompletion | None:
-        return self.exchange.completion(self.expect.mode).model
+    def stream(self) -> Stream:
+        return read_stream(self.exchange.events)
+
+    @cached_property
+    def assembly(self) -> Assembly:
+        return assemble(self.stream)
+
+    def _choice(self) -> dict[str, Any]:
+        choices = self.body.get("choices") if isinstance(self.body, dict) else None
+        return choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
 
     def message(self) -> dict[str, Any] | None:
         """The assistant message, assembled from the stream or taken from the body."""
         if self.exchange.streamed:
             return self.assembly.message()
-        return self.completion.choices[0].message.to_wire() if self.completion else None
+        message = self._choice().get("message")
+        return message if isinstance(message, dict) else None
 
     def finish_reason(self) -> str | None:
         if self.exchange.streamed:
-            return self.assembly.finish_reason
-        return self.completion.choices[0].finish_reason if self.completion else None
+            return self.stream.finish_reason
+        reason = self._choice().get("finish_reason")
+        return reason if isinstance(reason, str) else None
 
-    def usage(self) -> Any:
-        return self.assembly.usage if self.exchange.streamed else getattr(self.completion, "usage", None)
+    def usage(self) -> dict[str, Any] | None:
+        if self.exchange.streamed:
+            return self.stream.usage
+        usage = self.body.get("usage") if isinstance(self.body, dict) else None
+        return usage if isinstance(usage, dict) else None
 
 
-Check = Callable[[Observed], Iterable[tuple[str, str, str]]]
-CHECKS: dict[str, Check] = {}
-
-
-def check(fn: Check) -> Check:
-    CHECKS[fn.__name__] = fn
-    return fn
+Check = Callable[[Observed], Iterable[Failure]]
 
 
 # -- transport and HTTP ---------------------------------------------------------------------------
-@check
-def transport_completed(o: Observed) -> Iterable[tuple[str, str, str]]:
-    if o.exchange.transport_error:
-        yield "connection", "the response to arrive in full", o.exchange.transport_error
+def transport_completed(o: Observed) -> Iterator[Failure]:
+    error = o.exchange.transport_error
+    if error is None:
+        return
+    if error.kind == "timeout":
+        yield Failure("answered_in_time", "connection", "an answer within the read timeout",
+                      f"no answer within the timeout ({error}); the server may be slow or stalled")
+    else:
+        yield Failure("arrived", "connection", "the response to arrive in full", str(error))
 
 
-@check
-def status_code_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
+def status_code_conformance(o: Observed) -> Iterator[Failure]:
     if o.exchange.status != o.expect.status:
-        yield "HTTP status", str(o.expect.status), f"{o.exchange.status} {_peek(o.exchange.body)}"
+        yield Failure("status", "HTTP status", str(o.expect.status), f"{o.exchange.status} {_peek(o.exchange.body)}")
 
 
-@check
-def content_type_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
+def content_type_conformance(o: Observed) -> Iterator[Failure]:
     wanted = "text/event-stream" if o.exchange.streamed and o.expect.status == 200 else "application/json"
     if o.exchange.status is not None and not o.exchange.content_type.startswith(wanted):
-        yield "Content-Type", wanted, repr(o.exchange.content_type)
+        yield Failure("media_type", "Content-Type", wanted, repr(o.exchange.content_type))
 
 
-@check
-def non_empty_body(o: Observed) -> Iterable[tuple[str, str, str]]:
+def non_empty_body(o: Observed) -> Iterator[Failure]:
     if o.exchange.status is not None and not o.exchange.body:
-        yield "body", "a non-empty body", "0 bytes"
+        yield Failure("body", "body", "a non-empty body", "0 bytes")
 
 
 # -- bodies ---------------------------------------------------------------------------------------
-@check
-def response_schema_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
+def response_schema_conformance(o: Observed) -> Iterator[Failure]:
     for f in o.exchange.completion(o.expect.mode).findings:
-        yield f.path, f"a ChatCompletion ({o.expect.mode} mode)", f"{f.kind}: {f.message}"
+        yield Failure("schema", f.path, f"a ChatCompletion ({o.expect.mode} mode)", f"{f.kind}: {f.message}")
 
 
-@check
-def error_schema_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
+def error_schema_conformance(o: Observed) -> Iterator[Failure]:
     checked = o.exchange.error(o.expect.mode)
     for f in checked.findings:
-        yield f.path, 'an error body {"error": {"code": "<string>", "message": "..."}}', f"{f.kind}: {f.message}"
+        yield Failure("schema", f.path, 'an error body {"error": {"code": "<string>", "message": "..."}}',
+                      f"{f.kind}: {f.message}")
     if checked.model is None:
         return
     code = checked.model.error.code
     known = business_error(code)
     if known is not None and o.exchange.status != known.http_status:
-        yield "HTTP status", f"{known.http_status} for business code {code} ({known.meaning})", str(o.exchange.status)
+        yield Failure("status_for_code", "HTTP status",
+                      f"{known.http_status} for business code {code} ({known.meaning})", str(o.exchange.status))
 
 
-@check
-def error_code_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
+def error_code_conformance(o: Observed) -> Iterator[Failure]:
     if o.expect.code is None:
         return
-    body = _json(o.exchange.body)
-    code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+    error = o.body.get("error") if isinstance(o.body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
     if not o.expect.accepts_code(code):
         wanted = o.expect.code if isinstance(o.expect.code, str) else " or ".join(o.expect.code)
-        yield "$.error.code", repr(wanted), repr(code)
+        yield Failure("code", "$.error.code", repr(wanted), repr(code))
+    message = error.get("message") if isinstance(error, dict) else None
+    wanted_text = o.expect.message_contains
+    if wanted_text is not None and (not isinstance(message, str) or wanted_text not in message):
+        yield Failure("message", "$.error.message", f"a message that says {wanted_text!r}", repr(message))
 
 
 # -- streams --------------------------------------------------------------------------------------
-@check
-def sse_framing(o: Observed) -> Iterable[tuple[str, str, str]]:
+def sse_framing(o: Observed) -> Iterator[Failure]:
     for v in o.exchange.sse_violations:
-        yield f"byte {v.offset}", "well-formed Server-Sent Events", f"{v.kind}: {v.message}"
+        yield Failure(v.kind, f"byte {v.offset}", "well-formed Server-Sent Events", f"{v.kind}: {v.message}")
 
 
-@check
-def stream_chunk_schema(o: Observed) -> Iterable[tuple[str, str, str]]:
-    """One line per distinct problem, however many chunks repeat it."""
+def stream_chunk_schema(o: Observed) -> Iterator[Failure]:
+    """One failure per distinct problem, however many chunks repeat it."""
     seen: dict[tuple[str, str, str], list[str]] = {}
-    for f in o.assembly.findings:
-        event, _, field = f.path.partition("]")
-        seen.setdefault((field, f.kind, f.message), []).append(event + "]")
-    for (field, kind, message), events in seen.items():
-        where = events[0] + field + (f" (and {len(events) - 1} more chunks)" if len(events) > 1 else "")
-        yield where, f"a ChatCompletionChunk ({o.expect.mode} mode)", f"{kind}: {message}"
+    for f in chunk_schema_findings(o.stream, o.expect.mode):
+        event, _, path = f.path.partition("]")
+        seen.setdefault((path, f.kind, f.message), []).append(event + "]")
+    for (path, kind, message), events in seen.items():
+        where = events[0] + path + (f" (and {len(events) - 1} more chunks)" if len(events) > 1 else "")
+        rule = "malformed_json" if kind == "malformed_json" else "schema"
+        yield Failure(rule, where, f"a ChatCompletionChunk ({o.expect.mode} mode)", f"{kind}: {message}")
 
 
-@check
-def stream_invariants(o: Observed) -> Iterable[tuple[str, str, str]]:
-    for f in invariants(o.assembly):
-        yield f.path, _INVARIANT_EXPECTATIONS.get(f.kind, "a GLM-shaped stream"), f"{f.kind}: {f.message}"
+def stream_invariants(o: Observed) -> Iterator[Failure]:
+    for f in invariants(o.stream):
+        yield Failure(f.kind, f.path, INVARIANT_EXPECTATIONS[f.kind], f"{f.kind}: {f.message}")
 
 
-_INVARIANT_EXPECTATIONS = {
-    "missing_done": "the stream to end with data: [DONE]",
+INVARIANT_EXPECTATIONS = {
+    "error_frame": "chunks only; errors belong in an HTTP error response",
+    "first_delta_without_role": "role 'assistant' in the first delta",
+    "id_changed": "one id for every chunk",
+    "model_changed": "one model for every chunk",
+    "missing_finish_reason": "one finish_reason, in the last chunk",
+    "finish_reason_not_last": "one finish_reason, in the last chunk",
+    "duplicate_finish_reason": "one finish_reason, in the last chunk",
     "missing_usage": "usage in the last chunk",
     "usage_not_last": "usage in the last chunk",
-    "duplicate_finish_reason": "one finish_reason, in the last chunk",
-    "finish_reason_not_last": "one finish_reason, in the last chunk",
-    "missing_finish_reason": "one finish_reason, in the last chunk",
-    "first_delta_without_role": "role 'assistant' in the first delta",
+    "usage_repeated": "usage in the last chunk",
     "reasoning_after_content": "reasoning_content before content",
+    "missing_done": "the stream to end with data: [DONE]",
 }
 
 
 # -- semantics ------------------------------------------------------------------------------------
-@check
-def usage_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
+def usage_conformance(o: Observed) -> Iterator[Failure]:
     usage = o.usage()
     if usage is None:
-        yield "usage", "a usage object", "none"
+        yield Failure("present", "usage", "a usage object", "none")
         return
-    if usage.total_tokens != usage.prompt_tokens + usage.completion_tokens:
-        yield "usage.total_tokens", f"{usage.prompt_tokens + usage.completion_tokens}", str(usage.total_tokens)
-    if usage.cached_tokens > usage.prompt_tokens:
-        yield ("usage.prompt_tokens_details.cached_tokens", f"<= prompt_tokens ({usage.prompt_tokens})",
-               str(usage.cached_tokens))
+    prompt, completion, total = (_count(usage.get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    if prompt == 0:
+        yield Failure("prompt_counted", "usage.prompt_tokens", "at least 1 (every request has a prompt)", "0")
+    said = {k for k, v in (o.message() or {}).items() if k != "role" and v}
+    if completion == 0 and said:
+        yield Failure("completion_counted", "usage.completion_tokens",
+                      f"at least 1 (the answer carries {', '.join(sorted(said))})", "0")
+    if prompt is not None and completion is not None and total != prompt + completion:
+        yield Failure("total", "usage.total_tokens", f"{prompt + completion} (prompt + completion)", repr(total))
+    cached = _count(_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
+    if cached is not None and prompt is not None and cached > prompt:
+        yield Failure("cached", "usage.prompt_tokens_details.cached_tokens", f"<= prompt_tokens ({prompt})",
+                      str(cached))
+    reasoning = _count(_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
+    if reasoning is not None and completion is not None and reasoning > completion:
+        yield Failure("reasoning", "usage.completion_tokens_details.reasoning_tokens",
+                      f"<= completion_tokens ({completion})", str(reasoning))
     max_tokens = o.exchange.request.get("max_tokens")
-    if max_tokens is not None and usage.completion_tokens > max_tokens:
-        yield "usage.completion_tokens", f"<= max_tokens ({max_tokens})", str(usage.completion_tokens)
+    if isinstance(max_tokens, int) and completion is not None and completion > max_tokens:
+        yield Failure("max_tokens", "usage.completion_tokens", f"<= max_tokens ({max_tokens})", str(completion))
 
 
-@check
-def finish_reason_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
+def finish_reason_conformance(o: Observed) -> Iterator[Failure]:
     message, reason = o.message(), o.finish_reason()
     if message is None or reason is None:
         return
+    wanted = o.expect.finish_reason
+    if wanted is not None and reason != wanted:
+        yield Failure("expected", "finish_reason", repr(wanted), repr(reason))
     calls = len(message.get("tool_calls") or ())
     if bool(calls) != (reason == "tool_calls"):
-        expected = "'tool_calls' exactly when the message has tool calls"
-        yield "finish_reason", expected, f"{reason!r} with {calls} tool call(s)"
-    usage, max_tokens = o.usage(), o.exchange.request.get("max_tokens")
-    if reason == "length" and usage is not None and max_tokens is not None and usage.completion_tokens < max_tokens:
-        yield ("finish_reason", f"'length' only when completion_tokens reaches max_tokens ({max_tokens})",
-               f"'length' at {usage.completion_tokens} tokens")
+        yield Failure("tool_calls_match", "finish_reason", "'tool_calls' exactly when the message has tool calls",
+                      f"{reason!r} with {calls} tool call(s)")
+    completion, max_tokens = _count((o.usage() or {}).get("completion_tokens")), o.exchange.request.get("max_tokens")
+    if reason == "length" and completion is not None and isinstance(max_tokens, int) and completion < max_tokens:
+        yield Failure("length_at_limit", "finish_reason",
+                      f"'length' only when completion_tokens reaches max_tokens ({max_tokens})",
+                      f"'length' at {completion} tokens")
 
 
-@check
-def tool_call_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
+def tool_call_conformance(o: Observed) -> Iterator[Failure]:
     message = o.message() or {}
+    calls = [c if isinstance(c, dict) else {} for c in message.get("tool_calls") or ()]
+    wanted = o.expect.tool_calls
+    names = [_dict(c.get("function")).get("name") for c in calls]
+    if wanted is not None and set(names) != set(wanted):
+        yield Failure("expected_calls", "tool_calls", f"calls to {sorted(wanted)}", f"calls to {names}")
+    pieces = sum(len(e.tool_calls) for e in o.stream.events)
+    if o.expect.fragments and o.exchange.streamed and pieces < 2:
+        yield Failure("fragments", "stream", "tool-call arguments in several deltas (tool_stream)",
+                      f"{pieces} tool-call delta(s)")
     requested = o.exchange.request.get("tools") or ()
     tools = {t["function"]["name"]: t["function"] for t in requested if t.get("type") == "function"}
-    for i, call in enumerate(message.get("tool_calls") or ()):
-        where = f"tool_calls[{i}]"
-        function = call.get("function", {})
-        if not call.get("id"):
-            yield f"{where}.id", "a tool call id", repr(call.get("id"))
-        name = function.get("name")
-        if name not in tools:
-            yield f"{where}.function.name", f"one of {sorted(tools)}", repr(name)
-            continue
-        try:
-            arguments = json.loads(function.get("arguments", ""))
-        except json.JSONDecodeError as error:
-            got = f"invalid JSON ({error.msg}): {function.get('arguments')!r}"
-            yield f"{where}.function.arguments", "a JSON object", got
-            continue
-        schema = tools[name].get("parameters") or {"type": "object"}
-        for problem in jsonschema.Draft202012Validator(schema).iter_errors(arguments):
-            path = "".join(f"[{p!r}]" for p in problem.absolute_path)
-            yield f"{where}.function.arguments{path}", f"arguments matching the {name} schema", problem.message
+    for i, call in enumerate(calls):
+        yield from _tool_call(f"tool_calls[{i}]", i, call, tools)
 
 
-@check
-def thinking_conformance(o: Observed) -> Iterable[tuple[str, str, str]]:
-    thinking = (o.exchange.request.get("thinking") or {}).get("type")
-    message = o.message() or {}
-    if thinking == "disabled" and message.get("reasoning_content"):
-        got = f"{len(message['reasoning_content'])} characters"
-        yield "reasoning_content", "no reasoning_content with thinking disabled", got
+def _tool_call(where: str, i: int, call: dict[str, Any], tools: dict[str, Any]) -> Iterator[Failure]:
+    if not call.get("id"):
+        yield Failure("id", f"{where}.id", "a tool call id", repr(call.get("id")))
+    if call.get("index", i) != i:
+        yield Failure("index", f"{where}.index", f"{i} (the call's position)", repr(call.get("index")))
+    function = _dict(call.get("function"))
+    name = function.get("name")
+    if name not in tools:
+        yield Failure("name", f"{where}.function.name", f"one of {sorted(tools)}", repr(name))
+        return
+    try:
+        arguments = json.loads(function.get("arguments") or "")
+    except (TypeError, json.JSONDecodeError) as error:
+        got = f"invalid JSON ({getattr(error, 'msg', error)}): {function.get('arguments')!r}"
+        yield Failure("arguments_json", f"{where}.function.arguments", "a JSON object", got)
+        return
+    schema = tools[name].get("parameters") or {"type": "object"}
+    for problem in jsonschema.Draft202012Validator(schema).iter_errors(arguments):
+        path = "".join(f"[{p!r}]" for p in problem.absolute_path)
+        yield Failure("arguments_schema", f"{where}.function.arguments{path}",
+                      f"arguments matching the {name} schema", problem.message)
 
+
+def message_conformance(o: Observed) -> Iterator[Failure]:
+    message = o.message()
+    if message is None:
+        return
+    if o.expect.content and not str(message.get("content") or "").strip():
+        yield Failure("content", "message.content", "visible text in the answer", repr(message.get("content")))
+    fields = {k for k, v in message.items() if v}
+    wanted = o.expect.message_fields
+    if wanted is not None and fields != wanted:
+        yield Failure("fields", "message", f"the fields {sorted(wanted)}", f"the fields {sorted(fields)}")
+    tokens = len(o.stream.tokens())
+    if o.expect.incremental and o.exchange.streamed and tokens < 2:
+        yield Failure("incremental", "stream", "the answer in several token-bearing chunks", f"{tokens} chunk(s)")
+
+
+def echo_conformance(o: Observed) -> Iterator[Failure]:
+    """The answer names the model that was asked for, and (GLM) echoes the caller's request_id."""
+    asked = o.exchange.request.get("model")
+    if o.exchange.streamed:
+        first = next(iter(o.stream.events), None)
+        model, request_id = (first.get("model") if first else None), None
+    else:
+        body = o.body if isinstance(o.body, dict) else {}
+        model, request_id = body.get("model"), body.get("request_id")
+    if asked is not None and model is not None and model != asked:
+        yield Failure("model", "$.model", repr(asked), repr(model))
+    sent_id = o.exchange.request.get("request_id")
+    if sent_id is not None and not o.exchange.streamed and request_id != sent_id:
+        yield Failure("request_id", "$.request_id", f"{sent_id!r} (the request_id sent)", repr(request_id))
+
+
+def thinking_conformance(o: Observed) -> Iterator[Failure]:
+    thinking = _dict(o.exchange.request.get("thinking")).get("type")
+    reasoning = (o.message() or {}).get("reasoning_content") or ""
+    if thinking == "disabled" and reasoning:
+        yield Failure("disabled", "reasoning_content", "no reasoning_content with thinking disabled",
+                      f"{len(reasoning)} characters")
+    if o.expect.reasoning and not reasoning:
+        yield Failure("enabled", "reasoning_content", "reasoning_content with thinking enabled", "none")
+
+
+CHECKS: dict[str, Check] = {fn.__name__: fn for fn in (
+    transport_completed, status_code_conformance, content_type_conformance, non_empty_body,
+    response_schema_conformance, error_schema_conformance, error_code_conformance,
+    sse_framing, stream_chunk_schema, stream_invariants,
+    usage_conformance, finish_reason_conformance, tool_call_conformance, message_conformance,
+    echo_conformance, thinking_conformance,
+)}
 
 SUCCESS_CHECKS = (
     "transport_completed", "status_code_conformance", "content_type_conformance", "non_empty_body",
-    "usage_conformance", "finish_reason_conformance", "tool_call_conformance", "thinking_conformance",
+    "usage_conformance", "finish_reason_conformance", "tool_call_conformance", "message_conformance",
+    "echo_conformance", "thinking_conformance",
 )
 STREAM_CHECKS = ("sse_framing", "stream_chunk_schema", "stream_invariants")
 ERROR_CHECKS = (
     "transport_completed", "status_code_conformance", "content_type_conformance",
     "error_schema_conformance", "error_code_conformance",
 )
+
+# After these, the later checks could only restate the same failure (no answer, the wrong kind of
+# answer, an empty one), so they are not run; the report says so.
+GATES = frozenset({"transport_completed", "status_code_conformance", "non_empty_body"})
 
 
 def default_checks(exchange: Exchange, expect: Expect) -> tuple[str, ...]:
@@ -271,37 +400,28 @@ def default_checks(exchange: Exchange, expect: Expect) -> tuple[str, ...]:
 
 def run_checks(exchange: Exchange, expect: Expect | None = None,
                names: Iterable[str] | None = None) -> list[Violation]:
-    """Run the named checks (by default, all that apply) and return every violation found.
-
-    A check that cannot run because an earlier one already failed (no body, a broken stream)
-    stays quiet rather than piling on: the first failure is the useful one.
-    """
+    """Run the named checks (by default, all that apply) and return every violation found."""
     observed = Observed(exchange, expect or Expect())
     chosen = tuple(names) if names is not None else default_checks(exchange, observed.expect)
     reproduce = exchange.curl()
     violations: list[Violation] = []
     for name in chosen:
-        for where, expected, actual in CHECKS[name](observed):
-            violations.append(Violation(name, where, expected, actual, reproduce))
-        if violations and name in _GATES:
+        violations += [Violation(name, *failure, reproduce) for failure in CHECKS[name](observed)]
+        if violations and name in GATES:
             break
     return violations
-
-
-# After these, later checks would only restate the same failure.
-_GATES = {"transport_completed", "status_code_conformance", "non_empty_body"}
 
 
 def describe(violations: list[Violation]) -> str:
     if not violations:
         return "conforms"
     lines = [f"GLM contract violated ({len(violations)} violation(s)):"]
-    seen_reproduce = None
-    for v in violations:
-        lines.append(f"  [{v.check}] {v.where}: expected {v.expected}; got {v.actual}")
-        seen_reproduce = v.reproduce or seen_reproduce
-    if seen_reproduce:
-        lines.append(f"  reproduce: {seen_reproduce}")
+    lines += [f"  {v.line()}" for v in violations]
+    if violations[-1].check in GATES:
+        lines.append(f"  (checks after {violations[-1].check} were not run: they would restate this failure)")
+    reproduce = next((v.reproduce for v in violations if v.reproduce), "")
+    if reproduce:
+        lines.append(f"  reproduce: {reproduce}")
     return "\n".join(lines)
 
 
@@ -309,14 +429,16 @@ def assert_conforms(exchange: Exchange, expect: Expect | None = None,
                     names: Iterable[str] | None = None) -> None:
     violations = run_checks(exchange, expect, names)
     if violations:
-        raise AssertionError(describe(violations))
+        raise ContractViolation(describe(violations), violations)
 
 
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
+def _count(value: Any) -> int | None:
+    """A token count as the API sends it: a non-negative integer (anything else: unknown)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _peek(raw: bytes) -> str:

@@ -19,6 +19,7 @@ import httpx
 
 from .contract import ChatCompletion, ErrorBody, Mode, Validated, validate
 from .contract.request import ChatCompletionRequest
+from .errors import TransportError, TransportKind
 from .sse import ServerSentEvent, SSEDecoder, SSEViolation
 from .targets import Target
 
@@ -47,7 +48,7 @@ class Exchange:
     chunks: list[tuple[float, bytes]] = field(default_factory=list)
     events: list[TimedEvent] = field(default_factory=list)
     sse_violations: list[SSEViolation] = field(default_factory=list)
-    transport_error: str | None = None
+    transport_error: TransportError | None = None
     ended_at: float | None = None
 
     @property
@@ -125,8 +126,8 @@ class _Recorder:
         self.exchange.events.extend(timed)
         return timed
 
-    def fail(self, error: Exception) -> None:
-        self.exchange.transport_error = f"{type(error).__name__}: {error}"
+    def fail(self, error: httpx.HTTPError) -> None:
+        self.exchange.transport_error = transport_error(error)
 
     def finish(self) -> list[TimedEvent]:
         self.exchange.ended_at = time.perf_counter()
@@ -136,6 +137,20 @@ class _Recorder:
         self.exchange.events.extend(timed)
         self.exchange.sse_violations = list(self.decoder.violations)
         return timed
+
+
+def transport_error(error: httpx.HTTPError) -> TransportError:
+    """The httpx failure as the harness's typed value; the key never reaches the message."""
+    kind: TransportKind
+    if isinstance(error, httpx.TimeoutException):
+        kind = "timeout"
+    elif isinstance(error, httpx.ConnectError):
+        kind = "connect"
+    elif isinstance(error, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+        kind = "protocol"
+    else:
+        kind = "network"
+    return TransportError(kind, type(error).__name__, str(error))
 
 
 def _exchange(target: Target, body: Body, path: str | None) -> Exchange:

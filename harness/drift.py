@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .sse import decode_all
+from .stream import EventKind, read_stream
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_KNOWN = REPO_ROOT / "fixtures" / "drift" / "known-differences.json"
 DEFAULT_TRANSCRIPTS = REPO_ROOT / "fixtures" / "transcripts"
 RECORDINGS_ENV = "GLM_HARNESS_REAL_TRAFFIC"
-_SIBLING_RECORDINGS = REPO_ROOT.parent / "shared" / "real-traffic"
+VENDORED_RECORDINGS = REPO_ROOT / "fixtures" / "real"  # a copy of shared/real-traffic, with provenance
 
 ABSENT = "absent"
 Shape = dict[str, frozenset[str]]
@@ -106,86 +108,43 @@ class StreamShape:
         return " > ".join(self.order) or "(no chunks)"
 
 
-def chunk_kind(chunk: Any, before_anything: bool = False) -> str:
-    """What one chunk carries: tool calls, reasoning, visible content, or the end of the answer.
-
-    Whitespace-only content counts as content, except before anything else (`blank`): GLM often
-    opens a stream with `content: "\\n"` before it starts reasoning.
-    """
-    if not isinstance(chunk, dict):
-        return "malformed"
-    choices = chunk.get("choices")
-    if not isinstance(choices, list) or not choices:
-        return "usage" if "usage" in chunk else "empty"
-    choice: dict[str, Any] = choices[0] if isinstance(choices[0], dict) else {}
-    delta: dict[str, Any] = choice["delta"] if isinstance(choice.get("delta"), dict) else {}
-    if delta.get("tool_calls"):
-        return "tool_calls"
-    if _text(delta.get("reasoning_content")):
-        return "reasoning"
-    content = _text(delta.get("content"))
-    if content.strip():
-        return "content"
-    if chunk.get("usage") is not None or choice.get("finish_reason") is not None:
-        return "final"
-    if content:
-        return "blank" if before_anything else "content"
-    return "empty"
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def stream_shape(raw: bytes) -> StreamShape:
-    """The shape of a raw SSE body (as recorded, or as the twin sent it)."""
-    from .sse import decode_all
-
+    """The shape of a raw SSE body (as recorded, or as the twin sent it), read by harness.stream."""
     events, violations = decode_all(raw)
-    chunks: list[Any] = []
+    stream = read_stream(events)
     done = "missing"
-    for n, event in enumerate(events):
-        if event.is_done:
-            done = "last" if n == len(events) - 1 else "not last"
-            continue
-        try:
-            chunks.append(json.loads(event.data))
-        except json.JSONDecodeError:
-            chunks.append(_MALFORMED)
-    kinds: list[str] = []
-    for chunk in chunks:
-        kinds.append(chunk_kind(chunk, before_anything=all(k == "blank" for k in kinds)))
+    if events and events[-1].is_done:
+        done = "last"
+    elif any(e.is_done for e in events):
+        done = "not last"
     fields: dict[str, dict[str, set[str]]] = {}
     finish: dict[str, set[str]] = {}
     usage_fields: dict[str, set[str]] = {}
     usage_positions: list[int] = []
-    for i, (chunk, kind) in enumerate(zip(chunks, kinds, strict=True)):
-        if not isinstance(chunk, dict):
+    for event in stream.events:
+        if not isinstance(event.data, dict):
             continue
-        shape = json_shape(chunk)
-        _merge(fields.setdefault(kind, {}),
+        shape = json_shape(event.data)
+        _merge(fields.setdefault(event.kind, {}),
                {p: t for p, t in shape.items() if not _is_finish_or_usage(p)})
         _merge(usage_fields, {p: t for p, t in shape.items() if p.startswith("$.usage")})
-        if "usage" in chunk:
-            usage_positions.append(i)
-        for choice in chunk.get("choices") or ():
+        if "usage" in event.data:
+            usage_positions.append(event.n)
+        for choice in event.data.get("choices") or ():
             if isinstance(choice, dict) and "finish_reason" in choice:
-                finish.setdefault(kind, set()).add(json_type(choice["finish_reason"]))
-    leading = bool(kinds) and kinds[0] == "blank"
-    order = tuple(k for k, _ in itertools.groupby(k for k in kinds if k != "blank"))
+                finish.setdefault(event.kind, set()).add(json_type(choice["finish_reason"]))
+    kinds = [e.kind for e in stream.events]
+    order = tuple(str(k) for k, _ in itertools.groupby(k for k in kinds if k is not EventKind.BLANK))
     return StreamShape(
         order=order,
-        leading_blank=leading,
-        fields={k: {p: frozenset(t) for p, t in v.items()} for k, v in fields.items()},
-        finish_reason={k: frozenset(v) for k, v in finish.items()},
-        usage_at=_usage_at(usage_positions, len(chunks)),
+        leading_blank=bool(kinds) and kinds[0] is EventKind.BLANK,
+        fields={str(k): {p: frozenset(t) for p, t in v.items()} for k, v in fields.items()},
+        finish_reason={str(k): frozenset(v) for k, v in finish.items()},
+        usage_at=_usage_at(usage_positions, len(stream.events)),
         usage_fields={p: frozenset(t) for p, t in usage_fields.items()},
         done=done,
         framing=tuple(sorted({v.kind for v in violations})),
     )
-
-
-_MALFORMED = object()
 
 
 def _is_finish_or_usage(path: str) -> bool:
@@ -381,7 +340,8 @@ class _Twin:
         with twin_router(twin, base_url=MOCK_BASE_URL), GLMClient(target) as client:
             for _ in range(times):
                 exchange = client.send(body)
-        return Answer(exchange.status, exchange.content_type, exchange.body, exchange.transport_error)
+        error = exchange.transport_error
+        return Answer(exchange.status, exchange.content_type, exchange.body, str(error) if error else None)
 
 
 # -- recorded exchanges ---------------------------------------------------------------------------
@@ -643,14 +603,14 @@ def default_recordings() -> Path | None:
     env = os.environ.get(RECORDINGS_ENV)
     if env:
         return Path(env)
-    return _SIBLING_RECORDINGS if _SIBLING_RECORDINGS.is_dir() else None
+    return VENDORED_RECORDINGS if VENDORED_RECORDINGS.is_dir() else None
 
 
 def add_drift_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add = parser.add_argument
     add("recordings", nargs="?", default=None, metavar="DIR",
         help=f"recorded real traffic: *.request.json with *.response.json|.sse, and errors/*.json "
-             f"(default: ${RECORDINGS_ENV}, else ../shared/real-traffic beside the project; none "
+             f"(default: ${RECORDINGS_ENV}, else fixtures/real, the vendored copy; none "
              f"when only --transcripts is given)")
     add("--transcripts", default=None, metavar="DIR",
         help="transcripts (harness.transcript) to compare as well (default, when no DIR is given: "
@@ -669,7 +629,7 @@ def run_drift(args: argparse.Namespace) -> int:
         None if args.transcripts else default_recordings())
     if recordings is None and not args.transcripts:
         print(f"glm-harness drift: error: no recordings given, ${RECORDINGS_ENV} is not set, and "
-              f"{_SIBLING_RECORDINGS} does not exist", file=sys.stderr)
+              f"{VENDORED_RECORDINGS} does not exist", file=sys.stderr)
         return 2
     # With no DIR given, the project's own transcripts are compared as well.
     transcripts = Path(args.transcripts) if args.transcripts else (

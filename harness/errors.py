@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
+TransportKind = Literal["timeout", "connect", "protocol", "network"]
+
 
 class HarnessError(Exception):
     """Base of every error the harness raises on purpose."""
@@ -15,19 +19,28 @@ class ContractError(HarnessError):
     """Something did not match the GLM contract."""
 
 
+class ContractViolation(ContractError, AssertionError):
+    """Raised by `assert_conforms`: the answer broke these rules. An AssertionError too, so that
+    pytest shows it as a test failure with the message, not as an error in the harness."""
+
+    def __init__(self, message: str, violations: list[Any]) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+
 class SSEError(ContractError):
-    """The byte stream broke the Server-Sent Events framing rules."""
+    """The SSE decoder was misused (fed after close); framing faults are reported, not raised."""
 
 
 class TransportError(HarnessError):
-    """The connection failed: refused, reset, timed out."""
+    """No complete answer: the connection failed, broke, or the server said nothing in time.
 
+    An exchange keeps this as a value (`Exchange.transport_error`) rather than raising it, so a
+    check or a benchmark can say what happened; `kind` is what later code branches on.
+    """
 
-class APIStatusError(HarnessError):
-    """The API answered with a non-2xx status; carries the business error when there is one."""
-
-    def __init__(self, status: int, code: str | None, message: str) -> None:
-        super().__init__(f"HTTP {status} code={code}: {message}")
-        self.status = status
-        self.code = code
+    def __init__(self, kind: TransportKind, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.kind: TransportKind = kind
+        self.name = name
         self.message = message

@@ -210,13 +210,14 @@ def glm_mode(pytestconfig: pytest.Config) -> Mode:
 
 @pytest.fixture
 def glm_check(request: pytest.FixtureRequest, glm_mode: Mode) -> Any:
-    """`glm_check(exchange, status=200, code=None, checks=None)`: run the named checks, record
-    the violations on the test for the report, and fail with every violation spelled out."""
+    """`glm_check(exchange, status=200, code=None, checks=None, **expect)`: run the named checks
+    (with `Expect`'s other fields, e.g. `tool_calls=("weather",)`), record the violations on the
+    test for the report, and fail with every violation spelled out."""
     recorded = request.node.stash.setdefault(violations_key, [])
 
     def check(exchange: Exchange, status: int = 200, code: str | tuple[str, ...] | None = None,
-              checks: tuple[str, ...] | None = None) -> None:
-        violations = run_checks(exchange, Expect(status, code, glm_mode), checks)
+              checks: tuple[str, ...] | None = None, **expect: Any) -> None:
+        violations = run_checks(exchange, Expect(status, code, glm_mode, **expect), checks)
         recorded.extend(violations)
         if violations:
             pytest.fail(describe(violations), pytrace=False)

@@ -161,9 +161,9 @@ def run_record(args: argparse.Namespace) -> int:
                 exchange = client.send(request)
                 path = save(from_exchange(exchange, scrubber, name), args.out)
                 outcome = (f"HTTP {exchange.status}" if exchange.status is not None
-                           else f"no response: {scrubber.scrub_text(exchange.transport_error or '?')}")
+                           else f"no response: {scrubber.scrub_text(str(exchange.transport_error or '?'))}")
                 if exchange.transport_error and exchange.status is not None:
-                    outcome += f", then {scrubber.scrub_text(exchange.transport_error)}"
+                    outcome += f", then {scrubber.scrub_text(str(exchange.transport_error))}"
                 failed += exchange.transport_error is not None
                 print(f"{name}: {outcome}, {len(exchange.chunks)} chunk(s) -> {path}")
     if failed:

@@ -1,8 +1,19 @@
-"""Assemble streamed chunks into the final message, and check the stream's invariants.
+"""One reading of a GLM stream: every data event read once into a typed `StreamEvent`.
 
-The assembly is what a client ends up with (content, reasoning, tool calls joined by index);
-the invariants are what GLM's streams have always done: the role in the first delta, one id and
-model throughout, one finish_reason on the last chunk, usage with it, `[DONE]` last.
+Everything that looks at a stream reads it through here: assembly and the stream invariants (for
+the checks), the benchmark's metrics and token split, drift's stream shapes, validation of
+recordings. A chunk is read from plain JSON, never from the contract models, so that one bad
+field cannot hide what the rest of the chunk carries and the benchmark can afford it; whether a
+chunk matches the contract is the schema check's business (`chunk_schema_findings`).
+
+Reading rules, in one place:
+- A chunk's token parts are non-empty `reasoning_content`, non-empty `content` and a non-empty
+  `tool_calls` list of `choices[0].delta`. Whitespace is a token too, but content that is only
+  whitespace is `blank`: GLM opens many streams with `content: "\\n"` before it reasons.
+- A chunk with parts of two kinds is `mixed` (real GLM has never sent one; other servers do).
+- No token but a `finish_reason` or `usage`: `final`. Nothing at all: `empty`.
+- A JSON object with `error` and no `choices` is an error frame sent inside a 200 stream.
+- Data that is not a JSON object is `malformed`; it is kept in place and reading goes on.
 """
 
 from __future__ import annotations
@@ -10,163 +21,293 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from .contract import ChatCompletionChunk, Finding, Mode, ToolCall, Usage, validate
-from .contract.response import FunctionCall
+from .contract import ChatCompletionChunk, Finding, Mode, validate
 from .sse import ServerSentEvent
 
 
-@dataclass(slots=True)
-class _ToolCallParts:
-    id: str | None = None
-    name: str | None = None
-    arguments: list[str] = field(default_factory=list)
+class EventKind(StrEnum):
+    REASONING = "reasoning"
+    CONTENT = "content"
+    TOOL_CALLS = "tool_calls"
+    MIXED = "mixed"
+    BLANK = "blank"
+    FINAL = "final"
+    EMPTY = "empty"
+    ERROR = "error"
+    MALFORMED = "malformed"
 
 
-@dataclass(slots=True)
-class Assembly:
-    chunks: list[ChatCompletionChunk] = field(default_factory=list)
+TOKEN_KINDS = frozenset({EventKind.REASONING, EventKind.CONTENT, EventKind.TOOL_CALLS, EventKind.MIXED,
+                         EventKind.BLANK})
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFragment:
+    """One `delta.tool_calls[]` entry: a whole call (GLM's default) or a piece of one."""
+
+    index: int | None
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One data event, read: what it carries, and when its last byte arrived (None: unknown)."""
+
+    n: int
+    at: float | None
+    kind: EventKind
+    data: Any = None
+    role: str | None = None
+    reasoning: str = ""
     content: str = ""
-    reasoning_content: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    finish_reasons: list[tuple[int, str]] = field(default_factory=list)
-    usage: Usage | None = None
-    usage_at: int | None = None
+    tool_calls: tuple[ToolCallFragment, ...] = ()
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    problem: str = ""
+
+    @property
+    def carries_token(self) -> bool:
+        return self.kind in TOKEN_KINDS
+
+    @property
+    def visible(self) -> bool:
+        """Whether its content has a character a user would see."""
+        return bool(self.content.strip())
+
+    def get(self, name: str) -> Any:
+        """A top-level field of the chunk (`id`, `model`, ...), None when absent or unreadable."""
+        return self.data.get(name) if isinstance(self.data, dict) else None
+
+
+def read_event(event: ServerSentEvent, n: int, at: float | None = None) -> StreamEvent:
+    """Read one SSE data event (not `[DONE]`) into what it carries."""
+    try:
+        data = json.loads(event.data)
+    except json.JSONDecodeError as problem:
+        why = f"data is not JSON ({problem.msg}): {event.data[:80]!r}"
+        return StreamEvent(n, at, EventKind.MALFORMED, problem=why)
+    if not isinstance(data, dict):
+        why = f"data is JSON but not an object: {event.data[:80]!r}"
+        return StreamEvent(n, at, EventKind.MALFORMED, data, problem=why)
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+    if "error" in data and "choices" not in data:
+        error = data["error"] if isinstance(data["error"], dict) else {"message": str(data["error"])}
+        return StreamEvent(n, at, EventKind.ERROR, data, usage=usage, error=error)
+    choice = _first(data.get("choices"))
+    delta = _dict(choice.get("delta"))
+    reasoning, content = _text(delta.get("reasoning_content")), _text(delta.get("content"))
+    calls = tuple(_fragment(c) for c in delta.get("tool_calls") or () if isinstance(c, dict))
+    finish = choice.get("finish_reason")
+    finish = finish if isinstance(finish, str) else None
+    role = delta.get("role") if isinstance(delta.get("role"), str) else None
+    kind = _kind(reasoning, content, calls, finish is not None or usage is not None)
+    return StreamEvent(n, at, kind, data, role, reasoning, content, calls, finish, usage)
+
+
+def _kind(reasoning: str, content: str, calls: tuple[ToolCallFragment, ...], ends: bool) -> EventKind:
+    parts = [kind for kind, present in ((EventKind.REASONING, reasoning), (EventKind.CONTENT, content),
+                                        (EventKind.TOOL_CALLS, calls)) if present]
+    if len(parts) > 1:
+        return EventKind.MIXED
+    if parts == [EventKind.CONTENT] and not content.strip():
+        return EventKind.BLANK
+    if parts:
+        return parts[0]
+    return EventKind.FINAL if ends else EventKind.EMPTY
+
+
+def _fragment(call: dict[str, Any]) -> ToolCallFragment:
+    function = _dict(call.get("function"))
+    index = call.get("index")
+    return ToolCallFragment(
+        index if isinstance(index, int) and not isinstance(index, bool) else None,
+        call.get("id") if isinstance(call.get("id"), str) else None,
+        function.get("name") if isinstance(function.get("name"), str) else None,
+        _text(function.get("arguments")),
+    )
+
+
+def _first(choices: Any) -> dict[str, Any]:
+    return _dict(choices[0]) if isinstance(choices, list) and choices else {}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@dataclass(slots=True)
+class Stream:
+    """A whole stream, read: its data events in order, and whether `[DONE]` came."""
+
+    events: list[StreamEvent] = field(default_factory=list)
     done: bool = False
-    findings: list[Finding] = field(default_factory=list)
+
+    def tokens(self) -> list[StreamEvent]:
+        return [e for e in self.events if e.carries_token]
+
+    def first(self, *kinds: EventKind) -> StreamEvent | None:
+        return next((e for e in self.events if e.kind in kinds), None)
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """The last usage sent: GLM sends it once, on the last chunk."""
+        return next((e.usage for e in reversed(self.events) if e.usage is not None), None)
 
     @property
     def finish_reason(self) -> str | None:
-        return self.finish_reasons[-1][1] if self.finish_reasons else None
+        return next((e.finish_reason for e in reversed(self.events) if e.finish_reason), None)
+
+
+def read_stream(events: Iterable[Any]) -> Stream:
+    """Read decoded events: `ServerSentEvent`s, or anything with `.event` and `.at` (`TimedEvent`)."""
+    stream = Stream()
+    for item in events:
+        event: ServerSentEvent = item if isinstance(item, ServerSentEvent) else item.event
+        if event.is_done:
+            stream.done = True
+            continue
+        stream.events.append(read_event(event, len(stream.events), getattr(item, "at", None)))
+    return stream
+
+
+# -- assembly ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Assembly:
+    """What a client ends up with: the message the deltas add up to."""
+
+    content: str
+    reasoning_content: str
+    tool_calls: list[dict[str, Any]]
 
     def message(self) -> dict[str, Any]:
-        """The assembled assistant message, shaped like a non-streamed `choices[0].message`."""
+        """The assembled message, shaped like a non-streamed `choices[0].message`."""
         message: dict[str, Any] = {"role": "assistant"}
         if self.content:
             message["content"] = self.content
         if self.reasoning_content:
             message["reasoning_content"] = self.reasoning_content
         if self.tool_calls:
-            message["tool_calls"] = [c.to_wire() for c in self.tool_calls]
+            message["tool_calls"] = self.tool_calls
         return message
 
 
-def assemble(events: Iterable[ServerSentEvent], mode: Mode = Mode.LENIENT) -> Assembly:
-    """Parse and validate every data event, then join the deltas; problems become findings."""
-    assembly = Assembly()
-    parts: dict[int, _ToolCallParts] = {}
-    for n, event in enumerate(events):
-        if event.is_done:
-            assembly.done = True
-            continue
-        chunk = _parse(event, n, mode, assembly.findings)
-        if chunk is None:
-            continue
-        assembly.chunks.append(chunk)
-        if chunk.usage is not None:
-            assembly.usage, assembly.usage_at = chunk.usage, len(assembly.chunks) - 1
-        for choice in chunk.choices:
-            delta = choice.delta
-            assembly.content += delta.content or ""
-            assembly.reasoning_content += delta.reasoning_content or ""
-            for call in delta.tool_calls or ():
-                part = parts.setdefault(call.index, _ToolCallParts())
-                part.id = part.id or call.id
-                if call.function is not None:
-                    part.name = part.name or call.function.name
-                    part.arguments.append(call.function.arguments or "")
-            if choice.finish_reason is not None:
-                assembly.finish_reasons.append((len(assembly.chunks) - 1, choice.finish_reason))
-    assembly.tool_calls = [
-        ToolCall(id=p.id or "", index=i,
-                 function=FunctionCall(name=p.name or "", arguments="".join(p.arguments)))
-        for i, p in sorted(parts.items())
-    ]
-    return assembly
+def assemble(stream: Stream) -> Assembly:
+    """Join the deltas: text in arrival order, tool-call pieces by their index."""
+    calls: dict[int, dict[str, Any]] = {}
+    for event in stream.events:
+        for position, piece in enumerate(event.tool_calls):
+            index = piece.index if piece.index is not None else position
+            call = calls.setdefault(index, {"id": None, "index": index, "type": "function",
+                                            "function": {"name": None, "arguments": ""}})
+            call["id"] = call["id"] or piece.id
+            call["function"]["name"] = call["function"]["name"] or piece.name
+            call["function"]["arguments"] += piece.arguments
+    return Assembly(
+        content="".join(e.content for e in stream.events),
+        reasoning_content="".join(e.reasoning for e in stream.events),
+        tool_calls=[calls[i] for i in sorted(calls)],
+    )
 
 
-def _parse(event: ServerSentEvent, n: int, mode: Mode, findings: list[Finding]) -> ChatCompletionChunk | None:
-    try:
-        data = json.loads(event.data)
-    except json.JSONDecodeError as error:
-        message = f"data is not JSON ({error.msg}): {event.data[:80]!r}"
-        findings.append(Finding(f"event[{n}]", "malformed_json", message))
-        return None
-    checked = validate(ChatCompletionChunk, data, mode)
-    findings.extend(Finding(f"event[{n}]{f.path[1:]}", f.kind, f.message) for f in checked.findings)
-    return checked.model
+def chunk_schema_findings(stream: Stream, mode: Mode = Mode.LENIENT) -> list[Finding]:
+    """Each chunk against `ChatCompletionChunk`; paths say which event (`event[3]$.choices...`)."""
+    findings: list[Finding] = []
+    for e in stream.events:
+        if e.kind is EventKind.MALFORMED:
+            findings.append(Finding(f"event[{e.n}]", "malformed_json", e.problem))
+        elif e.kind is not EventKind.ERROR:
+            checked = validate(ChatCompletionChunk, e.data, mode)
+            findings.extend(Finding(f"event[{e.n}]{f.path[1:]}", f.kind, f.message) for f in checked.findings)
+    return findings
 
 
-def invariants(assembly: Assembly) -> list[Finding]:
+# -- invariants ----------------------------------------------------------------------------------
+def invariants(stream: Stream) -> list[Finding]:
     """What every GLM stream does, whatever the content; each breach named and placed."""
+    chunks = [e for e in stream.events if e.kind not in (EventKind.MALFORMED, EventKind.ERROR)]
     return [
-        *_first_delta_has_role(assembly.chunks),
-        *_constant("id", assembly.chunks),
-        *_constant("model", assembly.chunks),
-        *_one_finish_reason(assembly),
-        *_usage_at_end(assembly),
-        *_reasoning_before_content(assembly.chunks),
-        *([] if assembly.done else [Finding("stream", "missing_done", "the stream did not end with data: [DONE]")]),
+        *_error_frames(stream.events),
+        *_first_delta_has_role(chunks),
+        *_constant("id", chunks),
+        *_constant("model", chunks),
+        *_one_finish_reason(chunks),
+        *_usage_at_end(chunks),
+        *_reasoning_before_content(chunks),
+        *([] if stream.done else [Finding("stream", "missing_done", "the stream did not end with data: [DONE]")]),
     ]
 
 
-def _first_delta_has_role(chunks: Sequence[ChatCompletionChunk]) -> list[Finding]:
-    if chunks and chunks[0].choices and chunks[0].choices[0].delta.role != "assistant":
-        return [Finding("chunk[0].choices[0].delta.role", "first_delta_without_role",
-                        "the first delta must carry role 'assistant'")]
+def _error_frames(events: Sequence[StreamEvent]) -> list[Finding]:
+    return [Finding(f"event[{e.n}]", "error_frame", f"an error inside a 200 stream: code "
+                    f"{e.error.get('code')!r}, message {str(e.error.get('message'))[:120]!r}")
+            for e in events if e.error is not None]
+
+
+def _first_delta_has_role(chunks: Sequence[StreamEvent]) -> list[Finding]:
+    if chunks and chunks[0].role != "assistant":
+        return [Finding(f"event[{chunks[0].n}].choices[0].delta.role", "first_delta_without_role",
+                        f"the first delta must carry role 'assistant'; it carried {chunks[0].role!r}")]
     return []
 
 
-def _constant(name: str, chunks: Sequence[ChatCompletionChunk]) -> list[Finding]:
-    values = [getattr(c, name) for c in chunks]
-    changed = [i for i, v in enumerate(values) if v != values[0]]
-    if changed:
-        return [Finding(f"chunk[{changed[0]}].{name}", f"{name}_changed",
-                        f"{name} changed mid-stream from {values[0]!r} to {values[changed[0]]!r}")]
+def _constant(name: str, chunks: Sequence[StreamEvent]) -> list[Finding]:
+    if not chunks:
+        return []
+    first = chunks[0].get(name)
+    changed = next((e for e in chunks if e.get(name) != first), None)
+    if changed is not None:
+        return [Finding(f"event[{changed.n}].{name}", f"{name}_changed",
+                        f"{name} changed mid-stream from {first!r} to {changed.get(name)!r}")]
     return []
 
 
-def _one_finish_reason(assembly: Assembly) -> list[Finding]:
+def _one_finish_reason(chunks: Sequence[StreamEvent]) -> list[Finding]:
     """One finish_reason, on the last chunk. Recorded exception (glm-4.5, Sept 2025): the
     tool-call chunks before it repeated the same value, so those are tolerated."""
-    last = len(assembly.chunks) - 1
-    if not assembly.finish_reasons:
+    finishing = [e for e in chunks if e.finish_reason is not None]
+    if not finishing:
         return [Finding("stream", "missing_finish_reason", "no chunk carried a finish_reason")]
-    final = assembly.finish_reasons[-1]
-    if final[0] != last:
-        return [Finding(f"chunk[{final[0]}]", "finish_reason_not_last",
-                        f"the last finish_reason came in chunk {final[0]}, not the last ({last})")]
-    extra = [(i, reason) for i, reason in assembly.finish_reasons[:-1]
-             if reason != final[1] or not _only_tool_calls(assembly.chunks[i])]
+    final, last = finishing[-1], chunks[-1]
+    if final is not last:
+        return [Finding(f"event[{final.n}]", "finish_reason_not_last",
+                        f"the last finish_reason came in event {final.n}, not in the last chunk ({last.n})")]
+    extra = [e for e in finishing[:-1] if e.finish_reason != final.finish_reason or e.kind is not EventKind.TOOL_CALLS]
     if extra:
-        where = ", ".join(f"{i} ({reason})" for i, reason in extra)
+        where = ", ".join(f"{e.n} ({e.finish_reason})" for e in extra)
         return [Finding("stream", "duplicate_finish_reason",
-                        f"finish_reason also appeared in chunk {where}; expected once, in the last")]
+                        f"finish_reason also appeared in event {where}; expected once, in the last")]
     return []
 
 
-def _only_tool_calls(chunk: ChatCompletionChunk) -> bool:
-    delta = chunk.choices[0].delta
-    return bool(delta.tool_calls) and not delta.content and not delta.reasoning_content
-
-
-def _usage_at_end(assembly: Assembly) -> list[Finding]:
-    if assembly.usage is None:
+def _usage_at_end(chunks: Sequence[StreamEvent]) -> list[Finding]:
+    carrying = [e for e in chunks if e.usage is not None]
+    if not carrying:
         return [Finding("stream", "missing_usage", "no chunk carried usage; GLM sends it in the last chunk")]
-    if assembly.usage_at != len(assembly.chunks) - 1:
-        return [Finding(f"chunk[{assembly.usage_at}]", "usage_not_last", "usage came before the last chunk")]
+    if carrying[-1] is not chunks[-1]:
+        return [Finding(f"event[{carrying[-1].n}]", "usage_not_last",
+                        f"usage came in event {carrying[-1].n}, before the last chunk ({chunks[-1].n})")]
+    if len(carrying) > 1:
+        where = ", ".join(str(e.n) for e in carrying)
+        return [Finding("stream", "usage_repeated", f"usage came in events {where}; expected once, in the last")]
     return []
 
 
-def _reasoning_before_content(chunks: Sequence[ChatCompletionChunk]) -> list[Finding]:
+def _reasoning_before_content(chunks: Sequence[StreamEvent]) -> list[Finding]:
     """Once visible text has started, reasoning must be over (whitespace-only content may lead)."""
     seen_text = False
-    for i, chunk in enumerate(chunks):
-        for choice in chunk.choices:
-            if choice.delta.reasoning_content and seen_text:
-                return [Finding(f"chunk[{i}].choices[0].delta.reasoning_content", "reasoning_after_content",
-                                "reasoning_content arrived after visible content had started")]
-            if (choice.delta.content or "").strip():
-                seen_text = True
+    for e in chunks:
+        if e.reasoning and seen_text:
+            return [Finding(f"event[{e.n}].choices[0].delta.reasoning_content", "reasoning_after_content",
+                            "reasoning_content arrived after visible content had started")]
+        seen_text = seen_text or e.visible
     return []

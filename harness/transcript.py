@@ -223,7 +223,7 @@ def from_exchange(exchange: Exchange, scrubber: Scrubber | None = None,
         headers=headers,
         stream=stream,
         ended_ms=_ms(exchange.ended_at, sent) if exchange.ended_at is not None else None,
-        transport_error=scrubber.scrub_text(exchange.transport_error) if exchange.transport_error else None,
+        transport_error=scrubber.scrub_text(str(exchange.transport_error)) if exchange.transport_error else None,
         scrubbed_fields=sorted(scrubber.sensitive_fields),
         **fields,
     )

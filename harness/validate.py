@@ -20,7 +20,7 @@ from .contract import (
 )
 from .errors import UsageError
 from .sse import decode_all
-from .stream import assemble, invariants
+from .stream import chunk_schema_findings, invariants, read_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def _kind(data: Any) -> tuple[str, type]:
 
 def _stream(path: Path, raw: bytes, mode: Mode) -> FileReport:
     events, violations = decode_all(raw)
-    assembly = assemble(events, mode)
+    stream = read_stream(events)
     findings = [Finding(f"byte {v.offset}", v.kind, v.message) for v in violations]
-    findings += assembly.findings + invariants(assembly)
+    findings += chunk_schema_findings(stream, mode) + invariants(stream)
     return FileReport(path, "stream", findings)

@@ -29,15 +29,16 @@ from harness.contract import (
 )
 from harness.contract.catalogue import invalid_parameter_message, range_detail
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-traffic"
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"  # vendored from shared/real-traffic
 BODIES = REAL / "streams-and-bodies"
 ERRORS = REAL / "errors"
 
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"no recordings at {REAL}")
 
 
 def _files(folder: Path, suffix: str) -> list[Path]:
-    return sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []
+    found = sorted(folder.glob(f"*{suffix}"))
+    assert found, f"no *{suffix} recordings in {folder}: fixtures/real is part of the repository"
+    return found
 
 
 def _params(files: list[Path]) -> list[Any]:
@@ -73,7 +74,6 @@ def _error_model(data: dict[str, Any]) -> type[ErrorBody] | type[ErrorDetail]:
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_real
 def test_recordings_present() -> None:
     assert (len(REQUESTS), len(RESPONSES), len(STREAMS), len(ERROR_FILES)) == (38, 19, 19, 8)
     # every request has exactly one recorded answer, streamed iff the request asked for a stream
@@ -89,7 +89,6 @@ def test_recordings_present() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(REQUESTS))
 def test_recorded_request_lenient(path: Path) -> None:
     result = validate(ChatCompletionRequest, _load(path), Mode.LENIENT)
@@ -97,7 +96,6 @@ def test_recorded_request_lenient(path: Path) -> None:
     assert isinstance(result.model, ChatCompletionRequest)
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(RESPONSES))
 def test_recorded_response_lenient(path: Path) -> None:
     result = validate(ChatCompletion, _load(path), Mode.LENIENT)
@@ -105,7 +103,6 @@ def test_recorded_response_lenient(path: Path) -> None:
     assert isinstance(result.model, ChatCompletion)
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(STREAMS))
 def test_recorded_stream_lenient(path: Path) -> None:
     chunks = _chunks(path)
@@ -117,7 +114,6 @@ def test_recorded_stream_lenient(path: Path) -> None:
     assert path.read_text(encoding="utf-8").rstrip("\n").endswith("data: [DONE]")
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(ERROR_FILES))
 def test_recorded_error_lenient(path: Path) -> None:
     data = _load(path)
@@ -135,27 +131,23 @@ def test_recorded_error_lenient(path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(RESPONSES))
 def test_recorded_response_strict(path: Path) -> None:
     assert validate(ChatCompletion, _load(path), Mode.STRICT).findings == []
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(STREAMS))
 def test_recorded_stream_strict(path: Path) -> None:
     for i, chunk in enumerate(_chunks(path)):
         assert validate(ChatCompletionChunk, chunk, Mode.STRICT).findings == [], f"chunk {i}"
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(ERROR_FILES))
 def test_recorded_error_strict(path: Path) -> None:
     data = _load(path)
     assert validate(_error_model(data), data, Mode.STRICT).findings == []
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(REQUESTS))
 def test_recorded_request_strict(path: Path) -> None:
     data = _load(path)
@@ -167,7 +159,6 @@ def test_recorded_request_strict(path: Path) -> None:
         assert findings == []
 
 
-@needs_real
 def test_reasoning_effort_requests_are_the_thinking_ones() -> None:
     carrying = [p.name for p in REQUESTS if "reasoning_effort" in _load(p)]
     assert len(carrying) == 8
@@ -652,7 +643,6 @@ def _recorded(path: Path) -> tuple[str, str]:
     return detail["code"], detail["message"]
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(ERROR_FILES))
 def test_recorded_message_matches_catalogue(path: Path) -> None:
     code, recorded = _recorded(path)
@@ -668,7 +658,6 @@ def test_recorded_message_matches_catalogue(path: Path) -> None:
     assert recorded == expected
 
 
-@needs_real
 @pytest.mark.parametrize("path", _params(ERROR_FILES))
 def test_recorded_status_matches_catalogue(path: Path) -> None:
     code, _ = _recorded(path)

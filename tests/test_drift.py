@@ -1,6 +1,6 @@
 """Drift: the twin's answers against recorded real answers, compared by shape.
 
-Runs `drift_report` over ../shared/real-traffic (the ground truth) and fails on any difference not
+Runs `drift_report` over fixtures/real (the vendored ground truth) and fails on any difference not
 listed in fixtures/drift/known-differences.json; then proves on synthetic recordings that each
 kind of difference (an extra field, a null, a numeric code, a wrong status, a stream without
 usage or [DONE]) is reported, and that the twin compared with itself shows none.
@@ -18,10 +18,10 @@ import pytest
 from harness.client import GLMClient
 from harness.drift import (
     DEFAULT_KNOWN,
+    VENDORED_RECORDINGS,
     Difference,
     KnownDifference,
     add_drift_arguments,
-    chunk_kind,
     diff_shapes,
     drift_report,
     glob_match,
@@ -33,7 +33,7 @@ from harness.drift import (
 from harness.mock import GLMTwin, twin_router
 from harness.targets import MOCK_BASE_URL, mock_target
 
-REAL_TRAFFIC = Path(__file__).resolve().parents[2] / "shared" / "real-traffic"
+REAL_TRAFFIC = VENDORED_RECORDINGS
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "fixtures" / "transcripts"
 
 HELLO = {"model": "glm-4.6", "messages": [{"role": "user", "content": "Say hello"}]}
@@ -47,8 +47,6 @@ WEATHER = {
     "tool_choice": "auto",
 }
 
-needs_real_traffic = pytest.mark.skipif(not REAL_TRAFFIC.is_dir(),
-                                        reason=f"no recorded real traffic at {REAL_TRAFFIC}")
 
 
 def _twin_answer(request: dict[str, Any]) -> bytes:
@@ -82,7 +80,6 @@ def _only(report_differences: list[Difference], recording: str) -> list[tuple[st
 
 
 # -- the ground truth ------------------------------------------------------------------------------
-@needs_real_traffic
 def test_twin_has_not_drifted_from_the_real_traffic() -> None:
     report = drift_report(REAL_TRAFFIC, transcripts_dir=TRANSCRIPTS)
     unknown = "\n".join(str(d) for d in report.unknown)
@@ -92,7 +89,6 @@ def test_twin_has_not_drifted_from_the_real_traffic() -> None:
     assert any(label.startswith("errors/") for label in report.compared)
 
 
-@needs_real_traffic
 def test_every_known_difference_still_occurs() -> None:
     """An entry that matches nothing is stale: it would hide the next real drift."""
     report = drift_report(REAL_TRAFFIC, transcripts_dir=TRANSCRIPTS)
@@ -306,20 +302,6 @@ def test_diff_shapes_reports_type_and_presence() -> None:
         ("$.x", "string", "null|string"), ("$.y", "absent", "integer")]
 
 
-@pytest.mark.parametrize(("chunk", "first", "kind"), [
-    ({"choices": [{"delta": {"content": "\n"}}]}, True, "blank"),
-    ({"choices": [{"delta": {"content": "\n"}}]}, False, "content"),
-    ({"choices": [{"delta": {"reasoning_content": " ", "content": ""}}]}, False, "reasoning"),
-    ({"choices": [{"delta": {"tool_calls": [{"index": 0}]}, "finish_reason": "tool_calls"}]}, False, "tool_calls"),
-    ({"choices": [{"delta": {"content": ""}, "finish_reason": "stop"}], "usage": {}}, False, "final"),
-    ({"choices": [], "usage": {"total_tokens": 1}}, False, "usage"),
-    ({"choices": [{"delta": {"role": "assistant"}}]}, True, "empty"),
-    ("nonsense", False, "malformed"),
-])
-def test_chunk_kind(chunk: Any, first: bool, kind: str) -> None:
-    assert chunk_kind(chunk, before_anything=first) == kind
-
-
 def test_stream_shape_of_a_recorded_style_stream() -> None:
     chunks = [
         {"id": "1", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "\n"}}]},
@@ -386,7 +368,6 @@ def test_run_drift_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytes
     assert err.startswith("glm-harness drift: error: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
-@needs_real_traffic
 def test_run_drift_over_the_real_traffic_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run([str(REAL_TRAFFIC)]) == 0
     out = capsys.readouterr().out

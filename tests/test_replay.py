@@ -191,7 +191,8 @@ def test_a_replayed_reset_breaks_the_clients_stream(recorded: dict[str, Transcri
         "chunks": (recorded["stream"].chunks or [])[:3], "transport_error": "RemoteProtocolError: x",
         "ended_ms": (recorded["stream"].chunks or [])[2].t_ms})
     (exchange,) = via_respx(ReplayTwin([broken], speed=100), STREAM)
-    assert exchange.transport_error and exchange.transport_error.startswith("RemoteProtocolError")
+    assert exchange.transport_error is not None
+    assert (exchange.transport_error.kind, exchange.transport_error.name) == ("protocol", "RemoteProtocolError")
     assert exchange.body == broken.response_bytes
 
 

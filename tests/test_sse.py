@@ -23,16 +23,12 @@ from harness.sse import (
     iter_events,
 )
 
-REAL_TRAFFIC = Path(__file__).resolve().parents[2] / "shared" / "real-traffic"
-STREAMS_DIR = REAL_TRAFFIC / "streams-and-bodies"
-RECORDINGS = sorted(STREAMS_DIR.glob("*.response.sse")) if STREAMS_DIR.is_dir() else []
-NO_RECORDINGS = f"recorded GLM streams not found in {STREAMS_DIR}"
-needs_recordings = pytest.mark.skipif(not RECORDINGS, reason=NO_RECORDINGS)
+STREAMS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "streams-and-bodies"
+RECORDINGS = sorted(STREAMS_DIR.glob("*.response.sse"))
 
 
 def recording_params() -> list[object]:
-    if not RECORDINGS:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=NO_RECORDINGS))]
+    assert RECORDINGS, f"no recorded GLM streams in {STREAMS_DIR}: fixtures/real is part of the repository"
     return [pytest.param(path, id=path.name.removesuffix(".response.sse")) for path in RECORDINGS]
 
 
@@ -425,7 +421,6 @@ def test_recorded_stream_is_chunking_independent(path: Path, size: int) -> None:
     assert decoder.violations == []
 
 
-@needs_recordings
 def test_every_split_point_of_a_recorded_stream() -> None:
     # The smallest recording with non-ASCII text, so some splits fall inside a character.
     with_multibyte = [path for path in RECORDINGS if any(b > 0x7F for b in path.read_bytes())]

@@ -1,8 +1,8 @@
 """Token efficiency: what a task set costs in tokens and money, thinking on and off.
 
-Per task: prompt, completion, cached tokens from `usage`; reasoning vs visible tokens split by
-chunk share (an estimate, see metrics.REASONING_SPLIT_METHOD); pass or fail from the task's
-grader; cost from the dated price table in fixtures/prices.json. Per set and thinking mode:
+Per task: prompt, completion, cached tokens from `usage`; reasoning vs visible tokens from
+usage where the API reports reasoning tokens, else by chunk share (metrics.REASONING_SPLIT_METHOD);
+pass or fail from the task's grader; cost from the dated price table in fixtures/prices.json. Per set and thinking mode:
 pass rate, token totals, tokens and cost per solved task.
 """
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..contract import model_card
 from ..errors import UsageError
-from ..stream import assemble
+from ..stream import assemble, read_stream
 from .runner import Job, LevelRun, LevelSpec, LoadRunner, Outcome
 from .tasks import TaskSet, fixtures_dir, grade
 
@@ -165,7 +165,7 @@ def _row(task_set: TaskSet, outcome: Outcome, repeat: int, price: PriceRef | Non
         row.cost_usd = round(cost_usd(price, sample.prompt_tokens, sample.cached_tokens or 0,
                                       sample.completion_tokens), 8)
     if outcome.exchange is not None and sample.ok:
-        message = assemble(e.event for e in outcome.exchange.events).message()
+        message = assemble(read_stream(outcome.exchange.events)).message()
         verdict = grade(task, message)
         row.passed, row.grade_detail = verdict.passed, verdict.detail
         shown = message.get("content") or json.dumps(message.get("tool_calls", ""))

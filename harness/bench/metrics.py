@@ -6,11 +6,12 @@ stops at the last content chunk) the `DEFINITIONS` table says which one we use a
 denominator is, and the report prints it next to every figure.
 
 Timestamps are the client's: `TimedEvent.at` is the arrival time of the byte chunk that completed
-the event, stamped before SSE splitting and JSON parsing. Token counts come only from the API's
-`usage`; GLM's usage has no reasoning_tokens field, so the split into reasoning, visible and
-tool-call tokens is an estimate from the share of chunks of each kind, and is labelled as such.
-Chunks are parsed with plain `json.loads` (not the contract models): this runs on the load
-generator's event loop, and measuring must stay cheap and must not depend on the chunk being valid.
+the event, stamped before SSE splitting and JSON parsing. The stream is read by `harness.stream`
+(the one reading every part of the harness shares) once the request has ended, off the stamping
+path. Token counts come from the API's `usage` where it was sent, otherwise from the count of
+token-bearing chunks; each sample says which (`token_source`). Reasoning tokens come from
+`usage.completion_tokens_details.reasoning_tokens` where sent (glm-4.7 and later), otherwise from
+the share of chunks of each kind; each sample says which (`reasoning_source`).
 """
 
 from __future__ import annotations
@@ -24,19 +25,28 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..client import Exchange, TimedEvent
+from ..stream import EventKind, Stream, StreamEvent, read_stream
 
 # One character per SSE data event, in arrival order (the report keeps them as a string).
 REASONING, CONTENT, TOOL_CALL, MIXED, NO_TOKEN, ERROR_EVENT, UNPARSED = "r", "c", "t", "x", "-", "!", "?"
 TOKEN_KINDS = frozenset({REASONING, CONTENT, TOOL_CALL, MIXED})
 
-TOKEN_SOURCE: Final = "usage"  # where every token count comes from: the API's own usage object
-REASONING_SPLIT_METHOD = (
-    "GLM's usage gives only the total completion_tokens (no reasoning_tokens field); it is split "
-    "into reasoning / visible content / tool-call tokens by the share of token-bearing chunks of "
-    "each kind (a chunk carrying two kinds counts half to each), largest remainder rounding. "
-    "Exact when every chunk carries one token; a tool call streamed whole in one chunk (GLM's "
-    "default without tool_stream) is undercounted. An estimate, not a figure the API gave."
+TOKEN_SOURCE: Final = (
+    "usage where the server sent it (token_source 'usage'); otherwise the number of token-bearing "
+    "chunks, one token each (token_source 'chunks'): exact for servers that stream one token per "
+    "chunk, a lower bound for those that pack several"
 )
+REASONING_SPLIT_METHOD = (
+    "usage.completion_tokens_details.reasoning_tokens where the API sent it (reasoning_source "
+    "'usage'; glm-4.7 and later), the rest split between content and tool calls by chunk share. "
+    "Otherwise (reasoning_source 'chunk share'; GLM before 4.7 gives only the total) the total is "
+    "split into reasoning / visible content / tool-call tokens by the share of token-bearing "
+    "chunks of each kind (a chunk carrying two kinds counts half to each), largest remainder "
+    "rounding: exact when every chunk carries one token; a tool call streamed whole in one chunk "
+    "(GLM's default without tool_stream) is undercounted. An estimate, not a figure the API gave."
+)
+TokenSource = Literal["usage", "chunks"]
+ReasoningSource = Literal["usage", "chunk share"]
 
 Phase = Literal["warmup", "measure", "task"]
 ErrorKind = Literal["http", "transport", "timeout", "stream", "client", "cancelled"]
@@ -139,9 +149,11 @@ class Sample(BaseModel):
     chunk_ms: list[float] = []
     chunk_kinds: str = ""
     reads: int = 0
-    # tokens (usage) and their estimated split
+    # tokens (usage, or counted chunks: see token_source) and their split (see reasoning_source)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    token_source: TokenSource | None = None
+    reasoning_source: ReasoningSource | None = None
     cached_tokens: int | None = None
     reasoning_tokens_est: int | None = None
     content_tokens_est: int | None = None
@@ -165,96 +177,52 @@ class Sample(BaseModel):
         return [round(b - a, 4) for a, b in itertools.pairwise(times)]
 
 
-@dataclass(slots=True)
-class _Trace:
-    times: list[float]
-    kinds: list[str]
-    first_reasoning: float | None = None
-    first_content: float | None = None
-    first_tool: float | None = None
-    usage: dict[str, Any] | None = None
-    finish_reason: str | None = None
-    error: SampleError | None = None
+_LETTER = {
+    EventKind.REASONING: REASONING, EventKind.CONTENT: CONTENT, EventKind.BLANK: CONTENT,
+    EventKind.TOOL_CALLS: TOOL_CALL, EventKind.MIXED: MIXED, EventKind.FINAL: NO_TOKEN,
+    EventKind.EMPTY: NO_TOKEN, EventKind.ERROR: ERROR_EVENT, EventKind.MALFORMED: UNPARSED,
+}
+_SLOT = {EventKind.REASONING: 0, EventKind.CONTENT: 1, EventKind.BLANK: 1, EventKind.TOOL_CALLS: 2}
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 4)
 
 
-def _kind(delta: dict[str, Any]) -> tuple[str, bool]:
-    """The chunk's kind, and whether its content has a visible (non-whitespace) character."""
-    content = delta.get("content") or ""
-    has = [bool(delta.get("reasoning_content")), bool(content), bool(delta.get("tool_calls"))]
-    visible = bool(content.strip())
-    if sum(has) > 1:
-        return MIXED, visible
-    if has[0]:
-        return REASONING, visible
-    if has[1]:
-        return CONTENT, visible
-    if has[2]:
-        return TOOL_CALL, visible
-    return NO_TOKEN, visible
-
-
-def trace(events: Sequence[TimedEvent], sent_at: float) -> _Trace:
-    """Classify each data event and note first arrivals; `[DONE]` is not a chunk."""
-    out = _Trace([], [])
-    for timed in events:
-        event = timed.event
-        if event.is_done:
-            continue
-        at = _ms(timed.at - sent_at)
-        out.times.append(at)
-        try:
-            data = json.loads(event.data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            out.kinds.append(UNPARSED)
-            out.error = out.error or SampleError(kind="stream", message="a chunk is not JSON")
-            continue
-        if not isinstance(data, dict):
-            out.kinds.append(UNPARSED)
-            continue
-        if "error" in data and "choices" not in data:  # an error sent inside a 200 stream
-            out.kinds.append(ERROR_EVENT)
-            body = data["error"] if isinstance(data["error"], dict) else {}
-            out.error = SampleError(kind="stream", code=_code(body.get("code")),
-                                    message=str(body.get("message", ""))[:300])
-            continue
-        if isinstance(data.get("usage"), dict):
-            out.usage = data["usage"]
-        choices = data.get("choices") or [{}]
-        choice = choices[0] if isinstance(choices[0], dict) else {}
-        out.finish_reason = choice.get("finish_reason") or out.finish_reason
-        kind, visible = _kind(choice.get("delta") or {})
-        out.kinds.append(kind)
-        if kind in (REASONING, MIXED) and choice["delta"].get("reasoning_content"):
-            out.first_reasoning = at if out.first_reasoning is None else out.first_reasoning
-        if visible and out.first_content is None:
-            out.first_content = at
-        if kind in (TOOL_CALL, MIXED) and choice["delta"].get("tool_calls"):
-            out.first_tool = at if out.first_tool is None else out.first_tool
-    return out
+def stream_error(stream: Stream) -> SampleError | None:
+    """The first thing in the stream that makes the request a failure: an error frame, bad JSON."""
+    for event in stream.events:
+        if event.error is not None:
+            return SampleError(kind="stream", code=_code(event.error.get("code")),
+                               message=str(event.error.get("message", ""))[:300])
+        if event.kind is EventKind.MALFORMED:
+            return SampleError(kind="stream", message="a chunk is not a JSON object")
+    return None
 
 
 def _code(code: Any) -> str | None:
     return None if code is None else str(code)
 
 
-def split_tokens(total: int, kinds: Sequence[str]) -> tuple[int, int, int]:
-    """(reasoning, content, tool) tokens: `total` apportioned by chunk share, summing to total."""
+def split_tokens(total: int, events: Sequence[StreamEvent]) -> tuple[int, int, int]:
+    """(reasoning, content, tool) tokens: `total` apportioned by chunk share, summing to total.
+    A chunk that carries two kinds counts half to each of them."""
     weights = [0.0, 0.0, 0.0]
-    slot = {REASONING: 0, CONTENT: 1, TOOL_CALL: 2}
-    for kind in kinds:
-        if kind in slot:
-            weights[slot[kind]] += 1
-        elif kind == MIXED:  # which kinds it mixed is not kept; reasoning+content is the usual pair
-            weights[0] += 0.5
-            weights[1] += 0.5
-    chunks = sum(weights)
-    if not chunks:
+    for event in events:
+        if event.kind is EventKind.MIXED:
+            parts = [0] * bool(event.reasoning) + [1] * bool(event.content) + [2] * bool(event.tool_calls)
+            for slot in parts:
+                weights[slot] += 1 / len(parts)
+        elif event.kind in _SLOT:
+            weights[_SLOT[event.kind]] += 1
+    return _apportion(total, weights)
+
+
+def _apportion(total: int, weights: list[float]) -> tuple[int, int, int]:
+    """Largest-remainder rounding: integer shares of `total` in proportion to `weights`."""
+    if not sum(weights):
         return 0, 0, 0
-    exact = [total * w / chunks for w in weights]
+    exact = [total * w / sum(weights) for w in weights]
     shares = [int(x) for x in exact]
     by_remainder = sorted(range(3), key=lambda i: exact[i] - shares[i], reverse=True)
     for i in by_remainder[: total - sum(shares)]:
@@ -264,8 +232,10 @@ def split_tokens(total: int, kinds: Sequence[str]) -> tuple[int, int, int]:
 
 def error_of(exchange: Exchange) -> SampleError | None:
     """What went wrong with the exchange as a whole, if anything."""
-    if exchange.transport_error:
-        return SampleError(kind="transport", message=exchange.target.redact(exchange.transport_error))
+    failure = exchange.transport_error
+    if failure is not None:
+        kind: ErrorKind = "timeout" if failure.kind == "timeout" else "transport"
+        return SampleError(kind=kind, message=exchange.target.redact(str(failure)))
     if exchange.status is not None and exchange.status != 200:
         code, message = None, exchange.body[:300].decode("utf-8", "replace")
         try:
@@ -301,9 +271,12 @@ def build_sample(
     if exchange is not None:
         sent_at, ended_at = exchange.sent_at, exchange.ended_at
         error = error or error_of(exchange)
-    t = trace(events, sent_at)
-    error = error or t.error
-    token_times = [at for at, k in zip(t.times, t.kinds, strict=True) if k in TOKEN_KINDS]
+    stream = read_stream(events)
+    error = error or stream_error(stream)
+    tokens = stream.tokens()
+    token_times = [_ms(e.at - sent_at) for e in tokens if e.at is not None]
+    first = {kind: stream.first(*kinds) for kind, kinds in _FIRSTS.items()}
+    first_content = next((e for e in tokens if e.visible), None)
     sample = Sample(
         index=index, level=level, phase=phase, task_id=task_id, thinking=thinking,
         attempts=attempts, retry_wait_s=round(retry_wait_s, 4),
@@ -315,34 +288,71 @@ def build_sample(
         first_byte_ms=(_ms(exchange.first_byte_at - sent_at)
                        if exchange is not None and exchange.first_byte_at is not None else None),
         first_token_ms=token_times[0] if token_times else None,
-        first_reasoning_ms=t.first_reasoning, first_content_ms=t.first_content,
-        first_tool_call_ms=t.first_tool,
+        first_reasoning_ms=_at(first["reasoning"], sent_at), first_content_ms=_at(first_content, sent_at),
+        first_tool_call_ms=_at(first["tool_calls"], sent_at),
         end_ms=_ms(ended_at - sent_at) if ended_at is not None else None,
-        chunk_ms=t.times, chunk_kinds="".join(t.kinds),
+        chunk_ms=[_ms(e.at - sent_at) for e in stream.events if e.at is not None],
+        chunk_kinds="".join(_LETTER[e.kind] for e in stream.events),
         reads=len(exchange.chunks) if exchange is not None else 0,
-        token_chunks=len(token_times), finish_reason=t.finish_reason,
+        token_chunks=len(tokens), finish_reason=stream.finish_reason,
     )
     sample.ok = error is None and sample.status == 200 and bool(token_times)
-    _add_tokens(sample, t.usage)
+    _add_tokens(sample, stream)
     _add_metrics(sample, token_times)
     return sample
 
 
-def _add_tokens(sample: Sample, usage: dict[str, Any] | None) -> None:
-    if not usage:
-        return
-    def count(value: Any) -> int | None:
-        return value if isinstance(value, int) and value >= 0 else None
+# A reasoning or tool-call delta that shares its chunk with another kind still starts that kind.
+_FIRSTS = {
+    "reasoning": (EventKind.REASONING, EventKind.MIXED),
+    "tool_calls": (EventKind.TOOL_CALLS, EventKind.MIXED),
+}
 
-    sample.prompt_tokens = count(usage.get("prompt_tokens"))
-    sample.completion_tokens = count(usage.get("completion_tokens"))
-    details = usage.get("prompt_tokens_details")
-    sample.cached_tokens = count(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    if sample.completion_tokens is not None:
-        split = split_tokens(sample.completion_tokens, sample.chunk_kinds)
+
+def _at(event: StreamEvent | None, sent_at: float) -> float | None:
+    return None if event is None or event.at is None else _ms(event.at - sent_at)
+
+
+def _add_tokens(sample: Sample, stream: Stream) -> None:
+    """Counts from usage where the server sent it; otherwise the token-bearing chunks, said so.
+
+    Reasoning tokens come from `usage.completion_tokens_details.reasoning_tokens` where sent
+    (glm-4.7 and later); otherwise they are estimated by chunk share (REASONING_SPLIT_METHOD).
+    """
+    usage = stream.usage or {}
+    sample.prompt_tokens = _count(usage.get("prompt_tokens"))
+    sample.completion_tokens = _count(usage.get("completion_tokens"))
+    sample.cached_tokens = _count(_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
+    sample.token_source = "usage" if sample.completion_tokens is not None else None
+    if sample.completion_tokens is None and sample.token_chunks:
+        sample.completion_tokens, sample.token_source = sample.token_chunks, "chunks"
+    if sample.completion_tokens is None:
+        return
+    tokens = stream.tokens()
+    reported = _count(_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
+    if reported is not None and reported <= sample.completion_tokens:
+        _, content, tool = _apportion(sample.completion_tokens - reported, _visible_weights(tokens))
+        sample.reasoning_tokens_est, sample.content_tokens_est, sample.tool_tokens_est = reported, content, tool
+        sample.reasoning_source = "usage"
+    else:
+        split = split_tokens(sample.completion_tokens, tokens)
         sample.reasoning_tokens_est, sample.content_tokens_est, sample.tool_tokens_est = split
-        if sample.token_chunks:
-            sample.tokens_per_chunk = round(sample.completion_tokens / sample.token_chunks, 4)
+        sample.reasoning_source = "chunk share"
+    if sample.token_chunks:
+        sample.tokens_per_chunk = round(sample.completion_tokens / sample.token_chunks, 4)
+
+
+def _visible_weights(events: Sequence[StreamEvent]) -> list[float]:
+    """Chunk shares of content and tool calls only: what is left once reasoning is known."""
+    return [0.0, float(sum(bool(e.content) for e in events)), float(sum(bool(e.tool_calls) for e in events))]
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _add_metrics(sample: Sample, token_times: list[float]) -> None:

@@ -45,7 +45,8 @@ from .runner import LevelRun, StopInfo
 from .stats import Summary, summarize
 from .tasks import TaskSet
 
-REPORT_SCHEMA_VERSION: Final = "1.0"
+REPORT_SCHEMA_VERSION: Final = "1.1"  # 1.1: token_source and reasoning_source per sample
+COMPARABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1")  # 1.1 only adds fields: 1.0 reports still compare
 REPORT_KIND: Final = "glm-harness.bench"
 SCHEMA_FILENAME = "bench-report.schema.json"
 SAMPLE_LOG_KIND = "glm-harness.bench.samples"
@@ -80,7 +81,7 @@ class TaskSetRef(_Strict):
 
 
 class TokenAccounting(_Strict):
-    source: Literal["usage"] = TOKEN_SOURCE
+    source: str = TOKEN_SOURCE
     reasoning_split: str = REASONING_SPLIT_METHOD
     multi_token_chunks: str = (
         "tokens_per_chunk = usage.completion_tokens / token-bearing chunks, per request. Above 1 "
@@ -135,7 +136,7 @@ class StopRecord(_Strict):
 
 
 class BenchReport(_Strict):
-    schema_version: Literal["1.0"] = REPORT_SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = REPORT_SCHEMA_VERSION
     kind: Literal["glm-harness.bench"] = REPORT_KIND
     complete: bool
     meta: RunMeta

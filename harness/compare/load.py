@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .._outcomes import OUTCOME_SCHEMA_VERSION as CONTRACT_SCHEMA_VERSION
-from ..bench.report import REPORT_KIND, REPORT_SCHEMA_VERSION, BenchReport
+from ..bench.report import COMPARABLE_SCHEMA_VERSIONS, REPORT_KIND, BenchReport
 from ..errors import UsageError
 
 CONTRACT_KIND = "contract"
@@ -118,9 +118,9 @@ def load(path: str | Path) -> Loaded:
         raise UsageError(f"{path}: not a glm-harness report (the JSON is not an object)")
     kind, version = data.get("kind"), data.get("schema_version")
     if kind == REPORT_KIND:
-        if version != REPORT_SCHEMA_VERSION:
+        if version not in COMPARABLE_SCHEMA_VERSIONS:
             raise UsageError(f"{path}: bench report schema version {version!r}, but this harness "
-                             f"compares version {REPORT_SCHEMA_VERSION!r} only")
+                             f"compares versions {', '.join(map(repr, COMPARABLE_SCHEMA_VERSIONS))} only")
         try:
             # the pydantic model is the source the report's JSON Schema is exported from, and
             # 100x faster than running jsonschema over thousands of samples

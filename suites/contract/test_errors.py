@@ -35,9 +35,7 @@ def test_bad_request_is_400_with_its_code(glm_client, glm_check, override, code,
 def test_max_tokens_above_the_model_card_is_1210(glm_client, glm_check, known_card, cheap) -> None:
     card = known_card
     exchange = glm_client.send(cheap("Say hi") | {"max_tokens": card.max_output_tokens + 1})
-    glm_check(exchange, status=400, code="1210")
-    message = exchange.json()["error"]["message"]
-    assert f"[1,{card.max_output_tokens}]" in message, f"the 1210 message should name the range: {message!r}"
+    glm_check(exchange, status=400, code="1210", message_contains=f"[1,{card.max_output_tokens}]")
 
 
 def test_malformed_json_is_400(glm_client, glm_check) -> None:
@@ -74,17 +72,17 @@ def test_expired_key_is_401_1003(glm_client_with_key, glm_check, cheap) -> None:
 def test_empty_balance_is_429_1113_and_never_retryable(glm_client_with_key, glm_check, cheap) -> None:
     exchange = glm_client_with_key(EMPTY_BALANCE_KEY).send(cheap("Say hi"))
     glm_check(exchange, status=429, code="1113")
-    assert not is_retryable(429, "1113"), "a 429 for an empty balance must never be retried"
+    if is_retryable(429, "1113"):
+        pytest.fail("the catalogue calls 1113 (empty balance) retryable; a retry can never succeed")
 
 
 @pytest.mark.mock_only
 def test_rate_limit_is_429_1302_and_retryable(glm_client, glm_check, glm_mock, cheap) -> None:
     glm_mock.reconfigure(limits=Limits(requests=1, per_seconds=60))
     glm_check(glm_client.send(cheap("Say hi")))
-    exchange = glm_client.send(cheap("Say hi"))
-    glm_check(exchange, status=429, code="1302")
-    assert is_retryable(429, exchange.json()["error"]["code"])
-    assert "retry-after" not in exchange.headers, "the real API sends no Retry-After; neither should the twin"
+    glm_check(glm_client.send(cheap("Say hi")), status=429, code="1302")
+    if not is_retryable(429, "1302"):
+        pytest.fail("the catalogue calls 1302 (rate limit) not retryable; clients should back off and retry")
 
 
 @pytest.mark.mock_only

@@ -13,6 +13,8 @@ from harness.bench.metrics import (
     split_tokens,
 )
 from harness.client import Exchange
+from harness.sse import ServerSentEvent
+from harness.stream import read_stream
 
 
 def approx(value: float, rel: float | None = None) -> object:
@@ -138,7 +140,9 @@ def test_lateness_counts_from_ready_to_first_attempt() -> None:
     (5, "--", (0, 0, 0)),
 ])
 def test_split_tokens_sums_to_the_total(total: int, kinds: str, expected: tuple[int, int, int]) -> None:
-    split = split_tokens(total, kinds)
+    parts = {"r": {"reasoning": "x"}, "c": {"content": "x"}, "t": {"tool": {"index": 0, "id": "c"}}, "-": {}}
+    events = read_stream(ServerSentEvent(chunk(**parts[k])) for k in kinds).events  # type: ignore[arg-type]
+    split = split_tokens(total, events)
     assert split == expected
     assert sum(split) == (total if any(k in "rctx" for k in kinds) else 0)
 

@@ -74,7 +74,8 @@ def test_report_records_what_a_comparison_needs(small_run: Path) -> None:
         assert level.summaries["ttft_ms"].n == 4 and level.summaries["ttft_ms"].ci95_mean
         assert level.requests_per_s and level.output_tokens_per_s and level.health is not None
     assert {d.name for d in report.definitions} >= {"ttft_ms", "itl_chunk_ms", "tpot_ms", "e2e_ms"}
-    assert report.token_accounting.source == "usage"
+    assert {s.token_source for s in report.samples if s.ok} == {"usage"}  # the twin always sends usage
+    assert {s.reasoning_source for s in report.samples if s.ok} == {"chunk share"}  # glm-4.6: no reasoning_tokens
     assert "estimate" in report.token_accounting.reasoning_split
     assert report.efficiency is not None and len(report.efficiency.rows) == 14
     phases = {s.phase for s in report.samples}
@@ -107,7 +108,7 @@ def test_exported_schema_matches_the_model(tmp_path: Path) -> None:
     schema = json.loads(path.read_text())
     assert schema == report_json_schema()
     assert schema["$schema"].endswith("2020-12/schema")
-    assert schema["properties"]["schema_version"]["const"] == REPORT_SCHEMA_VERSION
+    assert REPORT_SCHEMA_VERSION in schema["properties"]["schema_version"]["enum"]
 
 
 def test_the_committed_schema_is_current() -> None:

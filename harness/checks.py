@@ -187,11 +187,9 @@ def error_schema_conformance(o: Observed) -> Iterator[Failure]:
 
 
 def error_code_conformance(o: Observed) -> Iterator[Failure]:
-    if o.expect.code is None:
-        return
     error = o.body.get("error") if isinstance(o.body, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
-    if not o.expect.accepts_code(code):
+    if o.expect.code is not None and not o.expect.accepts_code(code):
         wanted = o.expect.code if isinstance(o.expect.code, str) else " or ".join(o.expect.code)
         yield Failure("code", "$.error.code", repr(wanted), repr(code))
     message = error.get("message") if isinstance(error, dict) else None
@@ -214,8 +212,11 @@ def stream_chunk_schema(o: Observed) -> Iterator[Failure]:
         seen.setdefault((path, f.kind, f.message), []).append(event + "]")
     for (path, kind, message), events in seen.items():
         where = events[0] + path + (f" (and {len(events) - 1} more chunks)" if len(events) > 1 else "")
-        rule = "malformed_json" if kind == "malformed_json" else "schema"
-        yield Failure(rule, where, f"a ChatCompletionChunk ({o.expect.mode} mode)", f"{kind}: {message}")
+        expected, got = f"a ChatCompletionChunk ({o.expect.mode} mode)", f"{kind}: {message}"
+        if kind == "malformed_json":
+            yield Failure("malformed_json", where, expected, got)
+        else:
+            yield Failure("schema", where, expected, got)
 
 
 def stream_invariants(o: Observed) -> Iterator[Failure]:

@@ -1,0 +1,371 @@
+"""The check table: for every rule of every check, a real exchange with that one rule broken, and
+the exact line a user sees; and the healthy exchanges every check must pass.
+
+This table is the documentation of what the suites guarantee: `docs/checks.md` is rendered from
+it (`python tests/checks/check_table.py > docs/checks.md`), and a test fails when the doc is stale.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from check_exchanges import THINKING, answer, error, exchange, request_of, stream
+
+from harness.checks import Expect
+from harness.client import Exchange
+from harness.contract import Mode
+from harness.errors import TransportError
+from harness.sse import VIOLATION_KINDS
+
+
+@dataclass(frozen=True)
+class Case:
+    check: str
+    rule: str
+    breaks: str  # what was done to a real exchange to break the rule
+    build: Callable[[], Exchange]
+    message: str  # the violation's line, as the user sees it
+    expect: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.check}.{self.rule}"
+
+
+def _delta(chunk: dict[str, Any]) -> dict[str, Any]:
+    delta: dict[str, Any] = chunk["choices"][0]["delta"]
+    return delta
+
+
+def _set(path: str, value: Any) -> Callable[[Any], None]:
+    """An edit that sets one field of a JSON body, by a dotted path (`choices.0.message.content`)."""
+    def edit(data: Any) -> None:
+        *parents, last = path.split(".")
+        for part in parents:
+            data = data[int(part)] if isinstance(data, list) else data[part]
+        if isinstance(data, list):
+            data[int(last)] = value
+        else:
+            data[last] = value
+    return edit
+
+
+def _drop(path: str) -> Callable[[Any], None]:
+    def edit(data: Any) -> None:
+        *parents, last = path.split(".")
+        for part in parents:
+            data = data[int(part)] if isinstance(data, list) else data[part]
+        del data[last]
+    return edit
+
+
+def _insert_reasoning_after_content(chunks: list[Any]) -> None:
+    chunks.insert(-1, {**chunks[-2], "choices": [{"index": 0, "delta": {"role": "assistant",
+                                                                         "reasoning_content": "wait"}}]})
+
+
+def _finish_early(chunks: list[Any]) -> None:
+    chunks[3]["choices"][0]["finish_reason"] = "stop"
+
+
+def _usage_early(chunks: list[Any]) -> None:
+    chunks[1]["usage"] = chunks[-1].pop("usage")
+
+
+def _usage_twice(chunks: list[Any]) -> None:
+    chunks[1]["usage"] = chunks[-1]["usage"]
+
+
+def _finish_not_last(chunks: list[Any]) -> None:
+    """A content chunk after the finishing one, which hands it the usage so that usage stays last."""
+    chunks.append({**chunks[-2], "choices": [{"index": 0, "delta": {"role": "assistant", "content": "."}}],
+                   "usage": chunks[-1].pop("usage")})
+
+
+def _tool_args_in_pieces(chunks: list[Any]) -> None:
+    call = _delta(chunks[-2])["tool_calls"][0]
+    arguments = call["function"]["arguments"]
+    first = {**chunks[-2], "choices": [{"index": 0, "delta": {"tool_calls": [
+        {**call, "function": {"name": "weather", "arguments": arguments[:5]}}]}}]}
+    second = {**chunks[-2], "choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "function": {"arguments": arguments[5:]}}]}}]}
+    chunks[-2:-1] = [first, second]
+
+
+TIMEOUT = TransportError("timeout", "ReadTimeout", "timed out")
+RESET = TransportError("protocol", "RemoteProtocolError",
+                       "peer closed connection without sending complete message body")
+TOOL_EXPECT = {"tool_calls": ("weather",)}
+
+CASES: list[Case] = [
+    # -- transport and HTTP
+    Case("transport_completed", "answered_in_time", "the read timed out before the answer ended",
+         lambda: stream("simple_streaming", lambda c: c[:5], done=False, error=TIMEOUT),
+         "[transport_completed] connection: expected an answer within the read timeout; got no answer within the "
+         "timeout (ReadTimeout: timed out); the server may be slow or stalled"),
+    Case("transport_completed", "arrived", "the connection broke mid-stream",
+         lambda: stream("simple_streaming", lambda c: c[:5], done=False, error=RESET),
+         "[transport_completed] connection: expected the response to arrive in full; got RemoteProtocolError: "
+         "peer closed connection without sending complete message body"),
+    Case("status_code_conformance", "status", "a 200 answer where a 400 was due",
+         lambda: answer("simple"), "[status_code_conformance] HTTP status: expected 400; got 200 {\"choices\":"
+         "[{\"finish_reason\":\"stop\",\"index\":0,\"message\":{\"content\":\"\\nOi!\\n\\nThat's the most common and "
+         "informal way to say \\\"hi,\\\" similar to \\\"hey\\\" in Englis...", {"status": 400}),
+    Case("content_type_conformance", "media_type", "a stream sent as application/json",
+         lambda: stream("simple_streaming", content_type="application/json"),
+         "[content_type_conformance] Content-Type: expected text/event-stream; got 'application/json'"),
+    Case("non_empty_body", "body", "a 200 with no body",
+         lambda: exchange(request_of("simple"), b""),
+         "[non_empty_body] body: expected a non-empty body; got 0 bytes"),
+    # -- bodies
+    Case("response_schema_conformance", "schema", "choices[0].finish_reason removed",
+         lambda: answer("simple", _drop("choices.0.finish_reason")),
+         "[response_schema_conformance] $.choices[0].finish_reason: expected a ChatCompletion (lenient mode); got "
+         "missing: Field required"),
+    Case("error_schema_conformance", "schema", "the business code sent as a number",
+         lambda: error("400_1211", 400, _set("error.code", 1211)),
+         "[error_schema_conformance] $.error.code: expected an error body {\"error\": {\"code\": \"<string>\", "
+         "\"message\": \"...\"}}; got string_type: Input should be a valid string (got 1211)",
+         {"status": 400}),
+    Case("error_schema_conformance", "status_for_code", "code 1113 (empty balance) sent with HTTP 400",
+         lambda: error("429_1113", 400),
+         "[error_schema_conformance] HTTP status: expected 429 for business code 1113 (balance insufficient or no "
+         "resource package); got 400", {"status": 400}),
+    Case("error_code_conformance", "code", "code 1211 where 1210 was due",
+         lambda: error("400_1211", 400),
+         "[error_code_conformance] $.error.code: expected '1210'; got '1211'", {"status": 400, "code": "1210"}),
+    Case("error_code_conformance", "message", "a 1210 message that does not name the range",
+         lambda: error("400_1210", 400, _set("error.message", "The max_tokens parameter is illegal.")),
+         "[error_code_conformance] $.error.message: expected a message that says '[1,131072]'; got "
+         "'The max_tokens parameter is illegal.'", {"status": 400, "message_contains": "[1,131072]"}),
+    # -- streams: chunk schema
+    Case("stream_chunk_schema", "schema", "a chunk's id sent as a number",
+         lambda: stream("simple_streaming", lambda c: c[2].update(id=7)),
+         "[stream_chunk_schema] event[2].id: expected a ChatCompletionChunk (lenient mode); got string_type: "
+         "Input should be a valid string (got 7)"),
+    Case("stream_chunk_schema", "malformed_json", "a chunk cut short",
+         lambda: stream("simple_streaming", lambda c: [*c[:2], '{"id": "x", "choi', *c[2:]]),
+         "[stream_chunk_schema] event[2]: expected a ChatCompletionChunk (lenient mode); got malformed_json: data "
+         "is not JSON (Unterminated string starting at): '{\"id\": \"x\", \"choi'"),
+    # -- streams: invariants
+    Case("stream_invariants", "error_frame", "an error object sent as a chunk of a 200 stream",
+         lambda: stream("simple_streaming", lambda c: [*c[:3], {"error": {"code": "1234", "message": "网络错误"}},
+                                                       *c[3:]]),
+         "[stream_invariants] event[3]: expected chunks only; errors belong in an HTTP error response; got "
+         "error_frame: an error inside a 200 stream: code '1234', message '网络错误'"),
+    Case("stream_invariants", "first_delta_without_role", "the role removed from the first delta",
+         lambda: stream("simple_streaming", lambda c: _delta(c[0]).pop("role")),
+         "[stream_invariants] event[0].choices[0].delta.role: expected role 'assistant' in the first delta; got "
+         "first_delta_without_role: the first delta must carry role 'assistant'; it carried None"),
+    Case("stream_invariants", "id_changed", "one chunk's id changed",
+         lambda: stream("simple_streaming", lambda c: c[4].update(id="other")),
+         "[stream_invariants] event[4].id: expected one id for every chunk; got id_changed: id changed mid-stream "
+         "from '20251023225921c2f842a8205b4cfa' to 'other'"),
+    Case("stream_invariants", "model_changed", "one chunk's model changed",
+         lambda: stream("simple_streaming", lambda c: c[4].update(model="glm-4.5")),
+         "[stream_invariants] event[4].model: expected one model for every chunk; got model_changed: model changed "
+         "mid-stream from 'glm-4.6' to 'glm-4.5'"),
+    Case("stream_invariants", "missing_finish_reason", "the finish_reason removed from the last chunk",
+         lambda: stream("simple_streaming", lambda c: c[-1]["choices"][0].pop("finish_reason")),
+         "[stream_invariants] stream: expected one finish_reason, in the last chunk; got missing_finish_reason: no "
+         "chunk carried a finish_reason"),
+    Case("stream_invariants", "finish_reason_not_last", "a content chunk added after the finishing one",
+         lambda: stream("simple_streaming", _finish_not_last),
+         "[stream_invariants] event[1284]: expected one finish_reason, in the last chunk; got finish_reason_not_last: "
+         "the last finish_reason came in event 1284, not in the last chunk (1285)"),
+    Case("stream_invariants", "duplicate_finish_reason", "a finish_reason on a content chunk too",
+         lambda: stream("simple_streaming", _finish_early),
+         "[stream_invariants] stream: expected one finish_reason, in the last chunk; got duplicate_finish_reason: "
+         "finish_reason also appeared in event 3 (stop); expected once, in the last"),
+    Case("stream_invariants", "missing_usage", "usage removed from the last chunk",
+         lambda: stream("simple_streaming", lambda c: c[-1].pop("usage")),
+         "[stream_invariants] stream: expected usage in the last chunk; got missing_usage: no chunk carried usage; "
+         "GLM sends it in the last chunk"),
+    Case("stream_invariants", "usage_not_last", "usage moved to the second chunk",
+         lambda: stream("simple_streaming", _usage_early),
+         "[stream_invariants] event[1]: expected usage in the last chunk; got usage_not_last: usage came in event 1, "
+         "before the last chunk (1284)"),
+    Case("stream_invariants", "usage_repeated", "usage sent on the second chunk as well",
+         lambda: stream("simple_streaming", _usage_twice),
+         "[stream_invariants] stream: expected usage in the last chunk; got usage_repeated: usage came in events 1, "
+         "1284; expected once, in the last"),
+    Case("stream_invariants", "reasoning_after_content", "a reasoning delta after the answer started",
+         lambda: stream("simple_streaming", _insert_reasoning_after_content),
+         "[stream_invariants] event[1284].choices[0].delta.reasoning_content: expected reasoning_content before "
+         "content; got reasoning_after_content: reasoning_content arrived after visible content had started"),
+    Case("stream_invariants", "missing_done", "data: [DONE] left out",
+         lambda: stream("simple_streaming", done=False),
+         "[stream_invariants] stream: expected the stream to end with data: [DONE]; got missing_done: the stream "
+         "did not end with data: [DONE]"),
+    # -- semantics
+    Case("usage_conformance", "present", "usage removed from the body",
+         lambda: answer("simple", _drop("usage")), "[usage_conformance] usage: expected a usage object; got none"),
+    Case("usage_conformance", "total", "total_tokens one more than prompt + completion",
+         lambda: answer("simple", _set("usage.total_tokens", 878)),
+         "[usage_conformance] usage.total_tokens: expected 877 (prompt + completion); got 878"),
+    Case("usage_conformance", "prompt_counted", "prompt_tokens 0 (and total adjusted)",
+         lambda: answer("simple", lambda b: b["usage"].update(prompt_tokens=0, total_tokens=859)),
+         "[usage_conformance] usage.prompt_tokens: expected at least 1 (every request has a prompt); got 0"),
+    Case("usage_conformance", "completion_counted", "completion_tokens 0 beside an answer",
+         lambda: answer("simple", lambda b: b["usage"].update(completion_tokens=0, total_tokens=18)),
+         "[usage_conformance] usage.completion_tokens: expected at least 1 (the answer carries content, "
+         "reasoning_content); got 0"),
+    Case("usage_conformance", "cached", "more cached tokens than prompt tokens",
+         lambda: answer("simple", _set("usage.prompt_tokens_details.cached_tokens", 19)),
+         "[usage_conformance] usage.prompt_tokens_details.cached_tokens: expected <= prompt_tokens (18); got 19"),
+    Case("usage_conformance", "reasoning", "more reasoning tokens than completion tokens",
+         lambda: answer("simple", _set("usage.completion_tokens_details", {"reasoning_tokens": 860})),
+         "[usage_conformance] usage.completion_tokens_details.reasoning_tokens: expected <= completion_tokens "
+         "(859); got 860"),
+    Case("usage_conformance", "max_tokens", "more completion tokens than max_tokens allowed",
+         lambda: answer("simple", request=lambda r: r.update(max_tokens=800)),
+         "[usage_conformance] usage.completion_tokens: expected <= max_tokens (800); got 859"),
+    Case("finish_reason_conformance", "expected", "'stop' where the request was built to hit max_tokens",
+         lambda: answer("simple"),
+         "[finish_reason_conformance] finish_reason: expected 'length'; got 'stop'", {"finish_reason": "length"}),
+    Case("finish_reason_conformance", "tool_calls_match", "finish_reason 'stop' beside tool calls",
+         lambda: answer("tool", _set("choices.0.finish_reason", "stop")),
+         "[finish_reason_conformance] finish_reason: expected 'tool_calls' exactly when the message has tool calls; "
+         "got 'stop' with 1 tool call(s)"),
+    Case("finish_reason_conformance", "length_at_limit", "'length' well below max_tokens",
+         lambda: answer("simple", _set("choices.0.finish_reason", "length"),
+                        request=lambda r: r.update(max_tokens=900)),
+         "[finish_reason_conformance] finish_reason: expected 'length' only when completion_tokens reaches "
+         "max_tokens (900); got 'length' at 859 tokens"),
+    Case("tool_call_conformance", "expected_calls", "no call to the tool the request was built to provoke",
+         lambda: answer("tool"), "[tool_call_conformance] tool_calls: expected calls to ['add']; got calls to "
+         "['weather']", {"tool_calls": ("add",)}),
+    Case("tool_call_conformance", "fragments", "tool_stream asked for, the arguments sent whole",
+         lambda: stream("tool_streaming", request=lambda r: r.update(tool_stream=True)),
+         "[tool_call_conformance] stream: expected tool-call arguments in several deltas (tool_stream); got 1 "
+         "tool-call delta(s)", {"fragments": True}),
+    Case("tool_call_conformance", "id", "the tool call's id removed",
+         lambda: answer("tool", _drop("choices.0.message.tool_calls.0.id")),
+         "[tool_call_conformance] tool_calls[0].id: expected a tool call id; got None"),
+    Case("tool_call_conformance", "index", "the second parallel call indexed 0",
+         lambda: answer("multi_tool", _set("choices.0.message.tool_calls.1.index", 0)),
+         "[tool_call_conformance] tool_calls[1].index: expected 1 (the call's position); got 0"),
+    Case("tool_call_conformance", "name", "a call to a tool that was not offered",
+         lambda: answer("tool", _set("choices.0.message.tool_calls.0.function.name", "forecast")),
+         "[tool_call_conformance] tool_calls[0].function.name: expected one of ['weather']; got 'forecast'"),
+    Case("tool_call_conformance", "arguments_json", "arguments that are not JSON",
+         lambda: answer("tool", _set("choices.0.message.tool_calls.0.function.arguments", '{"location": ')),
+         "[tool_call_conformance] tool_calls[0].function.arguments: expected a JSON object; got invalid JSON "
+         "(Expecting value): '{\"location\": '"),
+    Case("tool_call_conformance", "arguments_schema", "arguments without the required location",
+         lambda: answer("tool", _set("choices.0.message.tool_calls.0.function.arguments", '{"city": "Florence"}')),
+         "[tool_call_conformance] tool_calls[0].function.arguments: expected arguments matching the weather schema; "
+         "got 'location' is a required property"),
+    Case("message_conformance", "content", "an empty answer where text was due",
+         lambda: answer("tool"), "[message_conformance] message.content: expected visible text in the answer; got "
+         "None", {"content": True}),
+    Case("message_conformance", "fields", "a streamed answer without the reasoning the JSON answer had",
+         lambda: stream("simple_streaming", lambda c: [x for x in c if not _delta(x).get("reasoning_content")]),
+         "[message_conformance] message: expected the fields ['content', 'reasoning_content', 'role']; got the "
+         "fields ['content', 'role']", {"message_fields": frozenset({"content", "reasoning_content", "role"})}),
+    Case("message_conformance", "incremental", "the whole answer in one chunk",
+         lambda: stream("simple_streaming", lambda c: [x for x in c if not x["choices"][0].get("delta", {})
+                                                       .get("reasoning_content")][-2:]),
+         "[message_conformance] stream: expected the answer in several token-bearing chunks; got 1 chunk(s)",
+         {"incremental": True}),
+    Case("echo_conformance", "model", "the answer names another model",
+         lambda: answer("simple", _set("model", "glm-4.5")),
+         "[echo_conformance] $.model: expected 'glm-4.6'; got 'glm-4.5'"),
+    Case("echo_conformance", "request_id", "the caller's request_id not echoed",
+         lambda: answer("simple", request=lambda r: r.update(request_id="mine-0001")),
+         "[echo_conformance] $.request_id: expected 'mine-0001' (the request_id sent); got "
+         "'20251023225903cf0228dfd8f1415d'"),
+    Case("thinking_conformance", "disabled", "reasoning_content with thinking disabled",
+         lambda: answer("simple", request=lambda r: r.update(thinking={"type": "disabled"})),
+         "[thinking_conformance] reasoning_content: expected no reasoning_content with thinking disabled; got 3134 "
+         "characters"),
+    Case("thinking_conformance", "enabled", "no reasoning_content though the request asked for it",
+         lambda: answer("simple", _drop("choices.0.message.reasoning_content")),
+         "[thinking_conformance] reasoning_content: expected reasoning_content with thinking enabled; got none",
+         {"reasoning": True}),
+]
+
+# SSE framing: one case per violation the decoder reports, each on a real stream with its bytes changed.
+_FRAMING: dict[str, tuple[str, Callable[[bytes], bytes], str]] = {
+    "unterminated_event": ("the last event lost its blank line", lambda b: b[:-1],
+                           "byte 232985: expected well-formed Server-Sent Events; got unterminated_event: stream ended "
+                           "before the blank line that dispatches the last event; dispatched anyway with "
+                           "terminated=False"),
+    "trailing_partial_line": ("a comment line without its line break after the end", lambda b: b + b": ping",
+                              "byte 232986: expected well-formed Server-Sent Events; got trailing_partial_line: "
+                              "stream ended inside a line (6 bytes with no line break)"),
+    "unknown_field": ("a line with a field SSE does not define", lambda b: b"foo: bar\n" + b,
+                      "byte 0: expected well-formed Server-Sent Events; got unknown_field: unknown field 'foo' "
+                      "ignored"),
+    "invalid_retry": ("a retry field that is not a number", lambda b: b"retry: soon\n" + b,
+                      "byte 0: expected well-formed Server-Sent Events; got invalid_retry: retry 'soon' is not only "
+                      "ASCII digits; ignored"),
+    "invalid_id": ("an id field with a NUL character", lambda b: b"id: a\x00b\n" + b,
+                   "byte 0: expected well-formed Server-Sent Events; got invalid_id: id 'a\\x00b' contains NUL; "
+                   "ignored"),
+    "invalid_utf8": ("a byte that is not UTF-8 inside a chunk", lambda b: b.replace(b"Oi", b"O\xff", 1),
+                     "byte 16218: expected well-formed Server-Sent Events; got invalid_utf8: 1 invalid UTF-8 "
+                     "sequence(s) in the line replaced with U+FFFD, the first b'\\xff'"),
+    "data_after_done": ("an event after data: [DONE]", lambda b: b + b'data: {"late": true}\n\n',
+                        "byte 233007: expected well-formed Server-Sent Events; got data_after_done: event after "
+                        "[DONE]: '{\"late\": true}'"),
+}
+
+
+def _framing_case(kind: str) -> Case:
+    breaks, change, got = _FRAMING[kind]
+    return Case("sse_framing", kind, breaks, lambda: stream("simple_streaming", raw=change), f"[sse_framing] {got}")
+
+
+CASES += [_framing_case(kind) for kind in sorted(VIOLATION_KINDS)]
+
+# Healthy counterparts: real answers every check passes, with the expectations their requests set.
+HEALTHY: dict[str, tuple[Callable[[], Exchange], Expect]] = {
+    "simple": (lambda: answer("simple", request=lambda r: r.update(request_id=None) or r),
+               Expect(content=True, reasoning=True, finish_reason="stop")),
+    "simple_streaming": (lambda: stream("simple_streaming"),
+                         Expect(content=True, reasoning=True, incremental=True,
+                                message_fields=frozenset({"content", "reasoning_content", "role"}))),
+    "tool": (lambda: answer("tool"), Expect(tool_calls=("weather",), finish_reason="tool_calls")),
+    "tool_streaming": (lambda: stream("tool_streaming"), Expect(**TOOL_EXPECT, finish_reason="tool_calls")),
+    "tool_stream_in_pieces": (lambda: stream("tool_streaming", _tool_args_in_pieces,
+                                             request=lambda r: r.update(tool_stream=True)),
+                              Expect(**TOOL_EXPECT, fragments=True)),
+    "multi_tool": (lambda: answer("multi_tool"), Expect(tool_calls=("add", "multiply"))),
+    "multi_tool_streaming": (lambda: stream("multi_tool_streaming"), Expect(tool_calls=("add", "multiply"))),
+    "thinking_streaming": (lambda: stream("thinking-streaming", prefix=THINKING), Expect(reasoning=True)),
+    "thinking_streaming_strict": (lambda: stream("thinking-streaming", prefix=THINKING),
+                                  Expect(reasoning=True, mode=Mode.STRICT)),
+    "error_1211": (lambda: error("400_1211", 400), Expect(status=400, code="1211")),
+    "error_1113": (lambda: error("429_1113", 429), Expect(status=429, code="1113")),
+    "error_1210_range": (lambda: error("400_1210", 400), Expect(status=400, code="1210",
+                                                               message_contains="[1,131072]")),
+}
+
+
+def render() -> str:
+    """docs/checks.md: every rule, what breaks it, and the message a user sees."""
+    lines = [
+        "# What the checks guarantee",
+        "",
+        "Rendered from `tests/checks/check_table.py` by `python tests/checks/check_table.py > docs/checks.md`;",
+        "`tests/checks/test_checks.py` fails when this page is stale. Each row is a test: a real GLM",
+        "exchange (`fixtures/real/`) with one thing changed, and the exact violation the check reports",
+        "(every violation also carries a curl line that reproduces the request). The healthy exchanges",
+        f"({', '.join(sorted(HEALTHY))}) pass every check.",
+        "",
+    ]
+    for check in dict.fromkeys(c.check for c in CASES):
+        lines += [f"## `{check}`", "", "| rule | what breaks it | what the user sees |", "|---|---|---|"]
+        for case in (c for c in CASES if c.check == check):
+            shown = case.message.replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| `{case.rule}` | {case.breaks} | `{shown}` |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

@@ -1,0 +1,108 @@
+"""Mutation testing of the checks, the stream reading and the SSE decoder, against a committed
+list of equivalent mutants.
+
+    python tools/mutation.py            # mutmut run, then the verdict (tox -e mutation does the same)
+    python tools/mutation.py --no-run   # the verdict on the last run's results
+
+mutmut (configured in pyproject.toml, [tool.mutmut]) mutates harness/checks.py, harness/stream.py
+and harness/sse.py one change at a time and runs tests/checks and tests/test_sse.py against each.
+A mutant the tests do not notice ("survived") is either a gap in the tests or equivalent: a
+change no caller can observe. The equivalent ones are listed, each with the reason, in
+tools/mutation-survivors.json, matched by function and changed lines (not by mutmut's numbering,
+which moves with every edit). Any other survivor fails this command, so a check switched off
+by a refactor, or a new rule without its test, turns it red. A listed mutant that no longer
+survives is reported too, so the list stays honest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SURVIVORS = ROOT / "tools" / "mutation-survivors.json"
+TARGET_SCORE = 95.0
+_RESULT = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>.+)$")
+
+
+def mutmut(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        sys.exit(f"mutation: mutmut {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+def results() -> dict[str, str]:
+    found = {}
+    for line in mutmut("results", "--all", "true").splitlines():
+        match = _RESULT.match(line)
+        if match:
+            found[match["name"]] = match["status"]
+    if not found:
+        sys.exit("mutation: no mutmut results; run without --no-run first")
+    return found
+
+
+def signature(name: str) -> dict[str, str]:
+    """What identifies a mutant across edits: module, function, the line before and after."""
+    diff = mutmut("show", name).splitlines()
+    removed = [line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")]
+    module, _, rest = name.partition(".x")  # harness.checks.x_fn__mutmut_3 / harness.sse.xǁClassǁmethod__mutmut_1
+    function = rest.lstrip("_ǁ").rsplit("__mutmut_", 1)[0].replace("ǁ", ".")
+    return {"module": module.rsplit(".", 1)[0] if not rest else module, "function": function,
+            "from": "\n".join(removed), "to": "\n".join(added)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-run", action="store_true", help="report on the last run instead of running mutmut")
+    args = parser.parse_args()
+    if not args.no_run:
+        subprocess.run([sys.executable, "-m", "mutmut", "run"], cwd=ROOT, check=False)
+    statuses = results()
+    listed = json.loads(SURVIVORS.read_text())["equivalent"]
+    keys = {(e["module"], e["function"], e["from"], e["to"]): e for e in listed}
+    seen_listed: set[tuple[str, str, str, str]] = set()
+    unexplained: list[dict[str, str]] = []
+    counts: dict[str, Counter[str]] = {}
+    for name, status in sorted(statuses.items()):
+        module = name.split(".x", 1)[0]
+        tally = counts.setdefault(module, Counter())
+        if status != "survived":
+            tally["killed" if status in ("killed", "timeout") else status] += 1
+            continue
+        sig = signature(name)
+        key = (sig["module"], sig["function"], sig["from"], sig["to"])
+        if key in keys:
+            tally["equivalent"] += 1
+            seen_listed.add(key)
+        else:
+            tally["survived"] += 1
+            unexplained.append({"name": name, **sig})
+    total_killed = total_judged = 0
+    for module, tally in sorted(counts.items()):
+        judged = tally["killed"] + tally["survived"]
+        total_killed, total_judged = total_killed + tally["killed"], total_judged + judged
+        score = 100 * tally["killed"] / judged if judged else 100.0
+        extra = ", ".join(f"{n} {k}" for k, n in sorted(tally.items()) if k not in ("killed", "survived", "equivalent"))
+        print(f"{module}: {tally['killed']} killed, {tally['survived']} survived, {tally['equivalent']} equivalent"
+              f"{', ' + extra if extra else ''} -> {score:.1f}% of non-equivalent mutants killed")
+    score = 100 * total_killed / total_judged if total_judged else 100.0
+    print(f"all: {total_killed}/{total_judged} non-equivalent mutants killed ({score:.1f}%; target {TARGET_SCORE}%)")
+    for survivor in unexplained:
+        print(f"\nsurvived, not listed as equivalent: {survivor['name']} ({survivor['function']})\n"
+              f"  - {survivor['from']}\n  + {survivor['to']}")
+    stale = [e for k, e in keys.items() if k not in seen_listed]
+    for entry in stale:
+        print(f"\nlisted as equivalent but did not survive (remove it): {entry['function']}: {entry['from']!r}")
+    return 1 if unexplained or stale or score < TARGET_SCORE else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

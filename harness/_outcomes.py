@@ -39,6 +39,7 @@ class OutcomeRecorder:
                     duration_s=round(report.duration, 4),
                     checks=sorted({v.check for v in violations}),
                     violations=[self._scrub(str(v)) for v in violations],
+                    findings=[v.to_json() for v in violations],  # scrubbed with the whole document
                     # scrubbed before the cut, so that a key cut in half cannot slip through
                     message=self._scrub(report.longreprtext)[:2000] if report.failed or report.skipped else "",
                 )

@@ -161,6 +161,8 @@ class Sample(BaseModel):
     token_chunks: int = 0
     tokens_per_chunk: float | None = None
     finish_reason: str | None = None
+    # "check.rule" for each contract rule the answer broke (checked after its level, off the clock)
+    violations: list[str] = []
     # metrics (see DEFINITIONS)
     ttft_ms: float | None = None
     ttfr_ms: float | None = None

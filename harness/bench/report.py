@@ -126,6 +126,9 @@ class LevelResult(_Strict):
     samples: LevelSamples
     health: ClientHealth | None
     interrupted: bool = False
+    # the suites' checks on the level's 200 answers (up to runner.CHECKED_PER_LEVEL of them)
+    checked: int = 0
+    conformance: dict[str, int] = {}  # "check.rule" -> answers that broke it
 
 
 class StopRecord(_Strict):
@@ -245,6 +248,8 @@ def level_result(run: LevelRun, *, seed: int = 0) -> LevelResult:
         output_tokens_per_s=round(tokens / duration, 4) if duration else None,
         tokens_per_chunk_mean=round(sum(per_chunk) / len(per_chunk), 4) if per_chunk else None,
         summaries=summaries, samples=values, health=run.health, interrupted=run.interrupted,
+        checked=sum(o.checked for o in run.outcomes),
+        conformance=dict(Counter(rule for s in samples for rule in s.violations)),
     )
 
 
@@ -413,6 +418,16 @@ def _ci(pair: tuple[float, float] | None, digits: int = 1) -> str:
     return "-" if pair is None else f"[{pair[0]:,.{digits}f}, {pair[1]:,.{digits}f}]"
 
 
+def _conformance_line(level: LevelResult) -> str:
+    if not level.checked:
+        return "Contract: no answer checked (none came back whole with HTTP 200)."
+    broken = sum(level.conformance.values())
+    if not broken:
+        return f"Contract: all {level.checked} checked answers conform (the suites' checks)."
+    rules = ", ".join(f"{rule}: {n}" for rule, n in sorted(level.conformance.items()))
+    return f"Contract: {level.checked} answers checked with the suites' checks; rules broken: {rules}."
+
+
 def render_markdown(report: BenchReport) -> str:
     meta = report.meta
     out = [
@@ -457,6 +472,7 @@ def render_markdown(report: BenchReport) -> str:
                 f"{_ci(summary.ci95_p50)} |")
         if level.errors:
             out += ["", "Errors: " + ", ".join(f"{k}: {v}" for k, v in sorted(level.errors.items()))]
+        out += ["", _conformance_line(level)]
         if level.health:
             h = level.health
             verdict = ("**client-bound**: " + "; ".join(h.reasons)) if h.client_bound else "not client-bound"

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..checks import Expect, run_checks
 from ..client import AsyncGLMClient, Exchange, TimedEvent
 from ..contract import business_error, is_retryable
 from .clients import ShardedClient
@@ -93,6 +94,13 @@ class StopInfo:
 class Outcome:
     sample: Sample
     exchange: Exchange | None = None
+    keep: bool = False  # hand the exchange back (grading); otherwise it is dropped once checked
+    checked: bool = False
+
+
+# Answers checked against the contract per level: all of a typical level, bounded so that a long
+# run does not hold every exchange in memory until its level ends.
+CHECKED_PER_LEVEL = 256
 
 
 @dataclass(slots=True)
@@ -190,6 +198,7 @@ class LoadRunner:
         self.stopped: StopInfo | None = None
         self.runs: list[LevelRun] = []  # every level started, finished or not
         self._index = 0
+        self._checking = 0  # exchanges of this level kept for the contract checks
         self._jitter = random.Random(seed)
 
     # -- one level ---------------------------------------------------------------------------------
@@ -197,6 +206,7 @@ class LoadRunner:
         """Warm-up (excluded), then the measured requests; stops early only on a stop code."""
         run = LevelRun(spec, started_at=_utc())
         self.runs.append(run)
+        self._checking = 0
         if self.stopped is not None:
             run.stopped = self.stopped
             return run
@@ -205,6 +215,9 @@ class LoadRunner:
             if spec.warmup:
                 warm = [job_for(i) for i in range(spec.warmup)]
                 await self._closed_loop(spec, warm, "warmup", run.warmup, spec.name)
+            for warm_outcome in run.warmup:  # not checked: warm-up answers are not part of the run
+                warm_outcome.exchange = None
+            self._checking = 0
             jobs = [job_for(i) for i in range(spec.requests)]
             phase: Phase = "task" if any(j.task_id for j in jobs) else "measure"
             if self.progress is not None:
@@ -224,6 +237,7 @@ class LoadRunner:
                 run.health = monitor.report([s.lateness_ms for s in run.samples])
             if self.progress is not None:
                 self.progress.end_level()
+            _check_answers(run.outcomes)
         return run
 
     async def _closed_loop(self, spec: LevelSpec, jobs: Sequence[Job], phase: Phase,
@@ -319,8 +333,10 @@ class LoadRunner:
             self.on_sample(sample)
         if self.progress is not None:
             self.progress.advance(sample)
-        if not job.keep:
+        outcome.keep = job.keep
+        if not job.keep and self._checking >= CHECKED_PER_LEVEL:
             outcome.exchange = None
+        self._checking += outcome.exchange is not None
         return outcome
 
     async def _attempt(self, job: Job, phase: Phase, level: str, index: int, slot: int,
@@ -376,3 +392,15 @@ class LoadRunner:
             known = business_error(error.code) if error.code else None
             meaning = known.meaning if known else "authentication failed"
             self.stopped = StopInfo(sample.status, error.code, error.message, meaning)
+
+
+def _check_answers(outcomes: Sequence[Outcome]) -> None:
+    """The suites' checks on every kept 200 answer, run once the level's clock has stopped."""
+    for outcome in outcomes:
+        exchange = outcome.exchange
+        if exchange is not None and exchange.status == 200 and exchange.transport_error is None:
+            found = run_checks(exchange, Expect())
+            outcome.sample.violations = sorted({f"{v.check}.{v.rule}" for v in found})
+            outcome.checked = True
+        if not outcome.keep:
+            outcome.exchange = None

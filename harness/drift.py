@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._resources import fixtures_dir
 from .errors import UsageError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_KNOWN = REPO_ROOT / "fixtures" / "drift" / "known-differences.json"
-DEFAULT_TRANSCRIPTS = REPO_ROOT / "fixtures" / "transcripts"
+DEFAULT_KNOWN = fixtures_dir() / "drift" / "known-differences.json"
+DEFAULT_TRANSCRIPTS = fixtures_dir() / "transcripts"
 RECORDINGS_ENV = "GLM_HARNESS_REAL_TRAFFIC"
-_SIBLING_RECORDINGS = REPO_ROOT.parent / "shared" / "real-traffic"
+# Beside a checkout (../shared/real-traffic); nowhere, for an installed package.
+_SIBLING_RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "real-traffic"
 
 ABSENT = "absent"
 Shape = dict[str, frozenset[str]]

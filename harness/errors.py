@@ -31,3 +31,12 @@ class APIStatusError(HarnessError):
         self.status = status
         self.code = code
         self.message = message
+
+
+class MissingExtraError(UsageError, ImportError):
+    """A command or name needs an optional dependency group that is not installed."""
+
+    def __init__(self, extra: str, what: str, missing: str) -> None:
+        super().__init__(f"{what} needs the [{extra}] extra ({missing} is not installed): "
+                         f"pip install 'glm-harness[{extra}]'")
+        self.extra = extra

@@ -1,0 +1,38 @@
+"""The optional dependency groups (pyproject.toml's extras) and what needs them. A command whose
+extra is missing stops with one line naming the extra, before anything imports it."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+from .errors import MissingExtraError
+
+# The modules each extra brings that the code imports; pyproject.toml pins their versions.
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "bench": ("numpy", "scipy", "rich"),
+    "plots": ("matplotlib",),
+    "serve": ("uvicorn",),
+}
+COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
+    "bench": ("bench",),
+    "calibrate": ("bench", "serve"),
+    "compare": ("bench",),
+    "plot": ("bench", "plots"),
+    "serve": ("serve",),
+}
+
+
+def missing(extra: str) -> str | None:
+    """The first module of `extra` that cannot be imported, or None."""
+    return next((module for module in EXTRAS[extra] if find_spec(module) is None), None)
+
+
+def require(extra: str, what: str) -> None:
+    """Raise `MissingExtraError` naming `extra` if any of its modules is absent."""
+    if (module := missing(extra)) is not None:
+        raise MissingExtraError(extra, what, module)
+
+
+def require_for_command(command: str) -> None:
+    for extra in COMMAND_EXTRAS.get(command, ()):
+        require(extra, f"glm-harness {command}")

@@ -668,13 +668,17 @@ def run_drift(args: argparse.Namespace) -> int:
     """Print every difference, one per line; 1 if any is not known, 0 if none, 2 on bad input."""
     recordings = Path(args.recordings) if args.recordings else (
         None if args.transcripts else default_recordings())
-    if recordings is None and not args.transcripts:
+    # With no DIR given, the transcripts that ship with the harness are compared as well (alone,
+    # where there are no real-traffic recordings, as in an installed package).
+    transcripts = Path(args.transcripts) if args.transcripts else (
+        DEFAULT_TRANSCRIPTS if not args.recordings and DEFAULT_TRANSCRIPTS.is_dir() else None)
+    if recordings is None and transcripts is None:
         print(f"glm-harness drift: error: no recordings given, ${RECORDINGS_ENV} is not set, and "
               f"{_SIBLING_RECORDINGS} does not exist", file=sys.stderr)
         return 2
-    # With no DIR given, the project's own transcripts are compared as well.
-    transcripts = Path(args.transcripts) if args.transcripts else (
-        DEFAULT_TRANSCRIPTS if not args.recordings and DEFAULT_TRANSCRIPTS.is_dir() else None)
+    if recordings is None and not args.transcripts:
+        print(f"note: no real-traffic recordings (give DIR or set ${RECORDINGS_ENV}); comparing the "
+              f"transcripts in {transcripts}")
     known: Path | None = None if getattr(args, "no_known", False) else (
         Path(args.known) if args.known else DEFAULT_KNOWN)
     try:

@@ -12,6 +12,7 @@ use none of them: no header line, no deselection. The suites that ship with it r
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
@@ -111,7 +112,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tests that carry the plugin's own markers are touched."""
     config.stash[_used_key] = any(_uses_glm(item) for item in items)
     live = config.stash[settings_key].live
-    wants_bench = "glm_bench" in (config.getoption("markexpr", "") or "")
+    wants_bench = bool(re.search(r"(?<!not )\bglm_bench\b", config.getoption("markexpr", "") or ""))
     keep, drop = [], []
     for item in items:
         if (live and item.get_closest_marker("glm_mock_only")) or (

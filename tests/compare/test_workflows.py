@@ -157,6 +157,7 @@ def test_ci_runs_lint_and_the_offline_suites() -> None:
     assert ci["permissions"] == {"contents": "read"}
     runs = "\n".join(str(s.get("run", "")) for job in ci["jobs"].values() for s in _steps(job))
     assert "ruff check" in runs and "pytest" in runs and '".[dev]"' in runs
+    assert "-m installed_wheel" in runs
     assert "ZAI_API_KEY" not in CI.read_text() and "secrets." not in CI.read_text()
 
 

@@ -92,18 +92,16 @@ def add_options(parser: pytest.Parser) -> None:
                                    f"{ENV_PREFIX}<NAME> and the ini key glm_<name>")
     for option in OPTIONS:
         # No defaults here: None means "not given", so the environment and the ini file get a say.
-        if option.kind == "flag":
-            group.addoption(option.flag, dest=f"glm_{option.name}", help=option.help,
-                            action="store_true", default=None)
-            parser.addini(option.ini, help=f"{option.help} (as {option.flag})", type="string")
-        elif option.kind == "list":
-            group.addoption(option.flag, dest=f"glm_{option.name}", help=option.help,
-                            action="append", default=None, metavar=option.metavar)
-            parser.addini(option.ini, help=f"{option.help} (as {option.flag})", type="args")
+        how: dict[str, Any] = (
+            {"action": "store_true"} if option.kind == "flag"
+            else {"action": "append", "metavar": option.metavar} if option.kind == "list"
+            else {"metavar": option.metavar, "choices": option.choices})
+        group.addoption(option.flag, dest=f"glm_{option.name}", help=option.help, default=None, **how)
+        ini_help = f"{option.help} (as {option.flag})"
+        if option.kind == "list":
+            parser.addini(option.ini, help=ini_help, type="args")
         else:
-            group.addoption(option.flag, dest=f"glm_{option.name}", help=option.help,
-                            default=None, metavar=option.metavar, choices=option.choices)
-            parser.addini(option.ini, help=f"{option.help} (as {option.flag})", type="string")
+            parser.addini(option.ini, help=ini_help, type="string")
 
 
 def read(config: pytest.Config) -> Settings:

@@ -9,6 +9,7 @@ Minutes of pip, so marked `installed_wheel` and left out of the default run; .ci
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -56,13 +57,13 @@ def _venv(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bin/ of a venv holding the wheel (with [serve]) and the neighbouring plugins."""
+    """The bin/ of a venv holding the wheel (with [serve] and [bench]) and the neighbouring plugins."""
     root = tmp_path_factory.mktemp("wheel")
     builder = _venv(root / "build-venv")
     _run(builder / "pip", "wheel", "--no-deps", "--quiet", "-w", root / "dist", REPO, cwd=root)
     (wheel,) = (root / "dist").glob("glm_harness-*.whl")
     user = _venv(root / "user-venv")
-    _run(user / "pip", "install", "--quiet", f"{wheel}[serve]", *NEIGHBOURS, cwd=root)
+    _run(user / "pip", "install", "--quiet", f"{wheel}[serve,bench]", *NEIGHBOURS, cwd=root)
     return user
 
 
@@ -113,3 +114,19 @@ def test_an_unrelated_project_sees_no_sign_of_the_plugin(installed: Path, tmp_pa
     options = _run(installed / "pytest", "--help", cwd=tmp_path, env=env).stdout
     assert "--base-url" in options and "--record-mode" in options and "--glm-target" in options
     assert not re.search(r"^\s+--(target|model|report|record|read-timeout|twin-fault)(?![\w-])", options, re.M)
+
+
+def test_the_commands_work_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
+    """bench (its task set and prices), drift (its transcripts and known differences) and validate
+    find what they need in the package, not in a checkout."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GLM_HARNESS_REAL_TRAFFIC")}
+    cli = installed / "glm-harness"
+    drift = _run(cli, "drift", cwd=tmp_path, env=env)
+    assert re.search(r"^[1-9]\d* recording\(s\) compared: 0 unknown", drift.stdout, re.M), drift.stdout
+    (tmp_path / "request.json").write_text('{"model": "glm-4.6", "messages": [{"role": "user", "content": "hi"}]}')
+    assert "1 valid, 0 invalid" in _run(cli, "validate", "request.json", cwd=tmp_path, env=env).stdout
+    _run(cli, "bench", "--concurrency", "1", "--requests", "4", "--ttft-ms", "2", "--itl-ms", "1",
+         "--tasks", "default", "--no-progress", "--out", "bench.json", cwd=tmp_path, env=env)
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["kind"] == "glm-harness.bench" and report["complete"], sorted(report)
+    assert report["efficiency"] and report["task_set"]["name"] == "default", report["task_set"]

@@ -20,6 +20,8 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "plot": ("bench", "plots"),
     "serve": ("serve",),
 }
+# Options that need more than their command does, checked before the command starts its work.
+OPTION_EXTRAS: dict[tuple[str, str], str] = {("compare", "--plots"): "plots"}
 
 
 def missing(extra: str) -> str | None:
@@ -33,6 +35,11 @@ def require(extra: str, what: str) -> None:
         raise MissingExtraError(extra, what, module)
 
 
-def require_for_command(command: str) -> None:
+def require_for_command(argv: list[str]) -> None:
+    """`MissingExtraError` if the command in `argv` (or one of its options) needs a missing extra."""
+    command = argv[0] if argv else ""
     for extra in COMMAND_EXTRAS.get(command, ()):
         require(extra, f"glm-harness {command}")
+    for (name, option), extra in OPTION_EXTRAS.items():
+        if command == name and any(arg == option or arg.startswith(f"{option}=") for arg in argv[1:]):
+            require(extra, f"glm-harness {command} {option}")

@@ -112,7 +112,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def _scrubber(env: str | None = None) -> Scrubber:
-    """Keys from `ZAI_API_KEY` and the run's `--api-key-env`, read when the text is written."""
+    """Keys from `ZAI_API_KEY` and the run's `--glm-api-key-env`, read when the text is written."""
     return Scrubber.for_target(None, env_names=(env,) if env else ())
 
 
@@ -134,9 +134,12 @@ def _version() -> str:
 
 
 def _git_sha() -> str | None:
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / ".git").exists():  # an installed package: a repo around it is someone else's
+        return None
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
+                             cwd=checkout)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None

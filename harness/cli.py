@@ -122,7 +122,7 @@ def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # typ
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        require_for_command(argv[0] if argv else "")
+        require_for_command(argv)
     except HarnessError as error:
         print(f"glm-harness: error: {error}", file=sys.stderr)
         return 2

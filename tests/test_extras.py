@@ -23,6 +23,7 @@ def without(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     (["bench"], "numpy", "bench"),
     (["compare", "a.json", "b.json"], "scipy", "bench"),
     (["plot", "a.json"], "matplotlib", "plots"),
+    (["compare", "a.json", "b.json", "--plots", "out"], "matplotlib", "plots"),
     (["serve", "--port", "0"], "uvicorn", "serve"),
     (["calibrate"], "uvicorn", "serve"),
 ])

@@ -23,6 +23,7 @@ from . import _settings
 if TYPE_CHECKING:
     import httpx
 
+    from ._silence import Silence
     from .checks import Violation
     from .client import AsyncGLMClient, Exchange, GLMClient
     from .contract import Mode
@@ -197,29 +198,55 @@ def glm_mock(_glm_routed: GLMTwin | None) -> Iterator[GLMTwin]:
     _glm_routed.reset()
 
 
-def _maybe_recorded(client: GLMClient, request: pytest.FixtureRequest) -> GLMClient:
-    """With `--glm-record DIR`, the client saves each exchange as a transcript (harness.record)."""
-    settings = request.config.stash[settings_key]
-    if not settings.record:
-        return client
-    from .record import record_sends
+@pytest.fixture(scope="session")
+def _glm_silence(glm_target: Target) -> Silence | None:
+    """How many requests in a row a live target has left unanswered (harness._silence)."""
+    if glm_target.kind == "mock":
+        return None  # the twin stalls only when told to, and the proofs of that tell it to
+    from ._silence import Silence
 
-    return record_sends(client, settings.record, scenario=request.node.name,
-                        sensitive=settings.record_sensitive)
+    return Silence()
+
+
+@pytest.fixture
+def _glm_answering(pytestconfig: pytest.Config, glm_target: Target,
+                   _glm_silence: Silence | None) -> Silence | None:
+    """Fail at once, rather than wait once more, when the live target has stopped answering."""
+    if _glm_silence is not None and _glm_silence.hung:
+        from ._silence import HUNG_AFTER
+
+        pytest.fail(f"{glm_target.base_url} has not answered {HUNG_AFTER} requests in a row within "
+                    f"{pytestconfig.stash[settings_key].read_timeout:g} s (--glm-read-timeout); "
+                    "taken as hung, not waited on again", pytrace=False)
+    return _glm_silence
+
+
+def _prepared(client: GLMClient, request: pytest.FixtureRequest, silence: Silence | None) -> GLMClient:
+    """With `--glm-record DIR`, the client saves each exchange as a transcript (harness.record);
+    on a live target, each exchange is noted for the hung-target check."""
+    settings = request.config.stash[settings_key]
+    if settings.record:
+        from .record import record_sends
+
+        record_sends(client, settings.record, scenario=request.node.name,
+                     sensitive=settings.record_sensitive)
+    if silence is not None:
+        silence.watch(client)
+    return client
 
 
 @pytest.fixture
 def glm_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, glm_target: Target,
-               _glm_routed: GLMTwin | None) -> Iterator[GLMClient]:
+               _glm_routed: GLMTwin | None, _glm_answering: Silence | None) -> Iterator[GLMClient]:
     from .client import GLMClient
 
     with GLMClient(glm_target, timeout=_timeout(pytestconfig)) as client:
-        yield _maybe_recorded(client, request)
+        yield _prepared(client, request, _glm_answering)
 
 
 @pytest.fixture
 def glm_client_with_key(request: pytest.FixtureRequest, pytestconfig: pytest.Config, glm_target: Target,
-                        _glm_routed: GLMTwin | None) -> Iterator[ClientFactory]:
+                        _glm_routed: GLMTwin | None, _glm_answering: Silence | None) -> Iterator[ClientFactory]:
     """`glm_client_with_key(key)`: a client for the same target with another key (or none)."""
     from .client import GLMClient
     from .targets import Secret
@@ -229,7 +256,7 @@ def glm_client_with_key(request: pytest.FixtureRequest, pytestconfig: pytest.Con
     def make(key: str | None) -> GLMClient:
         target = dataclasses.replace(glm_target, api_key=Secret(key) if key else None)
         opened.append(GLMClient(target, timeout=_timeout(pytestconfig)))
-        return _maybe_recorded(opened[-1], request)
+        return _prepared(opened[-1], request, _glm_answering)
 
     yield make
     for client in opened:
@@ -237,12 +264,15 @@ def glm_client_with_key(request: pytest.FixtureRequest, pytestconfig: pytest.Con
 
 
 @pytest.fixture
-def glm_async_client(pytestconfig: pytest.Config, glm_target: Target,
-                     _glm_routed: GLMTwin | None) -> AsyncGLMClient:
+def glm_async_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, glm_target: Target,
+                     _glm_routed: GLMTwin | None, _glm_answering: Silence | None) -> AsyncGLMClient:
     """A fresh async client per test: httpx's async pool belongs to one event loop."""
     from .client import AsyncGLMClient
 
-    return AsyncGLMClient(glm_target, timeout=_timeout(pytestconfig))
+    client = AsyncGLMClient(glm_target, timeout=_timeout(pytestconfig))
+    if _glm_answering is not None:
+        _glm_answering.watch(client)
+    return client
 
 
 def _timeout(config: pytest.Config) -> httpx.Timeout:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness import _settings
+from harness._silence import HUNG_AFTER, Silence
 from harness.contract import DEFAULT_MODEL
 from harness.targets import DEFAULT_KEY_ENV, LIVE_BASE_URL
 
@@ -186,6 +187,40 @@ def test_ask(glm_client, glm_check):
                                           "--glm-base-url", hung_server, "--glm-api-key-env", "GLM_TEST_KEY")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*[[]transport_completed[]]*ReadTimeout*"])
+
+
+def test_a_hung_target_is_given_up_on_after_a_few_requests(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, hung_server: str) -> None:
+    """Three requests in a row without an answer: the rest of the run fails at once, each test
+    naming why, instead of waiting --glm-read-timeout once more per request."""
+    monkeypatch.setenv("GLM_TEST_KEY", "k")
+    pytester.makepyfile(test_hung="""
+import pytest
+
+@pytest.mark.parametrize("n", range(5))
+def test_ask(glm_client, n):
+    assert glm_client.send({"messages": [{"role": "user", "content": "hi"}]}).transport_error
+""")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--glm-target", "live",
+                                          "--glm-base-url", hung_server, "--glm-api-key-env", "GLM_TEST_KEY",
+                                          "--glm-read-timeout", "0.2")
+    result.assert_outcomes(passed=HUNG_AFTER, errors=5 - HUNG_AFTER)
+    result.stdout.fnmatch_lines([f"*has not answered {HUNG_AFTER} requests in a row within 0.2 s "
+                                 "(--glm-read-timeout); taken as hung, not waited on again*"])
+
+
+def test_an_answer_resets_the_count() -> None:
+    from harness.client import Exchange
+    from harness.targets import mock_target
+
+    silence = Silence()
+    stalled = Exchange(mock_target(), {}, sent_at=0.0, transport_error="ReadTimeout: timed out")
+    answered = Exchange(mock_target(), {}, sent_at=0.0, status=200)
+    for exchange in [stalled] * (HUNG_AFTER - 1) + [answered] + [stalled] * (HUNG_AFTER - 1):
+        silence.note(exchange)
+    assert not silence.hung
+    silence.note(stalled)
+    assert silence.hung
 
 
 def test_the_default_read_timeout_is_bounded() -> None:

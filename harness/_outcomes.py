@@ -1,4 +1,8 @@
-"""`--report PATH`: each test's contract outcome as JSON, for nightly-to-nightly comparison."""
+"""`--glm-report FILE`: each test's contract outcome as JSON, for nightly-to-nightly comparison.
+
+The path is checked when the session starts (a folder, or a place that cannot be written, is one
+usage error before any test runs); if writing still fails at the end, the report goes to the
+temporary folder and the path is said, so a run's outcomes are never lost."""
 
 from __future__ import annotations
 
@@ -12,15 +16,31 @@ from typing import Any
 
 import pytest
 
+from ._settings import Settings
 from .scrub import Scrubber
 
 OUTCOME_SCHEMA_VERSION = "1.0"
 
 
+def check_report_path(path: str) -> None:
+    """`pytest.UsageError` unless a file can be written at `path`."""
+    target = Path(path)
+    if path.endswith(("/", os.sep)) or target.is_dir():
+        raise pytest.UsageError(f"--glm-report {path}: is a folder; give a file path such as "
+                                f"{target / 'contract.json'}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".probe"):
+            pass
+    except OSError as error:
+        raise pytest.UsageError(f"--glm-report {path}: cannot write there ({error.strerror or error})") from None
+
+
 class OutcomeRecorder:
-    def __init__(self, config: pytest.Config, path: str) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
-        self.path = Path(path)
+        self.settings = settings
+        self.path = Path(settings.report or "")
         self.started = dt.datetime.now(dt.UTC)
         self.tests: dict[str, dict[str, Any]] = {}
 
@@ -45,18 +65,19 @@ class OutcomeRecorder:
                 )
 
     def _scrub(self, text: str) -> str:
-        return _scrubber(self.config.getoption("--api-key-env")).scrub_text(text)
+        return _scrubber(self.settings.api_key_env).scrub_text(text)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        config = self.config
-        env = config.getoption("--api-key-env")
+        from .contract import DEFAULT_MODEL
+
+        settings = self.settings
         document = {
             "schema_version": OUTCOME_SCHEMA_VERSION,
             "kind": "contract",
-            "target": config.getoption("--target"),
-            "base_url": config.getoption("--base-url"),
-            "model": config.getoption("--model"),
-            "strict_schema": config.getoption("--strict-schema"),
+            "target": settings.target,
+            "base_url": settings.base_url,
+            "model": settings.model or DEFAULT_MODEL,
+            "strict_schema": settings.strict_schema,
             "harness_version": _version(),
             "git_sha": _git_sha(),
             "started_at": self.started.isoformat(),
@@ -64,8 +85,21 @@ class OutcomeRecorder:
             "summary": _summary(self.tests.values()),
             "tests": sorted(self.tests.values(), key=lambda t: t["nodeid"]),
         }
-        text = _scrubber(env).scrub_text(json.dumps(document, indent=2, ensure_ascii=False))
-        write_atomically(self.path, text)
+        text = _scrubber(settings.api_key_env).scrub_text(json.dumps(document, indent=2, ensure_ascii=False))
+        try:
+            write_atomically(self.path, text)
+        except OSError as error:
+            fallback = Path(tempfile.gettempdir()) / f"glm-report-{self.started:%Y%m%dT%H%M%SZ}.json"
+            write_atomically(fallback, text)
+            self._say(f"glm-harness: could not write {self.path} ({error.strerror or error}); "
+                      f"the report is in {fallback}")
+
+    def _say(self, line: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line, red=True)
+        else:
+            print(line)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -79,7 +113,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def _scrubber(env: str | None = None) -> Scrubber:
-    """Keys from `ZAI_API_KEY` and the run's `--api-key-env`, read when the text is written."""
+    """Keys from `ZAI_API_KEY` and the run's `--glm-api-key-env`, read when the text is written."""
     return Scrubber.for_target(None, env_names=(env,) if env else ())
 
 
@@ -101,9 +135,12 @@ def _version() -> str:
 
 
 def _git_sha() -> str | None:
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / ".git").exists():  # an installed package: a repo around it is someone else's
+        return None
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
+                             cwd=checkout)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None

@@ -4,11 +4,13 @@ benchmarks. Bad input is one line on stderr and exit 2, never a traceback."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from ._extras import COMMAND_EXTRAS, missing, require_for_command
 from .errors import HarnessError
 
 Command = Callable[[argparse.Namespace], int]
@@ -59,11 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="glm-harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    from .mock.server import add_serve_arguments
+    if _available("serve", commands, "run the GLM twin over HTTP on loopback"):
+        from .mock.server import add_serve_arguments
 
-    serve = commands.add_parser("serve", help="run the GLM twin over HTTP on loopback")
-    add_serve_arguments(serve)
-    serve.set_defaults(run=_serve)
+        serve = commands.add_parser("serve", help="run the GLM twin over HTTP on loopback")
+        add_serve_arguments(serve)
+        serve.set_defaults(run=_serve)
 
     validate = commands.add_parser("validate", help="validate recorded requests, answers, streams")
     validate.add_argument("files", nargs="+", metavar="FILE")
@@ -90,30 +93,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _available(name: str, commands: argparse._SubParsersAction, helptext: str) -> bool:  # type: ignore[type-arg]
+    """True if `name`'s extras are installed; else list it in --help with the extra it needs
+    (`main` stops a run of it with one line before parsing)."""
+    lacking = [extra for extra in COMMAND_EXTRAS.get(name, ()) if missing(extra)]
+    if lacking:
+        needs = ",".join(lacking)
+        commands.add_parser(name, help=f"{helptext} (needs glm-harness[{needs}])", add_help=False)
+    return not lacking
+
+
 def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .compare import commands as compare
-
-    for name, helptext, add, run in (
-        ("compare", "compare reports; exit 1 on a regression beyond the thresholds",
-         compare.add_compare_arguments, compare.run_compare),
-        ("plot", "plot benchmark reports (PNG)", compare.add_plot_arguments, compare.run_plot),
-    ):
+    specs = (
+        ("compare", "compare reports; exit 1 on a regression beyond the thresholds", "compare", "compare"),
+        ("plot", "plot benchmark reports (PNG)", "compare", "plot"),
+        ("bench", "run latency and token-efficiency benchmarks", "bench", "bench"),
+        ("calibrate", "measure the harness's own timing error against the twin", "bench", "calibrate"),
+    )
+    for name, helptext, package, stem in specs:
+        if not _available(name, commands, helptext):
+            continue
+        module = importlib.import_module(f"harness.{package}.commands")
         sub = commands.add_parser(name, help=helptext)
-        add(sub)
-        sub.set_defaults(run=run)
-    from .bench import commands as bench
-
-    for name, helptext, add, run in (
-        ("bench", "run latency and token-efficiency benchmarks", bench.add_bench_arguments, bench.run_bench),
-        ("calibrate", "measure the harness's own timing error against the twin",
-         bench.add_calibrate_arguments, bench.run_calibrate),
-    ):
-        sub = commands.add_parser(name, help=helptext)
-        add(sub)
-        sub.set_defaults(run=run)
+        getattr(module, f"add_{stem}_arguments")(sub)
+        sub.set_defaults(run=getattr(module, f"run_{stem}"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        require_for_command(argv)
+    except HarnessError as error:
+        print(f"glm-harness: error: {error}", file=sys.stderr)
+        return 2
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._resources import fixtures_dir
 from .errors import UsageError
 from .sse import decode_all
 from .stream import EventKind, read_stream
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_KNOWN = REPO_ROOT / "fixtures" / "drift" / "known-differences.json"
-DEFAULT_TRANSCRIPTS = REPO_ROOT / "fixtures" / "transcripts"
+DEFAULT_KNOWN = fixtures_dir() / "drift" / "known-differences.json"
+DEFAULT_TRANSCRIPTS = fixtures_dir() / "transcripts"
 RECORDINGS_ENV = "GLM_HARNESS_REAL_TRAFFIC"
-VENDORED_RECORDINGS = REPO_ROOT / "fixtures" / "real"  # a copy of shared/real-traffic, with provenance
+VENDORED_RECORDINGS = fixtures_dir() / "real"  # a copy of shared/real-traffic, with provenance; ships with the package
 
 ABSENT = "absent"
 Shape = dict[str, frozenset[str]]
@@ -627,13 +627,17 @@ def run_drift(args: argparse.Namespace) -> int:
     """Print every difference, one per line; 1 if any is not known, 0 if none, 2 on bad input."""
     recordings = Path(args.recordings) if args.recordings else (
         None if args.transcripts else default_recordings())
-    if recordings is None and not args.transcripts:
+    # With no DIR given, the transcripts that ship with the harness are compared as well (alone,
+    # where there are no real-traffic recordings, as in an installed package).
+    transcripts = Path(args.transcripts) if args.transcripts else (
+        DEFAULT_TRANSCRIPTS if not args.recordings and DEFAULT_TRANSCRIPTS.is_dir() else None)
+    if recordings is None and transcripts is None:
         print(f"glm-harness drift: error: no recordings given, ${RECORDINGS_ENV} is not set, and "
               f"{VENDORED_RECORDINGS} does not exist", file=sys.stderr)
         return 2
-    # With no DIR given, the project's own transcripts are compared as well.
-    transcripts = Path(args.transcripts) if args.transcripts else (
-        DEFAULT_TRANSCRIPTS if not args.recordings and DEFAULT_TRANSCRIPTS.is_dir() else None)
+    if recordings is None and not args.transcripts:
+        print(f"note: no real-traffic recordings (give DIR or set ${RECORDINGS_ENV}); comparing the "
+              f"transcripts in {transcripts}")
     known: Path | None = None if getattr(args, "no_known", False) else (
         Path(args.known) if args.known else DEFAULT_KNOWN)
     try:

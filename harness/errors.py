@@ -44,3 +44,12 @@ class TransportError(HarnessError):
         self.kind: TransportKind = kind
         self.name = name
         self.message = message
+
+
+class MissingExtraError(UsageError, ImportError):
+    """A command or name needs an optional dependency group that is not installed."""
+
+    def __init__(self, extra: str, what: str, missing: str) -> None:
+        super().__init__(f"{what} needs the [{extra}] extra ({missing} is not installed): "
+                         f"pip install 'glm-harness[{extra}]'")
+        self.extra = extra

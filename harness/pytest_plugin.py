@@ -1,84 +1,98 @@
 """The pytest plugin: options, markers and fixtures that let the same suites run on the twin
 (default, offline) and on a live endpoint, and record each test's contract outcome as data.
 
-Exposed through the `pytest11` entry point, so any project that installs glm-harness can run
-`pytest --pyargs suites` or write its own suites on these fixtures.
+Exposed through the `pytest11` entry point, so it is loaded in every pytest session of an
+environment where glm-harness is installed. It therefore keeps to itself: its options are all
+`--glm-…` in one `glm` group (harness/_settings.py), its markers are `glm_…`, it imports the
+harness only when one of its fixtures is used, and it changes nothing in a session whose tests
+use none of them: no header line, no deselection. The suites that ship with it run with
+`pytest --pyargs harness.suites.contract`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 import pytest
 
-from .checks import Expect, Violation, describe, run_checks
-from .client import AsyncGLMClient, Exchange, GLMClient
-from .contract import DEFAULT_MODEL, Mode, card_or_generic
-from .mock import GLMTwin, TwinConfig, parse_fault, twin_router
-from .targets import (
-    DEFAULT_KEY_ENV,
-    LIVE_BASE_URL,
-    MOCK_BASE_URL,
-    Secret,
-    Target,
-    live_target,
-    mock_target,
-)
+from . import _settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._silence import Silence
+    from .checks import Violation
+    from .client import AsyncGLMClient, Exchange, GLMClient
+    from .contract import Mode
+    from .mock import GLMTwin
+    from .targets import Target
 
 MARKERS = {
-    "mock_only": "needs the twin: a forced fault, a forced 429, a key state only the twin has",
-    "live_cost": "spends many tokens on a live target",
-    "bench": "a benchmark; deselected unless selected with -m bench",
+    "glm_mock_only": "needs the twin: a forced fault, a forced 429, a key state only the twin has; "
+                     "deselected on a live target",
+    "glm_live_cost": "spends many tokens on a live target",
+    "glm_bench": "a benchmark; deselected unless selected with -m glm_bench",
 }
-violations_key = pytest.StashKey[list[Violation]]()
+FIXTURES = frozenset({"glm_target", "glm_client", "glm_client_with_key", "glm_async_client",
+                      "glm_mock", "glm_mode", "glm_check"})
+
+
+class GLMCheck(Protocol):
+    """The `glm_check` fixture's type: run the named checks on an exchange, fail on violations."""
+
+    def __call__(self, exchange: Exchange, status: int = 200, code: str | tuple[str, ...] | None = None,
+                 checks: tuple[str, ...] | None = None, **expect: Any) -> None: ...
+
+
+ClientFactory = Callable[[str | None], "GLMClient"]
+"""The `glm_client_with_key` fixture's type: a client for the same target with another key."""
+
+settings_key = pytest.StashKey[_settings.Settings]()
+violations_key: pytest.StashKey[list[Violation]] = pytest.StashKey()
+_used_key = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("glm-harness", "GLM API contract suites")
-    group.addoption("--target", choices=("mock", "live"), default="mock",
-                    help="run against the embedded twin (default) or a live endpoint")
-    group.addoption("--base-url", default=None,
-                    help=f"live endpoint base URL (default {LIVE_BASE_URL}); any OpenAI-compatible server")
-    group.addoption("--model", default=DEFAULT_MODEL, help="model to call (default %(default)s)")
-    group.addoption("--api-key-env", default=DEFAULT_KEY_ENV,
-                    help="environment variable holding the API key (default %(default)s)")
-    group.addoption("--strict-schema", action="store_true",
-                    help="flag unknown fields, nulls and missing always-sent fields (drift)")
-    group.addoption("--report", default=None, metavar="PATH",
-                    help="write each test's contract outcome as JSON to PATH")
-    group.addoption("--read-timeout", type=float, default=120.0, metavar="S",
-                    help="seconds to wait for the next byte before calling the stream stalled")
-    group.addoption("--twin-fault", action="append", default=[], metavar="FAULT",
-                    help="arm the twin with a fault for every request (e.g. missing_done, "
-                         "stall:0:5): shows what the suites catch")
-    group.addoption("--record", default=None, metavar="DIR",
-                    help="save every exchange of glm_client / glm_client_with_key as a scrubbed "
-                         "transcript in DIR (replay: glm-harness serve --replay DIR)")
-    group.addoption("--record-sensitive", default="", metavar="FIELDS",
-                    help="with --record: request fields to scrub too (user_id,request_id)")
+    _settings.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
-    _register_hypothesis_profile(config.getoption("--target", default="mock"))
-    path = config.getoption("--report", default=None)
-    if path:
-        from ._outcomes import OutcomeRecorder
+    settings = _settings.read(config)
+    config.stash[settings_key] = settings
+    if settings.twin_fault:
+        _check_faults(settings.twin_fault)
+    if settings.report:
+        from ._outcomes import OutcomeRecorder, check_report_path
 
-        config.pluginmanager.register(OutcomeRecorder(config, path), "glm-harness-outcomes")
+        check_report_path(settings.report)
+        config.pluginmanager.register(OutcomeRecorder(config, settings), "glm-harness-outcomes")
+    _register_hypothesis_profile(settings.live)
 
 
-def _register_hypothesis_profile(target: str) -> None:
+def _check_faults(specs: tuple[str, ...]) -> None:
+    """One usage error at startup, not one setup error per test."""
+    from .errors import UsageError
+    from .mock import parse_fault
+
+    for spec in specs:
+        try:
+            parse_fault(spec)
+        except (UsageError, ValueError) as error:
+            raise pytest.UsageError(f"--glm-twin-fault {spec}: {error}") from None
+
+
+def _register_hypothesis_profile(live: bool) -> None:
     """`settings.get_profile("glm-harness")`: few examples, no shrinking and a replay database
-    on a live target (each example is a paid call), more on the twin; never a deadline."""
+    on a live target (each example is a paid call), more on the twin; never a deadline.
+    Hypothesis's own pytest plugin has imported it already, so this costs nothing."""
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis.database import DirectoryBasedExampleDatabase
 
-    live = target == "live"
     settings.register_profile(
         "glm-harness",
         max_examples=5 if live else 30,
@@ -90,14 +104,20 @@ def _register_hypothesis_profile(target: str) -> None:
     )
 
 
+def _uses_glm(item: pytest.Item) -> bool:
+    return not FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Live runs drop what only the twin can force; benchmarks run only when asked for."""
-    live = config.getoption("--target") == "live"
-    wants_bench = "bench" in (config.getoption("markexpr", "") or "")
+    """Live runs drop what only the twin can force; benchmarks run only when asked for. Only
+    tests that carry the plugin's own markers are touched."""
+    config.stash[_used_key] = any(_uses_glm(item) for item in items)
+    live = config.stash[settings_key].live
+    wants_bench = bool(re.search(r"(?<!not )\bglm_bench\b", config.getoption("markexpr", "") or ""))
     keep, drop = [], []
     for item in items:
-        if (live and item.get_closest_marker("mock_only")) or (
-            item.get_closest_marker("bench") and not wants_bench
+        if (live and item.get_closest_marker("glm_mock_only")) or (
+            item.get_closest_marker("glm_bench") and not wants_bench
         ):
             drop.append(item)
         else:
@@ -107,34 +127,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    target, model = config.getoption("--target"), config.getoption("--model")
-    where = config.getoption("--base-url") or (LIVE_BASE_URL if target == "live" else MOCK_BASE_URL)
-    lines = [f"glm-harness: target={target} model={model} base_url={where}"]
-    if not card_or_generic(model)[1]:
-        lines.append(f"glm-harness: NOTICE: no model card for {model!r}; using generic limits, "
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    """What the suites run against, said only when some collected test uses the plugin."""
+    if not config.stash.get(_used_key, False):
+        return []
+    from .contract import card_or_generic
+
+    settings = config.stash[settings_key]
+    target = _target_of(settings)
+    lines = [f"glm-harness: target={target.kind} model={target.model} base_url={target.base_url}"]
+    if not card_or_generic(target.model)[1]:
+        lines.append(f"glm-harness: NOTICE: no model card for {target.model!r}; using generic limits, "
                      "and card-dependent checks are skipped")
     return lines
 
 
+def _target_of(settings: _settings.Settings) -> Target:
+    from .contract import DEFAULT_MODEL
+    from .targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, live_target, mock_target
+
+    model = settings.model or DEFAULT_MODEL
+    if not settings.live:
+        return mock_target(model)
+    return live_target(settings.base_url or LIVE_BASE_URL, model, settings.api_key_env or DEFAULT_KEY_ENV)
+
+
 @pytest.fixture(scope="session")
 def glm_target(pytestconfig: pytest.Config) -> Target:
-    model = pytestconfig.getoption("--model")
-    if pytestconfig.getoption("--target") == "mock":
-        return mock_target(model)
-    env = pytestconfig.getoption("--api-key-env")
-    target = live_target(pytestconfig.getoption("--base-url") or LIVE_BASE_URL, model, env)
-    if target.api_key is None:
-        pytest.skip(f"--target live needs an API key in ${env}, which is not set")
+    settings = pytestconfig.stash[settings_key]
+    target = _target_of(settings)
+    if target.kind == "live" and target.api_key is None:
+        from .targets import DEFAULT_KEY_ENV
+
+        pytest.skip(f"--glm-target live needs an API key in ${settings.api_key_env or DEFAULT_KEY_ENV}, "
+                    "which is not set")
     return target
 
 
 @pytest.fixture(scope="session")
-def _glm_session_twin(request: pytest.FixtureRequest, glm_target: Target) -> GLMTwin | None:
+def _glm_session_twin(pytestconfig: pytest.Config, glm_target: Target) -> GLMTwin | None:
     """One twin for the session (its state is reset per test by `glm_mock`)."""
     if glm_target.kind != "mock":
         return None
-    faults = tuple(parse_fault(f) for f in request.config.getoption("--twin-fault"))
+    from .mock import GLMTwin, TwinConfig, parse_fault
+
+    faults = tuple(parse_fault(f) for f in pytestconfig.stash[settings_key].twin_fault)
     return GLMTwin(TwinConfig(faults=faults))
 
 
@@ -145,6 +182,9 @@ def _glm_routed(_glm_session_twin: GLMTwin | None) -> Iterator[GLMTwin | None]:
     if _glm_session_twin is None:
         yield None
         return
+    from .mock import twin_router
+    from .targets import MOCK_BASE_URL
+
     with twin_router(_glm_session_twin, base_url=MOCK_BASE_URL):
         yield _glm_session_twin
 
@@ -153,39 +193,70 @@ def _glm_routed(_glm_session_twin: GLMTwin | None) -> Iterator[GLMTwin | None]:
 def glm_mock(_glm_routed: GLMTwin | None) -> Iterator[GLMTwin]:
     """The twin, for tests that inject faults or change limits; reset after each test."""
     if _glm_routed is None:
-        pytest.skip("needs the twin (--target mock)")
+        pytest.skip("needs the twin (--glm-target mock)")
     yield _glm_routed
     _glm_routed.reset()
 
 
-def _maybe_recorded(client: GLMClient, request: pytest.FixtureRequest) -> GLMClient:
-    """With `--record DIR`, the client saves each exchange as a transcript (harness.record)."""
-    out = request.config.getoption("--record")
-    if not out:
-        return client
-    from .record import record_sends
+@pytest.fixture(scope="session")
+def _glm_silence(glm_target: Target) -> Silence | None:
+    """How many requests in a row a live target has left unanswered (harness._silence)."""
+    if glm_target.kind == "mock":
+        return None  # the twin stalls only when told to, and the proofs of that tell it to
+    from ._silence import Silence
 
-    return record_sends(client, out, scenario=request.node.name,
-                        sensitive=request.config.getoption("--record-sensitive"))
+    return Silence()
+
+
+@pytest.fixture
+def _glm_answering(pytestconfig: pytest.Config, glm_target: Target,
+                   _glm_silence: Silence | None) -> Silence | None:
+    """Fail at once, rather than wait once more, when the live target has stopped answering."""
+    if _glm_silence is not None and _glm_silence.hung:
+        from ._silence import HUNG_AFTER
+
+        pytest.fail(f"{glm_target.base_url} has not answered {HUNG_AFTER} requests in a row within "
+                    f"{pytestconfig.stash[settings_key].read_timeout:g} s (--glm-read-timeout); "
+                    "taken as hung, not waited on again", pytrace=False)
+    return _glm_silence
+
+
+def _prepared(client: GLMClient, request: pytest.FixtureRequest, silence: Silence | None) -> GLMClient:
+    """With `--glm-record DIR`, the client saves each exchange as a transcript (harness.record);
+    on a live target, each exchange is noted for the hung-target check."""
+    settings = request.config.stash[settings_key]
+    if settings.record:
+        from .record import record_sends
+
+        record_sends(client, settings.record, scenario=request.node.name,
+                     sensitive=settings.record_sensitive)
+    if silence is not None:
+        silence.watch(client)
+    return client
 
 
 @pytest.fixture
 def glm_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, glm_target: Target,
-               _glm_routed: GLMTwin | None) -> Iterator[GLMClient]:
+               _glm_routed: GLMTwin | None, _glm_answering: Silence | None) -> Iterator[GLMClient]:
+    from .client import GLMClient
+
     with GLMClient(glm_target, timeout=_timeout(pytestconfig)) as client:
-        yield _maybe_recorded(client, request)
+        yield _prepared(client, request, _glm_answering)
 
 
 @pytest.fixture
 def glm_client_with_key(request: pytest.FixtureRequest, pytestconfig: pytest.Config, glm_target: Target,
-                        _glm_routed: GLMTwin | None) -> Iterator[Callable[[str | None], GLMClient]]:
+                        _glm_routed: GLMTwin | None, _glm_answering: Silence | None) -> Iterator[ClientFactory]:
     """`glm_client_with_key(key)`: a client for the same target with another key (or none)."""
+    from .client import GLMClient
+    from .targets import Secret
+
     opened: list[GLMClient] = []
 
     def make(key: str | None) -> GLMClient:
         target = dataclasses.replace(glm_target, api_key=Secret(key) if key else None)
         opened.append(GLMClient(target, timeout=_timeout(pytestconfig)))
-        return _maybe_recorded(opened[-1], request)
+        return _prepared(opened[-1], request, _glm_answering)
 
     yield make
     for client in opened:
@@ -193,26 +264,38 @@ def glm_client_with_key(request: pytest.FixtureRequest, pytestconfig: pytest.Con
 
 
 @pytest.fixture
-def glm_async_client(pytestconfig: pytest.Config, glm_target: Target,
-                     _glm_routed: GLMTwin | None) -> AsyncGLMClient:
+def glm_async_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, glm_target: Target,
+                     _glm_routed: GLMTwin | None, _glm_answering: Silence | None) -> AsyncGLMClient:
     """A fresh async client per test: httpx's async pool belongs to one event loop."""
-    return AsyncGLMClient(glm_target, timeout=_timeout(pytestconfig))
+    from .client import AsyncGLMClient
+
+    client = AsyncGLMClient(glm_target, timeout=_timeout(pytestconfig))
+    if _glm_answering is not None:
+        _glm_answering.watch(client)
+    return client
 
 
 def _timeout(config: pytest.Config) -> httpx.Timeout:
-    return httpx.Timeout(30.0, read=config.getoption("--read-timeout"))
+    import httpx
+
+    read = config.stash[settings_key].read_timeout
+    return httpx.Timeout(30.0, read=read)
 
 
 @pytest.fixture(scope="session")
 def glm_mode(pytestconfig: pytest.Config) -> Mode:
-    return Mode.STRICT if pytestconfig.getoption("--strict-schema") else Mode.LENIENT
+    from .contract import Mode
+
+    return Mode.STRICT if pytestconfig.stash[settings_key].strict_schema else Mode.LENIENT
 
 
 @pytest.fixture
-def glm_check(request: pytest.FixtureRequest, glm_mode: Mode) -> Any:
+def glm_check(request: pytest.FixtureRequest, glm_mode: Mode) -> GLMCheck:
     """`glm_check(exchange, status=200, code=None, checks=None, **expect)`: run the named checks
     (with `Expect`'s other fields, e.g. `tool_calls=("weather",)`), record the violations on the
     test for the report, and fail with every violation spelled out."""
+    from .checks import Expect, describe, run_checks
+
     recorded = request.node.stash.setdefault(violations_key, [])
 
     def check(exchange: Exchange, status: int = 200, code: str | tuple[str, ...] | None = None,

@@ -38,8 +38,8 @@ def _verdict(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, url: st
     if name not in _RUNS:
         monkeypatch.setenv("ZAI_API_KEY", API_KEY)
         _RUNS[name] = pytester.runpytest_inprocess(
-            str(SUITES), "--target", "live", "--base-url", url, "--model", MODEL, "-p", "no:cacheprovider",
-            "--read-timeout", "10", *(extra if "-k" in extra else ("-k", f"not {PROPERTY_TEST}", *extra)))
+            str(SUITES), "--glm-target", "live", "--glm-base-url", url, "--glm-model", MODEL, "-p", "no:cacheprovider",
+            "--glm-read-timeout", "10", *(extra if "-k" in extra else ("-k", f"not {PROPERTY_TEST}", *extra)))
     return _RUNS[name]
 
 
@@ -50,7 +50,7 @@ def verdict(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server_u
 
 @pytest.fixture
 def strict_verdict(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server_url: str) -> pytest.RunResult:
-    return _verdict(pytester, monkeypatch, server_url, "strict", "--strict-schema", "-k",
+    return _verdict(pytester, monkeypatch, server_url, "strict", "--glm-strict-schema", "-k",
                     "test_plain_completion_conforms or test_stream_conforms")
 
 
@@ -128,7 +128,7 @@ def test_each_failure_says_how_to_reproduce_it(verdict: pytest.RunResult) -> Non
     assert API_KEY not in verdict.stdout.str(), "the key must never be printed"
 
 
-# -- what only --strict-schema sees --------------------------------------------------------------
+# -- what only --glm-strict-schema sees -----------------------------------------------------------
 def test_strict_run_is_a_verdict_too(strict_verdict: pytest.RunResult) -> None:
     assert strict_verdict.ret == pytest.ExitCode.TESTS_FAILED, _output(strict_verdict)[-3000:]
     assert "Traceback" not in _output(strict_verdict)

@@ -3,7 +3,7 @@
 the logs of each run.
 
 A planted key is put in $ZAI_API_KEY and really sent: the outputs are produced against an HTTP
-twin that accepts exactly that key (`--target live --base-url <twin>`), and the twin's request log
+twin that accepts exactly that key (`--glm-target live --glm-base-url <twin>`), and the twin's request log
 proves it arrived. Every file under the output folder is then searched for the key and for its
 secret half. The last test turns the scrubber off and shows that the same search finds the key:
 this test can fail.
@@ -73,9 +73,9 @@ def contract_run(pytester: pytest.Pytester, out: Path, base_url: str) -> pytest.
     result = pytester.runpytest_inprocess(
         str(SUITES / "test_schemas.py"), str(SUITES / "test_streaming.py"), str(SUITES / "test_errors.py"),
         "-k", SELECTION, "-p", "no:cacheprovider", "-v",
-        "--target", "live", "--base-url", base_url,
-        "--report", str(out / "report.json"), "--junitxml", str(out / "junit.xml"),
-        "--record", str(out / "pytest-transcripts"), "--record-sensitive", "request_id",
+        "--glm-target", "live", "--glm-base-url", base_url,
+        "--glm-report", str(out / "report.json"), "--junitxml", str(out / "junit.xml"),
+        "--glm-record", str(out / "pytest-transcripts"), "--glm-record-sensitive", "request_id",
         "--log-file", str(out / "pytest-debug.log"), "--log-file-level", "DEBUG")
     write_log(out / "pytest-console.log", *result.outlines, *result.errlines)
     return result

@@ -43,7 +43,7 @@ CAUGHT_BY: dict[str, tuple[str, str, str, str]] = {
 
 def _run(pytester: pytest.Pytester, suite: str, select: str, *extra: str) -> pytest.RunResult:
     return pytester.runpytest_inprocess(
-        str(SUITES / suite), "-k", select, "-p", "no:cacheprovider", "--read-timeout", "1", *extra)
+        str(SUITES / suite), "-k", select, "-p", "no:cacheprovider", "--glm-read-timeout", "1", *extra)
 
 
 def test_every_fault_kind_has_a_proof() -> None:
@@ -54,7 +54,7 @@ def test_every_fault_kind_has_a_proof() -> None:
 @pytest.mark.parametrize("fault", CAUGHT_BY, ids=[f.split(":")[0] for f in CAUGHT_BY])
 def test_suite_catches_fault(pytester: pytest.Pytester, fault: str) -> None:
     suite, select, check, detail = CAUGHT_BY[fault]
-    result = _run(pytester, suite, select, "--twin-fault", fault)
+    result = _run(pytester, suite, select, "--glm-twin-fault", fault)
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     failures = [line for line in result.outlines if line.lstrip().startswith(f"[{check}]")]
     assert failures, f"no failure named [{check}] for {fault}:\n{result.stdout.str()}"

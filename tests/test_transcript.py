@@ -1,5 +1,5 @@
 """Transcripts and the scrubber: what a recording keeps, what it never keeps, the file on disk,
-the `record` command and `pytest --record`."""
+the `record` command and `pytest --glm-record`."""
 
 from __future__ import annotations
 
@@ -241,13 +241,13 @@ def test_record_bad_option_is_exit_2(argv: list[str], capsys: pytest.CaptureFixt
     assert capsys.readouterr().err.count("\n") == 1
 
 
-# -- pytest --record -----------------------------------------------------------------------------
+# -- pytest --glm-record --------------------------------------------------------------------------
 def test_pytest_record_saves_every_exchange_of_both_client_fixtures(pytester: pytest.Pytester, tmp_path: Path) -> None:
     out = tmp_path / "recorded"
     result = pytester.runpytest_inprocess(
         str(SUITES / "test_schemas.py"), str(SUITES / "test_errors.py"), "-p", "no:cacheprovider",
         "-k", "test_plain_completion_conforms or echoes_model_and_request_id or test_bad_key_is_401",
-        "--record", str(out), "--record-sensitive", "request_id")
+        "--glm-record", str(out), "--glm-record-sensitive", "request_id")
     result.assert_outcomes(passed=5)
     transcripts = load_all([out])
     assert sorted(t.scenario or "" for t in transcripts) == sorted([

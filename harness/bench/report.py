@@ -172,6 +172,8 @@ def harness_version() -> str:
 def git_sha() -> str | None:
     """HEAD of the checkout the harness runs from (read-only: `git rev-parse`)."""
     root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():  # an installed package: a repo around it is someone else's
+        return None
     try:
         result = subprocess.run(["git", "--no-optional-locks", "rev-parse", "HEAD"], cwd=root,
                                 capture_output=True, text=True, timeout=5, check=False)

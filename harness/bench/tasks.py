@@ -23,17 +23,10 @@ from typing import Annotated, Any, Literal
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._resources import fixtures_dir
 from ..errors import UsageError
 
 TaskKind = Literal["coding", "reasoning", "extraction", "tool_use", "long_context"]
-
-
-def fixtures_dir() -> Path:
-    """`$GLM_HARNESS_FIXTURES`, else the checkout's fixtures/, else ./fixtures."""
-    if env := os.environ.get("GLM_HARNESS_FIXTURES"):
-        return Path(env)
-    checkout = Path(__file__).resolve().parents[2] / "fixtures"
-    return checkout if checkout.is_dir() else Path.cwd() / "fixtures"
 
 
 # -- graders ------------------------------------------------------------------------------------

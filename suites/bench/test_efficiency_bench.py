@@ -15,7 +15,7 @@ from harness.bench.tasks import load_task_set
 from harness.mock import GLMTwin
 from harness.targets import Target
 
-pytestmark = [pytest.mark.bench, pytest.mark.live_cost]
+pytestmark = [pytest.mark.glm_bench, pytest.mark.glm_live_cost]
 
 
 def test_default_task_set(benchmark: Any, glm_target: Target, timed_twin: GLMTwin | None,

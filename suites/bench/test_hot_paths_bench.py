@@ -1,6 +1,6 @@
 """pytest-benchmark of the harness's own hot paths: what a latency run does per chunk.
 
-`pytest -m bench suites/bench/test_hot_paths_bench.py --benchmark-json out.json`, and
+`pytest -m glm_bench suites/bench/test_hot_paths_bench.py --benchmark-json out.json`, and
 `--benchmark-compare` against a saved run, work as usual. Each figure is per stream of
 `CHUNKS` SSE events, as the twin sends them (one token per event).
 """
@@ -20,7 +20,7 @@ from harness.sse import SSEDecoder
 from harness.stream import assemble
 from harness.targets import mock_target
 
-pytestmark = pytest.mark.bench
+pytestmark = pytest.mark.glm_bench
 
 CHUNKS = 200
 

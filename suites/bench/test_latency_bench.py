@@ -1,6 +1,6 @@
 """Latency under load through the harness's own runner; pytest-benchmark carries a digest.
 
-Run with `pytest -m bench` (deselected otherwise). On the twin the figures are checked for
+Run with `pytest -m glm_bench` (deselected otherwise). On the twin the figures are checked for
 completeness, never against wall-clock thresholds; on a live target they are the measurement.
 """
 
@@ -18,7 +18,7 @@ from harness.bench.session import BenchConfig, run_session
 from harness.mock import GLMTwin
 from harness.targets import Target
 
-pytestmark = pytest.mark.bench
+pytestmark = pytest.mark.glm_bench
 
 
 def _stamp() -> str:

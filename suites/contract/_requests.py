@@ -4,10 +4,11 @@ cheap on purpose: a live run pays for every token asked for here."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-TOOLS = Path(__file__).resolve().parents[2] / "fixtures" / "tools"
+from harness._resources import fixtures_dir
+
+TOOLS = fixtures_dir() / "tools"
 SMALL = 64
 ROOMY = 1024  # enough for a thinking model to reason its way to a tool call
 

@@ -42,7 +42,7 @@ def test_malformed_json_is_400(glm_client, glm_check) -> None:
     glm_check(glm_client.send(b'{"model": "glm-4.6", "messages": [}'), status=400, code="1210")
 
 
-@pytest.mark.live_cost
+@pytest.mark.glm_live_cost
 def test_prompt_over_the_context_window_is_1261(glm_client, glm_check, known_card, cheap) -> None:
     filler = "lorem ipsum " * (known_card.context_window // 2 + 1000)
     glm_check(glm_client.send(cheap(filler)), status=400, code="1261")
@@ -63,12 +63,12 @@ def test_unknown_path_is_404(glm_client, glm_check, cheap) -> None:
               checks=("transport_completed", "status_code_conformance"))
 
 
-@pytest.mark.mock_only
+@pytest.mark.glm_mock_only
 def test_expired_key_is_401_1003(glm_client_with_key, glm_check, cheap) -> None:
     glm_check(glm_client_with_key(EXPIRED_KEY).send(cheap("Say hi")), status=401, code="1003")
 
 
-@pytest.mark.mock_only
+@pytest.mark.glm_mock_only
 def test_empty_balance_is_429_1113_and_never_retryable(glm_client_with_key, glm_check, cheap) -> None:
     exchange = glm_client_with_key(EMPTY_BALANCE_KEY).send(cheap("Say hi"))
     glm_check(exchange, status=429, code="1113")
@@ -76,7 +76,7 @@ def test_empty_balance_is_429_1113_and_never_retryable(glm_client_with_key, glm_
         pytest.fail("the catalogue calls 1113 (empty balance) retryable; a retry can never succeed")
 
 
-@pytest.mark.mock_only
+@pytest.mark.glm_mock_only
 def test_rate_limit_is_429_1302_and_retryable(glm_client, glm_check, glm_mock, cheap) -> None:
     glm_mock.reconfigure(limits=Limits(requests=1, per_seconds=60))
     glm_check(glm_client.send(cheap("Say hi")))
@@ -85,7 +85,7 @@ def test_rate_limit_is_429_1302_and_retryable(glm_client, glm_check, glm_mock, c
         pytest.fail("the catalogue calls 1302 (rate limit) not retryable; clients should back off and retry")
 
 
-@pytest.mark.mock_only
+@pytest.mark.glm_mock_only
 def test_concurrency_limit_is_429_1302(glm_client, glm_check, glm_mock, cheap) -> None:
     glm_mock.reconfigure(limits=Limits(max_concurrency=1))
     held = glm_client.iter_events(cheap("Say hi", stream=True))

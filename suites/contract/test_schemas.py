@@ -1,4 +1,4 @@
-"""Request and response schemas, non-streaming: lenient by default, strict with --strict-schema."""
+"""Request and response schemas, non-streaming: lenient by default, strict with --glm-strict-schema."""
 
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ def test_matrix_models(live: dict[str, Any]) -> None:
 
 def test_runs_the_suites_and_the_benchmark_live(live: dict[str, Any]) -> None:
     suites = _step(live, run="pytest suites")["run"]
-    assert '--target live --model "$MODEL" --report "reports/contract-$MODEL.json"' in suites
+    assert '--glm-target live --glm-model "$MODEL" --glm-report "reports/contract-$MODEL.json"' in suites
     bench = _step(live, run="glm-harness bench")["run"]
     assert "--target live" in bench and '--model "$MODEL"' in bench
     assert '--out "reports/bench-$MODEL.json"' in bench
@@ -157,6 +157,7 @@ def test_ci_runs_lint_and_the_offline_suites() -> None:
     assert ci["permissions"] == {"contents": "read"}
     runs = "\n".join(str(s.get("run", "")) for job in ci["jobs"].values() for s in _steps(job))
     assert "ruff check" in runs and "pytest" in runs and '".[dev]"' in runs
+    assert "-m installed_wheel" in runs
     assert "ZAI_API_KEY" not in CI.read_text() and "secrets." not in CI.read_text()
 
 

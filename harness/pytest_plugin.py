@@ -8,6 +8,7 @@ Exposed through the `pytest11` entry point, so any project that installs glm-har
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from .checks import Expect, Violation, describe, run_checks
 from .client import AsyncGLMClient, Exchange, GLMClient
 from .contract import DEFAULT_MODEL, Mode, card_or_generic
-from .mock import GLMTwin, TwinConfig, parse_fault, twin_router
+from .mock import TWIN_PROFILE_ENV, GLMTwin, TwinConfig, parse_fault, twin_router
 from .targets import (
     DEFAULT_KEY_ENV,
     LIVE_BASE_URL,
@@ -135,7 +136,8 @@ def _glm_session_twin(request: pytest.FixtureRequest, glm_target: Target) -> GLM
     if glm_target.kind != "mock":
         return None
     faults = tuple(parse_fault(f) for f in request.config.getoption("--twin-fault"))
-    return GLMTwin(TwinConfig(faults=faults))
+    # The era the in-process twin speaks: $GLM_HARNESS_TWIN_PROFILE (2026 unless set to 2025).
+    return GLMTwin(TwinConfig(faults=faults), profile=os.environ.get(TWIN_PROFILE_ENV) or None)
 
 
 @pytest.fixture

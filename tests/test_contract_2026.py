@@ -261,3 +261,14 @@ def test_learn_writes_its_proposal_atomically_and_refuses_bad_input(tmp_path: Pa
     assert run_learn(parser.parse_args([str(tmp_path / "nowhere")])) == 2
     err = capsys.readouterr().err
     assert err.startswith("glm-harness learn: error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("profile", ["2025", "2026"])
+def test_the_in_process_twin_profile_is_chosen_by_the_environment(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, profile: str) -> None:
+    pytester.makepyfile(f"""
+def test_profile(glm_mock):
+    assert glm_mock.config.profile.value == "{profile}"
+""")
+    monkeypatch.setenv("GLM_HARNESS_TWIN_PROFILE", profile)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -60,6 +60,8 @@ _GLM5 = {"limits": DOCS + " (200K context, 128K output)",
          "usage": REC_2026 + ": completion_tokens_details.reasoning_tokens"}
 _GLM51 = {"limits": ASSUMED + " (glm-5)", "thinking": ASSUMED + " (glm-5)",
           "usage": REC_2026 + ": completion_tokens_details.reasoning_tokens"}
+_GLM52 = {"limits": ASSUMED + " (glm-5)", "thinking": ASSUMED + " (glm-5)",
+          "usage": "a 2026-09-13 glm-5.2 body: completion_tokens_details and prompt_tokens_details"}
 _GLM46V = {"limits": DOCS, "max_tokens": RANGE_1210 + " ([1,32768])", "thinking": DOCS,
            "usage": ASSUMED + " (glm-4.6)"}
 _SMALL = {"limits": BIGMODEL_DOCS + " (128K context, 16K output)", "thinking": BIGMODEL_DOCS,
@@ -80,6 +82,7 @@ MODEL_CARDS: dict[str, ModelCard] = {
           for name in ("glm-4.7", "glm-4.7-flash", "glm-4.7-flashx")),
         _card("glm-5", 200 * K, 128 * K, "hybrid", _GLM5, reports_reasoning_tokens=True),
         _card("glm-5.1", 200 * K, 128 * K, "hybrid", _GLM51, reports_reasoning_tokens=True),
+        _card("glm-5.2", 200 * K, 128 * K, "hybrid", _GLM52, reports_reasoning_tokens=True),
         _card("glm-4-flash-250414", 128 * K, 16 * K, "none", _SMALL, reports_cached_tokens=False),
         _card("glm-4.1v-thinking-flash", 64 * K, 16 * K, "always", _SMALL | {"limits": ASSUMED},
               vision=True, tools=False, reports_cached_tokens=False),

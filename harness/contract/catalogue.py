@@ -138,9 +138,12 @@ CATALOGUE: dict[str, BusinessError] = {
            recorded("Prompt exceeds max length", ZAI_2026), D("Prompt 超长"), "recorded"),
         # 1301 bodies add a top-level `contentFilter` field (see error.py).
         _e("1301", 400, "unsafe content blocked", N,
-           D("The system detected potentially unsafe or sensitive content in input or generation."),
-           D("系统检测到输入或生成内容可能包含不安全或敏感内容，请您避免输入易产生敏感内容的提示语，"
-             "感谢您的配合。")),
+           D("The system has detected that the input or generated content may contain unsafe or "
+             "sensitive content. Please avoid inputting prompts that are likely to produce sensitive "
+             "content. Thank you for your cooperation."),
+           recorded("系统检测到输入或生成内容可能包含不安全或敏感内容，请您避免输入易产生敏感内容的提示语，"
+                    "感谢您的配合。", "2024-08 (open.bigmodel.cn, HTTP 400, quoted on ithelp.ithome.com.tw)"),
+           "recorded"),
         _e("1302", 429, "rate limit or concurrency reached", B,
            recorded("Rate limit reached for requests", "2025 (ltmoerdani/zai-copilot-chat log)"),
            D("您的账户已达到速率限制，请您控制请求频率"), "recorded"),

@@ -13,9 +13,10 @@ class ErrorDetail(GLMModel):
 
 
 class ContentFilterEntry(GLMModel):
-    """Which turn the content filter blocked, and how severely (1301 bodies)."""
+    """Which turn the content filter blocked (`user`: the input, `assistant`: the output) and how
+    severely (0, the most severe, to 3): docs.z.ai content security."""
 
-    level: int | None = None
+    level: int | None = Field(None, ge=0, le=3)
     role: str | None = None
 
 
@@ -24,6 +25,6 @@ class ErrorBody(GLMModel):
     request_id: str | None = observed(
         models=("glm-4.7", "glm-5"), seen="2026", era="2026",
         note="some 2026 error bodies carry it beside `error` (shared/glm-api.md)")
-    content_filter: list[ContentFilterEntry] | None = observed(
-        alias="contentFilter", models=("glm-4.6", "glm-4.7"), seen="2026", era="2026",
-        note="1301 bodies add it beside `error` (shared/glm-api.md); no public recording found")
+    # 1301 bodies carry it beside `error` (documented, docs.z.ai content security; seen in 2024-2026
+    # bodies quoted by clients).
+    content_filter: list[ContentFilterEntry] | None = Field(None, alias="contentFilter")

@@ -226,8 +226,7 @@ class GLMTwin:
     def _content_filtered(self) -> _Rejected:
         """400 1301, with the `contentFilter` field 1301 bodies carry beside `error`."""
         rejected = self._error("1301")
-        body = json.loads(rejected.reply.body)
-        body["contentFilter"] = [{"level": 1, "role": "user"}]
+        body = {"contentFilter": [{"level": 1, "role": "user"}], **json.loads(rejected.reply.body)}
         return _Rejected(_json(rejected.reply.status, body))
 
     def _check_account(self, key: str) -> None:

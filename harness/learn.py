@@ -31,6 +31,7 @@ from .contract import (
     strict_report,
     validate,
 )
+from .contract.catalogue import THINKING_ALWAYS_ON_DETAIL, invalid_parameter_message
 from .drift import json_shape
 from .errors import UsageError
 from .recordings import Kind, Recording, scan
@@ -94,7 +95,7 @@ class Learned:
 
 
 def _listed_models(contract_says: str) -> set[str]:
-    head = contract_says.split(" (", 1)[0].removeprefix("observed on ")
+    head = contract_says.split(" (", 1)[0].removeprefix("on ")
     return {m.strip() for m in head.split(",") if m.strip()}
 
 
@@ -182,8 +183,17 @@ def _learn_tool_calls(learned: Learned, data: Any) -> None:
             learned.tool_call_content[key] += 1
         for call in calls:
             if isinstance(call, dict) and isinstance(call.get("id"), str):
-                shape = re.sub(r"[0-9a-f]{8,}", "<hex>", re.sub(r"\d+", "<int>", call["id"]))
+                shape = _id_shape(call["id"])
                 learned.tool_call_ids[shape] = learned.tool_call_ids.get(shape, 0) + 1
+
+
+def _id_shape(text: str) -> str:
+    """`call_-8167683298435521960` -> `call_-<int>`; `call_9f86d081884c7d65...` -> `call_<hex>`."""
+    for pattern, shape in ((r"-\d+$", "-<int>"), (r"(?<=_)[0-9a-f]{12,}$", "<hex>"), (r"\d+$", "<int>"),
+                           (r"[0-9A-Za-z]{12,}$", "<alnum>")):
+        if re.search(pattern, text):
+            return re.sub(pattern, shape, text)
+    return text
 
 
 def _learn_error(learned: Learned, recording: Recording) -> None:
@@ -200,7 +210,7 @@ def _learn_error(learned: Learned, recording: Recording) -> None:
         proposal["propose"] = "add the code to the catalogue"
     elif status is not None and status != known.http_status:
         proposal["propose"] = f"the catalogue says HTTP {known.http_status}"
-    elif not _matches(getattr(known, locale), message):
+    elif not _matches(getattr(known, locale), message, code):
         text = getattr(known, locale)
         proposal["propose"] = (f"the catalogue's {locale} message is {text.source}: {text.template!r}"
                                if text else f"the catalogue has no {locale} message; add this recorded one")
@@ -209,11 +219,17 @@ def _learn_error(learned: Learned, recording: Recording) -> None:
     learned.codes.setdefault((code, proposal["propose"]), proposal)
 
 
-def _matches(text: Any, message: str) -> bool:
-    if text is None:
-        return False
-    pattern = re.sub(r"\\\{\w+\\\}", ".+", re.escape(text.template))
-    return re.fullmatch(pattern, message) is not None
+def _matches(text: Any, message: str, code: str) -> bool:
+    """Whether `message` is the catalogue's text, its {fields} filled in, or (1210) one of the
+    per-parameter messages the catalogue builds (`The max_tokens parameter is illegal.：...`)."""
+    templates = ([text.template] if text is not None else []) + list(_PARAMETER_MESSAGES if code == "1210" else ())
+    return any(re.fullmatch(re.sub(r"\\\{\w+\\\}", ".+", re.escape(t)), message) for t in templates)
+
+
+_PARAMETER_MESSAGES = (
+    invalid_parameter_message("{param}", "{detail}", "en"), invalid_parameter_message("{param}", None, "en"),
+    invalid_parameter_message("{param}", "{detail}", "zh"), THINKING_ALWAYS_ON_DETAIL,
+)
 
 
 def _learn_model(learned: Learned, recording: Recording) -> None:

@@ -276,3 +276,33 @@ def test_profile(glm_mock):
 """)
     monkeypatch.setenv("GLM_HARNESS_TWIN_PROFILE", profile)
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_learn_knows_the_per_parameter_1210_messages(tmp_path: Path) -> None:
+    for n, message in enumerate(["max_tokens参数非法：限制数值范围[1,98304]",
+                                 "The max_tokens parameter is illegal.：限制数值范围[1,131072]",
+                                 "该模型始终思考，不支持关闭思考；请使用 low、high 或 max。"]):
+        (tmp_path / f"e{n}.json").write_text(json.dumps({"error": {"code": "1210", "message": message}},
+                                                         ensure_ascii=False))
+    assert learn([tmp_path])[0].as_json("current")["codes"] == []
+    (tmp_path / "new.json").write_text(json.dumps({"code": "1210", "message": "Something else entirely"}))
+    assert [c["message"] for c in learn([tmp_path])[0].as_json("current")["codes"]] == ["Something else entirely"]
+
+
+@pytest.mark.parametrize(("call_id", "shape"), [("call_-8167683298435521960", "call_-<int>"),
+                                                ("call_29207bee5b434b86830450d1", "call_<hex>"),
+                                                ("call_1", "call_<int>")])
+def test_learn_reports_the_shape_of_tool_call_ids(tmp_path: Path, call_id: str, shape: str) -> None:
+    answer = copy.deepcopy(TOOL_ANSWER_2026)
+    answer["choices"][0]["message"]["tool_calls"][0]["id"] = call_id
+    (tmp_path / "a.json").write_text(json.dumps(answer))
+    assert learn([tmp_path])[0].as_json("current")["behaviours"]["tool_call_id_shapes"] == {shape: 1}
+
+
+def test_the_twin_refuses_thinking_off_in_the_recorded_chinese_words() -> None:
+    twin = GLMTwin(TwinConfig(locale="zh"))
+    body = {"model": "glm-4.5v", "messages": [{"role": "user", "content": "Hi"}], "thinking": {"type": "disabled"}}
+    reply = twin.handle(WireRequest("POST", "/api/paas/v4/chat/completions",
+                                    {"Authorization": f"Bearer {TWIN_KEY}"}, json.dumps(body).encode()))
+    assert (reply.status, json.loads(reply.body)["error"]) == (
+        400, {"code": "1210", "message": "该模型始终思考，不支持关闭思考；请使用 low、high 或 max。"})

@@ -310,8 +310,10 @@ class GLMTwin:
             detail = range_detail(low, high)
             raise self._error("1210", message=invalid_parameter_message("max_tokens", detail, locale))
         if not chat.thinking_enabled and not card.accepts_thinking_disabled():
-            raise self._error("1210", message=invalid_parameter_message(
-                "thinking", THINKING_ALWAYS_ON_DETAIL, locale))
+            # Recorded on open.bigmodel.cn (2026-10-09) as the whole message, with no parameter
+            # prefix; the api.z.ai wording is not known, so English keeps the parameter form.
+            raise self._error("1210", message=THINKING_ALWAYS_ON_DETAIL if locale == "zh" else
+                              invalid_parameter_message("thinking", THINKING_ALWAYS_ON_DETAIL, locale))
         if all(m.role in ("system", "assistant") for m in chat.messages):
             raise self._error("1214")
         if any(m.role == "user" and not _has_text(m.content) for m in chat.messages):

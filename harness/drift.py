@@ -667,7 +667,10 @@ def drift_report(recordings: Path | str | Sequence[Path | str] | None,
         raise UsageError(f"no transcripts at {transcripts_dir} (expected a directory)")
     entries = _known_entries(known)
     report = DriftReport()
-    cases = [_case(e, report.notes) for e in exchanges(scan(roots, report.notes))] if roots else []
+    found = scan(roots, report.notes) if roots else []
+    report.notes += [f"{r.label}: a lone chunk, not a whole answer; not compared" for r in found
+                     if r.kind is Kind.CHUNK]
+    cases = [_case(e, report.notes) for e in exchanges(found)]
     if transcripts_dir is not None:
         cases += list(_transcript_cases(Path(transcripts_dir), report.notes))
     with _Twin() as twin:

@@ -134,8 +134,8 @@ class ChunkChoice(GLMModel):
 
 class ChatCompletionChunk(GLMModel):
     id: str
-    object: Literal["chat.completion.chunk"] | None = _object_field()
     created: NonNegativeInt
+    object: Literal["chat.completion.chunk"] | None = _object_field()  # after `created`, as recorded
     model: str
     choices: list[ChunkChoice]
     usage: Usage | None = None

@@ -14,7 +14,7 @@ as a notice, never as drift; only a field that is neither documented nor observe
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,9 +25,6 @@ PROVENANCE = "x-glm-provenance"
 
 class GLMModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    # A whole shape seen only in real traffic (a forced tool_choice), as `observed_shape(...)` says.
-    provenance: ClassVar[dict[str, Any] | None] = None
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object as GLM sends it: unset optional fields omitted, never `null`."""
@@ -52,6 +49,12 @@ def observed_facts(*, models: tuple[str, ...], seen: str, era: str, note: str = 
     """Where an undocumented fact comes from: the models and dates of the recordings."""
     facts: dict[str, Any] = {"source": "observed", "models": list(models), "seen": seen, "era": era}
     return facts | ({"note": note} if note else {})
+
+
+def observed_shape(*, models: tuple[str, ...], seen: str, era: str, note: str = "") -> ConfigDict:
+    """The config of a whole model seen only in real traffic (a forced tool_choice)."""
+    facts = observed_facts(models=models, seen=seen, era=era, note=note)
+    return ConfigDict(extra="allow", populate_by_name=True, json_schema_extra={PROVENANCE: facts})
 
 
 def observed(default: Any = None, *, models: tuple[str, ...], seen: str, era: str, note: str = "",

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from ._base import GLMModel, observed, observed_facts
+from ._base import GLMModel, observed, observed_shape
 from .response import ToolCall
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -101,7 +101,7 @@ class NamedToolChoice(GLMModel):
     """A forced tool: docs.z.ai says "only auto is supported", yet GLM answers 200 and calls the
     named tool."""
 
-    provenance = observed_facts(models=("glm-4.5", "glm-4.7-flash"), seen="2025-09..2026", era="2025")
+    model_config = observed_shape(models=("glm-4.5", "glm-4.7-flash"), seen="2025-09..2026", era="2025")
 
     type: Literal["function"] = "function"
     function: NamedFunction

@@ -90,8 +90,8 @@ class _Context:
     era: str | None
 
     def walk_model(self, instance: BaseModel, path: str) -> Iterator[Finding]:
-        facts = getattr(type(instance), "provenance", None)
-        if facts:
+        facts = marker(type(instance).model_config.get("json_schema_extra"), PROVENANCE)
+        if isinstance(facts, dict):
             yield self._observed(path, facts, "this shape")
         for name in instance.model_extra or {}:
             yield Finding(f"{path}.{name}", UNKNOWN_FIELD, "field is not in the GLM contract")

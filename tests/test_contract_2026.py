@@ -306,3 +306,59 @@ def test_the_twin_refuses_thinking_off_in_the_recorded_chinese_words() -> None:
                                     {"Authorization": f"Bearer {TWIN_KEY}"}, json.dumps(body).encode()))
     assert (reply.status, json.loads(reply.body)["error"]) == (
         400, {"code": "1210", "message": "该模型始终思考，不支持关闭思考；请使用 low、high 或 max。"})
+
+
+# -- every undocumented fact says where it was seen --------------------------------------------------
+def _observed_markers() -> list[tuple[str, dict[str, Any]]]:
+    from pydantic import BaseModel
+
+    import harness.contract as contract
+    from harness.contract._base import PROVENANCE
+
+    found = []
+    classes = {c for c in vars(contract).values() if isinstance(c, type) and issubclass(c, BaseModel)}
+    seen: set[type] = set()
+    while classes:
+        cls = classes.pop()
+        seen.add(cls)
+        extra = cls.model_config.get("json_schema_extra")
+        if isinstance(extra, dict) and PROVENANCE in extra:
+            found.append((cls.__name__, extra[PROVENANCE]))
+        for name, info in cls.model_fields.items():
+            if isinstance(info.json_schema_extra, dict) and PROVENANCE in info.json_schema_extra:
+                found.append((f"{cls.__name__}.{name}", info.json_schema_extra[PROVENANCE]))
+            for arg in getattr(info.annotation, "__args__", (info.annotation,)):
+                inner = getattr(arg, "__args__", (arg,))
+                classes |= {a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)} - seen
+    return found
+
+
+def test_every_observed_fact_names_its_models_dates_and_era() -> None:
+    markers = _observed_markers()
+    names = {name for name, _ in markers}
+    assert {"ChatCompletion.object", "ChatCompletionChunk.object", "Usage.completion_tokens_details",
+            "ChatCompletionRequest.reasoning_effort", "NamedToolChoice", "ErrorBody.request_id"} <= names
+    for name, facts in markers:
+        assert facts["source"] == "observed" and facts["models"] and facts["seen"], name
+        assert facts["era"] in ("2025", "2026"), name
+
+
+# -- recordings are read by content -------------------------------------------------------------------
+def test_recordings_pair_by_name_less_role_and_read_an_index_above_them(tmp_path: Path) -> None:
+    from harness.recordings import Kind, exchanges, scan
+
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "call-7_request.json").write_text(json.dumps(
+        {"model": "glm-4.7", "messages": [{"role": "user", "content": "hi"}]}))
+    (tmp_path / "deep" / "call-7_response.json").write_text(json.dumps(TOOL_ANSWER_2026))
+    (tmp_path / "deep" / "oops.json").write_text(json.dumps({"code": "1305", "message": "busy"}))
+    (tmp_path / "INDEX.jsonl").write_text(json.dumps({"file": "deep/oops.json", "http_status": 429}) + "\n")
+    notes: list[str] = []
+    found = scan([tmp_path], notes)
+    assert sorted(r.kind for r in found) == sorted([Kind.REQUEST, Kind.COMPLETION, Kind.INNER_ERROR])
+    pairs = {e.answer.label: (e.request.label if e.request else None) for e in exchanges(found)}
+    assert pairs == {"deep/call-7": "deep/call-7", "deep/oops": None}
+    error = next(r for r in found if r.kind is Kind.INNER_ERROR)
+    assert (error.status, error.error_code, error.error_body()) == (
+        429, "1305", {"error": {"code": "1305", "message": "busy"}})
+    assert next(r for r in found if r.kind is Kind.COMPLETION).era == "2026"

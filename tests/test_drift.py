@@ -83,9 +83,16 @@ def _only(report_differences: list[Difference], recording: str) -> list[tuple[st
 
 
 # -- the ground truth ------------------------------------------------------------------------------
-@needs_real_traffic
-def test_twin_has_not_drifted_from_the_real_traffic() -> None:
-    report = drift_report(REAL_TRAFFIC, transcripts_dir=TRANSCRIPTS)
+@pytest.fixture(scope="module")
+def real_report() -> Any:
+    """The real traffic and the transcripts against the twin, compared once for this module."""
+    if not REAL_TRAFFIC.is_dir():
+        pytest.skip(f"no recorded real traffic at {REAL_TRAFFIC}")
+    return drift_report(REAL_TRAFFIC, transcripts_dir=TRANSCRIPTS)
+
+
+def test_twin_has_not_drifted_from_the_real_traffic(real_report: Any) -> None:
+    report = real_report
     unknown = "\n".join(str(d) for d in report.unknown)
     assert not report.unknown, f"the twin drifted from the recorded API:\n{unknown}"
     recordings = [label for label in report.compared if not label.startswith("transcripts/")]
@@ -93,10 +100,9 @@ def test_twin_has_not_drifted_from_the_real_traffic() -> None:
     assert any(label.startswith("errors/") for label in report.compared)
 
 
-@needs_real_traffic
-def test_every_known_difference_still_occurs() -> None:
+def test_every_known_difference_still_occurs(real_report: Any) -> None:
     """An entry that matches nothing is stale: it would hide the next real drift."""
-    report = drift_report(REAL_TRAFFIC, transcripts_dir=TRANSCRIPTS)
+    report = real_report
     stale = [str(e) for e in report.unused_known]
     assert not stale, f"known differences that no longer occur (remove them): {stale}"
 
@@ -430,10 +436,10 @@ def _counts(report: Any) -> tuple[int, int, int]:
     return len(report.compared), len(report.unknown), sum(d.known for d in report.differences)
 
 
-@needs_real_traffic
-def test_a_renamed_copy_of_the_real_traffic_gives_the_same_counts(tmp_path: Path) -> None:
+def test_a_renamed_copy_of_the_real_traffic_gives_the_same_counts(tmp_path: Path, real_report: Any) -> None:
     _renamed_copy(REAL_TRAFFIC, tmp_path)
-    original, renamed = drift_report(REAL_TRAFFIC), drift_report(tmp_path)
+    original = real_report
+    renamed = drift_report(tmp_path, transcripts_dir=TRANSCRIPTS)
     assert _counts(renamed) == _counts(original)
     assert sorted(str(e) for e in renamed.unused_known) == sorted(str(e) for e in original.unused_known)
 

@@ -154,7 +154,7 @@ def _note_field(learned: Learned, where: str, path: str, status: str, data: Any,
     if status == "observed":
         entry.contract_says = message.split("observed in real traffic ", 1)[-1]
     elif status == "new" and " first observed " in message:
-        entry.contract_says = "added since from " + message.split(" first observed on ", 1)[1]
+        entry.contract_says = "in today's contract, observed on " + message.split(" first observed on ", 1)[1]
     entry.types |= set(json_shape(data).get(path, ()))
     for value in _values_at(data, path):
         shown = value if isinstance(value, (str, int, float, bool)) or value is None else json.dumps(value)[:60]

@@ -271,7 +271,8 @@ def run_learn(args: argparse.Namespace) -> int:
     """Print (or write) the proposal as JSON; 2 on bad input."""
     try:
         learned, notes = learn([Path(r) for r in args.recordings], args.against)
-        text = json.dumps(learned.as_json(args.against) | {"notes": notes}, indent=2, ensure_ascii=False)
+        proposal = learned.as_json(args.against) | {"notes": notes}
+        text = json.dumps(proposal, indent=2, ensure_ascii=False)
         if args.out is not None:
             _write_atomically(Path(args.out), text + "\n")
     except UsageError as error:
@@ -280,8 +281,8 @@ def run_learn(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text)
         return 0
-    print(f"{args.out}: {len(learned.fields)} field(s), {len(learned.codes)} code(s), "
-          f"{len(learned.models)} model(s) proposed from {learned.read} recording(s)")
+    print(f"{args.out}: {len(proposal['fields'])} field(s), {len(proposal['codes'])} code(s), "
+          f"{len(proposal['models'])} model(s) proposed from {learned.read} recording(s)")
     return 0
 
 

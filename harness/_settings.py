@@ -62,6 +62,8 @@ OPTIONS = (
     Option("twin_fault", "arm the twin with a fault for every request (e.g. missing_done, "
                          "stall:0:5): shows what the suites catch; repeatable", metavar="FAULT",
            kind="list"),
+    Option("twin_profile", "the era the embedded twin speaks: 2026 (default) or 2025, the shapes of the "
+                           "2025 recordings", choices=("2026", "2025")),
     Option("record", "save every exchange of glm_client / glm_client_with_key as a scrubbed "
                      "transcript in DIR (replay: glm-harness serve --replay DIR)", metavar="DIR"),
     Option("record_sensitive", "with --glm-record: request fields to scrub too (user_id,request_id)",
@@ -79,6 +81,7 @@ class Settings:
     report: str | None = None
     read_timeout: float = DEFAULT_READ_TIMEOUT_S
     twin_fault: tuple[str, ...] = ()
+    twin_profile: str | None = None  # None: the twin's default, today's API
     record: str | None = None
     record_sensitive: str = ""
 

@@ -25,7 +25,7 @@ import jsonschema
 from .client import Exchange
 from .contract import Mode, business_error
 from .errors import ContractViolation
-from .stream import Assembly, Stream, assemble, chunk_schema_findings, invariants, read_stream
+from .stream import Assembly, Stream, assemble, chunk_schema, invariants, read_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +207,7 @@ def sse_framing(o: Observed) -> Iterator[Failure]:
 def stream_chunk_schema(o: Observed) -> Iterator[Failure]:
     """One failure per distinct problem, however many chunks repeat it."""
     seen: dict[tuple[str, str, str], list[str]] = {}
-    for f in chunk_schema_findings(o.stream, o.expect.mode):
+    for f in chunk_schema(o.stream, o.expect.mode).findings:
         event, _, path = f.path.partition("]")
         seen.setdefault((path, f.kind, f.message), []).append(event + "]")
     for (path, kind, message), events in seen.items():

@@ -8,7 +8,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ._extras import COMMAND_EXTRAS, missing, require_for_command
 from .errors import HarnessError
@@ -30,18 +30,37 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from .contract import Mode
-    from .validate import validate_file
+    from .validate import validate_paths
 
     mode = Mode.STRICT if args.strict else Mode.LENIENT
-    reports = [validate_file(Path(name), mode) for name in args.files]
+    reports = validate_paths(args.files, mode)
     for report in reports:
         status = "ok" if not report.findings else f"{len(report.findings)} finding(s)"
-        print(f"{report.path}: {report.kind}, {status}")
+        notes = f", {len(report.notices)} observed-field notice(s)" if report.notices else ""
+        print(f"{report.path}: {report.kind}, {status}{notes}")
         for finding in report.findings:
             print(f"  {finding.path}: [{finding.kind}] {finding.message}")
+        for notice in report.notices:
+            print(f"  notice {notice.path}: [{notice.kind}] {notice.message}")
     bad = sum(1 for r in reports if r.findings)
     print(f"{len(reports) - bad} valid, {bad} invalid ({mode} mode)")
-    return 1 if bad else 0
+    if mode is Mode.STRICT:
+        print(_provenance_summary(reports))
+    return 1 if bad or not reports else 0
+
+
+def _provenance_summary(reports: list[Any]) -> str:
+    """Documented vs observed vs unknown, by field path (array indices collapsed)."""
+    import re
+
+    def fields(kind: str, attr: str) -> set[str]:
+        return {re.sub(r"\[\d+\]", "[]", re.sub(r"^(event|chunk)\[\d+\]", "$", f.path))
+                for r in reports for f in getattr(r, attr) if f.kind == kind}
+
+    observed, unknown = fields("observed_field", "notices"), fields("unknown_field", "findings")
+    return (f"fields beyond the documented contract: {len(observed)} observed in real traffic "
+            f"({', '.join(sorted(observed)) or 'none'}); {len(unknown)} unknown "
+            f"({', '.join(sorted(unknown)) or 'none'})")
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -69,9 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         serve.set_defaults(run=_serve)
 
     validate = commands.add_parser("validate", help="validate recorded requests, answers, streams")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("files", nargs="+", metavar="FILE|DIR")
     validate.add_argument("--strict", action="store_true",
-                          help="also report unknown fields, nulls, missing always-sent fields")
+                          help="also report unknown fields, nulls, missing always-sent fields (drift), "
+                               "and undocumented fields real GLM is known to send (notices)")
     validate.set_defaults(run=_validate)
 
     schema = commands.add_parser("schema", help="export the contract's JSON Schemas")
@@ -79,11 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(run=_schema)
 
     from .drift import add_drift_arguments, run_drift
+    from .learn import add_learn_arguments, run_learn
     from .record import add_record_arguments, run_record
 
     drift = commands.add_parser("drift", help="compare the twin's answer shapes with recorded real answers")
     add_drift_arguments(drift)
     drift.set_defaults(run=run_drift)
+
+    learn = commands.add_parser("learn", help="propose contract changes from a folder of new recordings")
+    add_learn_arguments(learn)
+    learn.set_defaults(run=run_learn)
 
     record = commands.add_parser("record", help="record exchanges as scrubbed transcripts")
     add_record_arguments(record)

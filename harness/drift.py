@@ -10,8 +10,12 @@ the twin, in-process, and the *shapes* of the two answers are compared, never th
 - an error: the body's fields and types (the code's type above all) and the HTTP status, per
   business code, with the twin made to produce the same code.
 
-Differences that are real but accepted are listed, each with its reason, in
-`fixtures/drift/known-differences.json`; anything else is drift, and `glm-harness drift` exits 1.
+Recordings are read from any folder by what they hold (`harness.recordings`), and each answer is
+compared with the twin speaking the same era of the API (a 2026 answer carries `object`), unless
+`--profile` says which. Differences that are real but accepted are listed, each with its reason, in
+`fixtures/drift/known-differences.json`, keyed by behaviour (aspect, field path, model, era), never
+by file name; anything else is drift, and `glm-harness drift` exits 1. An entry that matches
+nothing is reported, so a stale one does not linger.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ._resources import fixtures_dir
 from .errors import UsageError
+from .recordings import Exchange, Kind, Recording, exchanges, scan, sse_chunks
 from .sse import decode_all
 from .stream import EventKind, read_stream
 
@@ -160,6 +165,9 @@ def _usage_at(positions: list[int], n: int) -> str:
 
 
 # -- differences ----------------------------------------------------------------------------------
+ANY_ERA = "any"
+
+
 @dataclass
 class Difference:
     """One way the twin's answer differs from the recorded one, for one recording."""
@@ -171,6 +179,8 @@ class Difference:
     twin: str
     known: bool = False
     reason: str = ""
+    model: str = ""
+    era: str = ANY_ERA
 
     @property
     def where(self) -> str:
@@ -178,7 +188,7 @@ class Difference:
 
     def __str__(self) -> str:
         mark = "known" if self.known else "DRIFT"
-        text = f"{mark}: {self.where}: recorded {self.recorded}; twin {self.twin}"
+        text = f"{mark}: {self.where} [{self.model or '?'}, {self.era}]: recorded {self.recorded}; twin {self.twin}"
         return text + (f" ({self.reason})" if self.reason else "")
 
 
@@ -191,17 +201,23 @@ def glob_match(value: str, pattern: str) -> bool:
 
 @dataclass(frozen=True)
 class KnownDifference:
-    recording: str
+    """An accepted difference, by what differs: never by the name of a file."""
+
     aspect: str
     path: str
     reason: str
+    model: str = "*"
+    era: str = "*"
     recorded: str = "*"
     twin: str = "*"
 
     def matches(self, d: Difference) -> bool:
         return all(glob_match(value, pattern) for value, pattern in (
-            (d.recording, self.recording), (d.aspect, self.aspect), (d.path, self.path),
+            (d.aspect, self.aspect), (d.path, self.path), (d.model, self.model), (d.era, self.era),
             (d.recorded, self.recorded), (d.twin, self.twin)))
+
+    def __str__(self) -> str:
+        return f"{self.aspect} {self.path} [model {self.model}, era {self.era}]"
 
 
 @dataclass
@@ -210,6 +226,8 @@ class DriftReport:
     compared: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unused_known: list[KnownDifference] = field(default_factory=list)
+    # (model, era) of every recording compared: an entry is stale only where it could have matched.
+    seen: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def unknown(self) -> list[Difference]:
@@ -275,19 +293,31 @@ def _finish(by_kind: Mapping[str, frozenset[str]]) -> str:
     return ", ".join(parts) or ABSENT
 
 
+
+
 # -- known differences ----------------------------------------------------------------------------
+_KNOWN_FIELDS = {"aspect", "path", "reason", "model", "era", "recorded", "twin"}
+
+
 def load_known(path: Path | None) -> list[KnownDifference]:
     if path is None or not path.exists():
         return []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         entries = data["differences"] if isinstance(data, dict) else data
-        return [KnownDifference(**{k: v for k, v in e.items() if k in _KNOWN_FIELDS}) for e in entries]
+        return [_known_entry(e) for e in entries]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UsageError(f"cannot read the known differences in {path}: {error}") from None
 
 
-_KNOWN_FIELDS = {"recording", "aspect", "path", "reason", "recorded", "twin"}
+def _known_entry(entry: dict[str, Any]) -> KnownDifference:
+    if "recording" in entry:
+        raise ValueError("entries are keyed by behaviour (aspect, path, model, era), not by "
+                         f"recording name: drop 'recording' from {entry}")
+    unknown = set(entry) - _KNOWN_FIELDS
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in {entry}")
+    return KnownDifference(**entry)
 
 
 def _classify(differences: list[Difference], known: list[KnownDifference]) -> list[KnownDifference]:
@@ -322,7 +352,8 @@ class _Twin:
         return None
 
     def send(self, body: Mapping[str, Any] | bytes, *, model: str | None = None,
-             key: str | bool | None = True, config: Any = None, times: int = 1) -> Answer:
+             key: str | bool | None = True, config: Any = None, times: int = 1,
+             profile: str | None = None) -> Answer:
         """`key`: True for the twin's key, None for no Authorization header, or a key string.
         The request is sent `times` times (to reach a rate limit); the last answer counts."""
         import dataclasses
@@ -332,7 +363,7 @@ class _Twin:
         from .mock import GLMTwin, TwinConfig, twin_router
         from .targets import MOCK_BASE_URL, Secret, mock_target
 
-        twin = GLMTwin(config or TwinConfig())
+        twin = GLMTwin(config or TwinConfig(), profile=profile)
         target = mock_target(model or (body.get("model") if isinstance(body, Mapping) else None)
                              or DEFAULT_MODEL)
         if key is not True:
@@ -344,84 +375,59 @@ class _Twin:
         return Answer(exchange.status, exchange.content_type, exchange.body, str(error) if error else None)
 
 
-# -- recorded exchanges ---------------------------------------------------------------------------
+# -- comparing one recording ----------------------------------------------------------------------
 @dataclass
-class Recorded:
+class _Case:
+    """One recorded answer to compare, with the request to send the twin."""
+
     label: str
-    request: dict[str, Any]
-    answer: Answer
-    streamed: bool
+    answer: Recording
+    request: dict[str, Any] | None
+    model: str
+    era: str
 
 
-def _index(folder: Path) -> dict[str, dict[str, Any]]:
-    entries: dict[str, dict[str, Any]] = {}
-    path = folder / "INDEX.jsonl"
-    if not path.exists():
-        return entries
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(entry, dict) and "file" in entry:
-                entries[entry["file"]] = entry
-    return entries
+def _case(exchange: Exchange, notes: list[str]) -> _Case:
+    answer = exchange.answer
+    request = dict(exchange.request.data) if exchange.request is not None else None
+    if request is None and not answer.kind.is_error:
+        request = standin_request(answer, notes)
+    return _Case(answer.label, answer, request, exchange.model or "", answer.era or ANY_ERA)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_bytes())
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{path} is not JSON: {error}") from None
+def _compare(case: _Case, twin: _Twin, profile: str | None, notes: list[str]) -> list[Difference]:
+    era = profile or (case.era if case.era != ANY_ERA else None)
+    if case.request is None:
+        found = _compare_error(case, twin, era, notes)
+    else:
+        found = _compare_exchange(case, twin, era, notes)
+    for d in found:
+        d.model, d.era = case.model, case.era
+    return found
 
 
-def _recorded_exchanges(root: Path, notes: list[str]) -> Iterator[Recorded]:
-    for request_path in sorted(root.rglob("*.request.json")):
-        stem = request_path.name[: -len(".request.json")]
-        label = str(request_path.parent.relative_to(root) / stem) if request_path.parent != root else stem
-        index = _index(request_path.parent)
-        request = _read_json(request_path)
-        if not isinstance(request, dict):
-            raise UsageError(f"{request_path} is not a JSON object")
-        found = [(request_path.with_name(stem + suffix), is_sse)
-                 for suffix, is_sse in ((".response.sse", True), (".response.json", False))
-                 if request_path.with_name(stem + suffix).exists()]
-        if not found:
-            notes.append(f"{label}: a request without a recorded answer; skipped")
-            continue
-        answer_path, streamed = found[0]
-        meta = index.get(answer_path.name, {})
-        try:
-            raw = answer_path.read_bytes()
-        except OSError as error:
-            raise UsageError(f"cannot read {answer_path}: {error.strerror}") from None
-        # No INDEX entry: the status was 200 (an answer was recorded), the Content-Type unknown.
-        answer = Answer(meta.get("status", 200), meta.get("content_type") or "", raw)
-        yield Recorded(label, request, answer, streamed)
-
-
-def _compare_exchange(rec: Recorded, twin: _Twin) -> list[Difference]:
-    mine = twin.send(rec.request)
+def _compare_exchange(case: _Case, twin: _Twin, era: str | None, notes: list[str]) -> list[Difference]:
+    assert case.request is not None
+    mine = twin.send(case.request, profile=era)
+    recorded = case.answer
     out: list[Difference] = []
     if mine.transport_error:
-        return [Difference(rec.label, "transport", "exchange", "completed", mine.transport_error)]
-    if rec.answer.status != mine.status:
-        return [Difference(rec.label, "status", "HTTP status", str(rec.answer.status),
+        return [Difference(case.label, "transport", "exchange", "completed", mine.transport_error)]
+    status = recorded.status
+    if status is None:
+        notes.append(f"{case.label}: HTTP status not recorded; status not compared")
+    elif status != mine.status:
+        return [Difference(case.label, "status", "HTTP status", str(status),
                            f"{mine.status} {mine.body[:160].decode('utf-8', 'replace')}")]
-    if rec.answer.content_type and _media(rec.answer.content_type) != _media(mine.content_type):
-        out.append(Difference(rec.label, "content_type", "Content-Type", rec.answer.content_type,
-                              mine.content_type))
-    if mine.status != 200:
-        out += diff_shapes(rec.label, "error_body", _json_shape_of(rec.answer.body),
-                           _json_shape_of(mine.body))
-    elif rec.streamed:
-        out += diff_streams(rec.label, stream_shape(rec.answer.body), stream_shape(mine.body))
+    content_type = str(recorded.meta.get("content_type") or "")
+    if content_type and _media(content_type) != _media(mine.content_type):
+        out.append(Difference(case.label, "content_type", "Content-Type", content_type, mine.content_type))
+    if recorded.kind.is_error:
+        out += _error_differences(case.label, recorded, mine)
+    elif recorded.kind is Kind.STREAM:
+        out += diff_streams(case.label, stream_shape(recorded.raw), stream_shape(mine.body))
     else:
-        out += diff_shapes(rec.label, "body", _json_shape_of(rec.answer.body),
-                           _json_shape_of(mine.body))
+        out += diff_shapes(case.label, "body", _json_shape_of(recorded.raw), _json_shape_of(mine.body))
     return out
 
 
@@ -437,18 +443,74 @@ def _json_shape_of(raw: bytes) -> Shape:
         return {"$": frozenset({"not JSON"})}
 
 
-# -- recorded errors ------------------------------------------------------------------------------
-_STATUS_IN_NAME = re.compile(r"__(\d{3})_(\d{3,4})")
+def standin_request(answer: Recording, notes: list[str]) -> dict[str, Any]:
+    """A request that makes the twin answer like `answer`, for an answer recorded without its
+    request: the same model (or the nearest one with a card), stream or not, the same tools
+    called with arguments of the same types, thinking as the answer shows it."""
+    from .contract import DEFAULT_MODEL, MODEL_CARDS
 
+    model = answer.model or DEFAULT_MODEL
+    if model not in MODEL_CARDS:
+        nearest = max((name for name in MODEL_CARDS if model.startswith(name)), key=len, default=DEFAULT_MODEL)
+        notes.append(f"{answer.label}: the twin has no card for {model}; compared with its {nearest}")
+        model = nearest
+    messages, calls, reasoning = _answer_parts(answer)
+    request: dict[str, Any] = {"model": model, "stream": answer.kind is Kind.STREAM,
+                               "messages": [{"role": "user", "content": messages}]}
+    if calls:
+        request["tools"] = [_tool_for(name, arguments) for name, arguments in calls.items()]
+        if len(calls) == 1:
+            request["tool_choice"] = {"type": "function", "function": {"name": next(iter(calls))}}
+    if not reasoning and MODEL_CARDS[model].accepts_thinking_disabled():
+        request["thinking"] = {"type": "disabled"}
+    return request
+
+
+def _answer_parts(answer: Recording) -> tuple[str, dict[str, str], bool]:
+    """A prompt naming the tools the answer called, those calls' arguments, and whether it
+    reasoned."""
+    if answer.kind is Kind.STREAM:
+        deltas = [c["choices"][0].get("delta") or {} for c in answer.chunks
+                  if isinstance(c, dict) and c.get("choices")]
+    else:
+        deltas = [c.get("message") or {} for c in answer.data.get("choices") or ()]
+    calls: dict[str, str] = {}
+    for delta in deltas:
+        for call in delta.get("tool_calls") or ():
+            function = call.get("function") or {}
+            if function.get("name"):
+                calls.setdefault(function["name"], function.get("arguments") or "{}")
+    reasoning = any(d.get("reasoning_content") for d in deltas)
+    prompt = ("Please use " + " and ".join(calls) + ".") if calls else "Say hello in one sentence."
+    return prompt, calls, reasoning
+
+
+def _tool_for(name: str, arguments: str) -> dict[str, Any]:
+    try:
+        values = json.loads(arguments)
+    except json.JSONDecodeError:
+        values = {}
+    values = values if isinstance(values, dict) else {}
+    kinds = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
+    properties = {k: {"type": kinds.get(type(v), "string")} for k, v in values.items()}
+    return {"type": "function", "function": {
+        "name": name, "parameters": {"type": "object", "properties": properties, "required": list(properties)}}}
+
+
+# -- recorded errors ------------------------------------------------------------------------------
 _UNKNOWN_KEY = "00000000000000000000000000000000.glmHarnessNoSuchKey"
 
 
 def _twin_error_recipes() -> dict[str, dict[str, Any]]:
     """How to make the twin answer each business code: the body (model glm-4.6 unless it says),
     the key (True: the twin's own; None: no Authorization header), a config, how many sends."""
-    from .mock import EMPTY_BALANCE_KEY, EXPIRED_KEY, Limits, TwinConfig
+    from .mock import EMPTY_BALANCE_KEY, EXPIRED_KEY, Fault, FaultSpec, Limits, TwinConfig
 
     hello = {"messages": [{"role": "user", "content": "Say hi"}]}
+
+    def fault(name: Fault) -> dict[str, Any]:
+        return {"body": hello, "config": TwinConfig(faults=(FaultSpec(name),))}
+
     return {
         "1000": {"body": hello, "key": _UNKNOWN_KEY},
         "1001": {"body": hello, "key": None},
@@ -459,7 +521,11 @@ def _twin_error_recipes() -> dict[str, dict[str, Any]]:
         "1211": {"body": {**hello, "model": "glm-nonexistent"}},
         "1214": {"body": {"messages": []}},
         "1261": {"body_factory": _overlong_prompt},
+        "1301": fault(Fault.CONTENT_FILTER),
         "1302": {"body": hello, "config": TwinConfig(limits=Limits(requests=1, per_seconds=60)), "times": 2},
+        "1305": fault(Fault.OVERLOADED),
+        "1310": fault(Fault.PLAN_LIMIT),
+        "1234": fault(Fault.NETWORK_ERROR),
     }
 
 
@@ -472,74 +538,46 @@ def _overlong_prompt() -> dict[str, Any]:
             "messages": [{"role": "user", "content": "lorem ipsum " * (card.context_window // 2 + 1000)}]}
 
 
-@dataclass
-class RecordedError:
-    label: str
-    code: str
-    status: int | None
-    body: Any
-
-
-def _recorded_errors(root: Path, notes: list[str]) -> Iterator[RecordedError]:
-    folders = sorted({p.parent for p in root.rglob("*.json") if p.parent.name == "errors"})
-    for folder in folders:
-        index = _index(folder)
-        for path in sorted(folder.glob("*.json")):
-            label = str(path.relative_to(root).with_suffix(""))
-            body = _read_json(path)
-            inner = body.get("error") if isinstance(body, dict) and "error" in body else body
-            if not isinstance(inner, dict) or "code" not in inner:
-                notes.append(f"{label}: no error code in the body; skipped")
-                continue
-            if isinstance(body, dict) and "error" not in body:
-                # Recorded as the inner object a client surfaced; the API sends {"error": {...}}.
-                body = {"error": body}
-            meta = index.get(path.name, {})
-            status = meta.get("http_status")
-            match = _STATUS_IN_NAME.search(path.name)
-            if status is None and match:
-                status = int(match.group(1))
-            yield RecordedError(label, str(inner["code"]), status, body)
-
-
-def _compare_error(rec: RecordedError, twin: _Twin, notes: list[str]) -> list[Difference]:
-    recipe = _twin_error_recipes().get(rec.code)
+def _compare_error(case: _Case, twin: _Twin, era: str | None, notes: list[str]) -> list[Difference]:
+    recorded = case.answer
+    code = recorded.error_code or "?"
+    recipe = _twin_error_recipes().get(code)
     if recipe is None:
-        return [Difference(rec.label, "error_code", rec.code, f"code {rec.code}", "cannot produce it")]
+        return [Difference(case.label, "error_code", code, f"code {code}", "cannot produce it")]
     body = recipe["body_factory"]() if "body_factory" in recipe else recipe["body"]
-    body = {"model": "glm-4.6", **body}
-    mine = twin.send(body, key=recipe.get("key", True), config=recipe.get("config"),
-                     times=recipe.get("times", 1))
+    mine = twin.send({"model": "glm-4.6", **body}, key=recipe.get("key", True),
+                     config=recipe.get("config"), times=recipe.get("times", 1), profile=era)
     if mine.transport_error:
-        return [Difference(rec.label, "transport", "exchange", "completed", mine.transport_error)]
+        return [Difference(case.label, "transport", "exchange", "completed", mine.transport_error)]
     out: list[Difference] = []
+    if recorded.status is None:
+        notes.append(f"{case.label}: HTTP status not recorded; status not compared")
+    elif recorded.status != mine.status:
+        out.append(Difference(case.label, "error_status", code, str(recorded.status), str(mine.status)))
+    return out + _error_differences(case.label, recorded, mine)
+
+
+def _error_differences(label: str, recorded: Recording, mine: Answer) -> list[Difference]:
+    code = recorded.error_code or "?"
     try:
         twin_body = json.loads(mine.body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         twin_body = None
     twin_code = twin_body.get("error", {}).get("code") if isinstance(twin_body, dict) else None
-    if str(twin_code) != rec.code:
-        out.append(Difference(rec.label, "error_code", rec.code, repr(rec.code), repr(twin_code)))
-    if rec.status is None:
-        notes.append(f"{rec.label}: HTTP status not recorded; status not compared")
-    elif rec.status != mine.status:
-        out.append(Difference(rec.label, "error_status", rec.code, str(rec.status), str(mine.status)))
-    out += diff_shapes(rec.label, "error_body", json_shape(rec.body), json_shape(twin_body))
-    return out
+    out = []
+    if str(twin_code) != code:
+        out.append(Difference(label, "error_code", code, repr(code), repr(twin_code)))
+    return out + diff_shapes(label, "error_body", json_shape(recorded.error_body()), json_shape(twin_body))
 
 
 # -- transcripts (harness.transcript) -----------------------------------------------------------
-def _transcript_exchanges(folder: Path, notes: list[str]) -> Iterator[Recorded]:
+def _transcript_cases(folder: Path, notes: list[str]) -> Iterator[_Case]:
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not files:
         notes.append(f"transcripts: none in {folder}; skipped")
         return
-    try:
-        from .transcript import load
-    except ImportError:  # an older checkout without the transcript format
-        notes.append(f"transcripts: harness.transcript is not available; {len(files)} file(s) in "
-                     f"{folder} skipped")
-        return
+    from .transcript import load
+
     for path in files:
         label = f"transcripts/{path.stem}"
         try:
@@ -552,50 +590,72 @@ def _transcript_exchanges(folder: Path, notes: list[str]) -> Iterator[Recorded]:
         if request is None or transcript.transport_error or transcript.status is None:
             notes.append(f"{label}: no JSON request or no complete answer recorded; skipped")
             continue
-        content_type = transcript.headers.get("content-type", "")
-        answer = Answer(transcript.status, content_type, transcript.response_bytes)
-        yield Recorded(label, dict(request), answer, transcript.stream)
+        raw = transcript.response_bytes
+        meta = {"status": transcript.status, "content_type": transcript.headers.get("content-type", "")}
+        answer = _answer_recording(path, label, raw, transcript.stream, transcript.status, meta)
+        yield _Case(label, answer, dict(request), str(request.get("model") or ""), answer.era or ANY_ERA)
+
+
+def _answer_recording(path: Path, label: str, raw: bytes, streamed: bool, status: int,
+                      meta: dict[str, Any]) -> Recording:
+    if streamed and status == 200:
+        return Recording(path, label, Kind.STREAM, raw, meta=meta, chunks=sse_chunks(raw))
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = None
+    return Recording(path, label, Kind.ERROR if status != 200 else Kind.COMPLETION, raw, data, meta)
 
 
 # -- the report -----------------------------------------------------------------------------------
-def drift_report(recordings_dir: Path | str | None, transcripts_dir: Path | str | None = None,
-                 known: Path | str | list[KnownDifference] | None = DEFAULT_KNOWN) -> DriftReport:
-    """Compare the twin with every recording under `recordings_dir` (and the transcripts in
-    `transcripts_dir`, if given; either may be None, not both); each difference is marked known
-    or not."""
-    if recordings_dir is None and transcripts_dir is None:
+def drift_report(recordings: Path | str | Sequence[Path | str] | None,
+                 transcripts_dir: Path | str | None = None,
+                 known: Path | str | list[KnownDifference] | None = DEFAULT_KNOWN,
+                 profile: str | None = None) -> DriftReport:
+    """Compare the twin with every recording under `recordings` (one folder or several; and the
+    transcripts in `transcripts_dir`, if given; either may be None, not both); each difference
+    is marked known or not. `profile` makes the twin speak one era for every recording instead
+    of the era each recording shows."""
+    roots = [] if recordings is None else (
+        [Path(recordings)] if isinstance(recordings, (str, Path)) else [Path(r) for r in recordings])
+    if not roots and transcripts_dir is None:
         raise UsageError("nothing to compare: give recordings, transcripts or both")
-    root = Path(recordings_dir) if recordings_dir is not None else None
-    if root is not None and not root.is_dir():
-        raise UsageError(f"no recordings at {root} (expected a directory)")
+    for root in roots:
+        if not root.is_dir():
+            raise UsageError(f"no recordings at {root} (expected a directory)")
     if transcripts_dir is not None and not Path(transcripts_dir).is_dir():
         raise UsageError(f"no transcripts at {transcripts_dir} (expected a directory)")
-    if isinstance(known, list):
-        entries = known
-    elif known is None:
-        entries = []
-    else:
-        path = Path(known)
-        if not path.exists() and path != DEFAULT_KNOWN:  # the default may be absent (an installed package)
-            raise UsageError(f"no such file: {path}")
-        entries = load_known(path)
+    entries = _known_entries(known)
     report = DriftReport()
+    found = scan(roots, report.notes) if roots else []
+    report.notes += [f"{r.label}: a lone chunk, not a whole answer; not compared" for r in found
+                     if r.kind is Kind.CHUNK]
+    cases = [_case(e, report.notes) for e in exchanges(found)]
+    if transcripts_dir is not None:
+        cases += list(_transcript_cases(Path(transcripts_dir), report.notes))
     with _Twin() as twin:
-        for rec in _recorded_exchanges(root, report.notes) if root is not None else ():
-            report.compared.append(rec.label)
-            report.differences += _compare_exchange(rec, twin)
-        for err in _recorded_errors(root, report.notes) if root is not None else ():
-            report.compared.append(err.label)
-            report.differences += _compare_error(err, twin, report.notes)
-        if transcripts_dir is not None:
-            for rec in _transcript_exchanges(Path(transcripts_dir), report.notes):
-                report.compared.append(rec.label)
-                report.differences += _compare_exchange(rec, twin)
+        for case in cases:
+            report.compared.append(case.label)
+            report.seen.add((case.model, case.era))
+            report.differences += _compare(case, twin, profile, report.notes)
     if not report.compared:
-        where = " or ".join(str(p) for p in (root, transcripts_dir) if p is not None)
-        raise UsageError(f"nothing to compare in {where}: no *.request.json, errors/*.json or transcripts")
-    report.unused_known = _classify(report.differences, entries)
+        where = " or ".join(str(p) for p in (*roots, transcripts_dir) if p is not None)
+        raise UsageError(f"nothing to compare in {where}: no recorded answers or transcripts")
+    unused = _classify(report.differences, entries)
+    report.unused_known = [e for e in unused if any(
+        glob_match(model, e.model) and glob_match(era, e.era) for model, era in report.seen)]
     return report
+
+
+def _known_entries(known: Path | str | list[KnownDifference] | None) -> list[KnownDifference]:
+    if isinstance(known, list):
+        return known
+    if known is None:
+        return []
+    path = Path(known)
+    if not path.exists() and path != DEFAULT_KNOWN:  # the default may be absent (an installed package)
+        raise UsageError(f"no such file: {path}")
+    return load_known(path)
 
 
 # -- command line ---------------------------------------------------------------------------------
@@ -608,13 +668,15 @@ def default_recordings() -> Path | None:
 
 def add_drift_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add = parser.add_argument
-    add("recordings", nargs="?", default=None, metavar="DIR",
-        help=f"recorded real traffic: *.request.json with *.response.json|.sse, and errors/*.json "
-             f"(default: ${RECORDINGS_ENV}, else fixtures/real, the vendored copy; none "
-             f"when only --transcripts is given)")
+    add("recordings", nargs="*", default=[], metavar="DIR",
+        help=f"folders of recorded real traffic: requests, JSON answers, SSE streams, error bodies, "
+             f"whatever the files are called (default: ${RECORDINGS_ENV}, else fixtures/real, the "
+             f"vendored copy; none when only --transcripts is given)")
     add("--transcripts", default=None, metavar="DIR",
         help="transcripts (harness.transcript) to compare as well (default, when no DIR is given: "
              "fixtures/transcripts)")
+    add("--profile", choices=("2025", "2026"), default=None,
+        help="the era the twin speaks for every recording (default: the era each recording shows)")
     add("--known", default=None, metavar="FILE",
         help="accepted differences, each with its reason (default: fixtures/drift/known-differences.json)")
     add("--no-known", action="store_true",
@@ -625,23 +687,20 @@ def add_drift_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 def run_drift(args: argparse.Namespace) -> int:
     """Print every difference, one per line; 1 if any is not known, 0 if none, 2 on bad input."""
-    recordings = Path(args.recordings) if args.recordings else (
-        None if args.transcripts else default_recordings())
-    # With no DIR given, the transcripts that ship with the harness are compared as well (alone,
-    # where there are no real-traffic recordings, as in an installed package).
+    given = [Path(d) for d in (args.recordings or [])]
+    fallback = default_recordings() if not given and not args.transcripts else None
+    recordings = given or ([fallback] if fallback is not None else [])
+    # With no DIR given, the transcripts that ship with the harness are compared as well.
     transcripts = Path(args.transcripts) if args.transcripts else (
-        DEFAULT_TRANSCRIPTS if not args.recordings and DEFAULT_TRANSCRIPTS.is_dir() else None)
-    if recordings is None and transcripts is None:
+        DEFAULT_TRANSCRIPTS if not given and DEFAULT_TRANSCRIPTS.is_dir() else None)
+    if not recordings and transcripts is None:
         print(f"glm-harness drift: error: no recordings given, ${RECORDINGS_ENV} is not set, and "
               f"{VENDORED_RECORDINGS} does not exist", file=sys.stderr)
         return 2
-    if recordings is None and not args.transcripts:
-        print(f"note: no real-traffic recordings (give DIR or set ${RECORDINGS_ENV}); comparing the "
-              f"transcripts in {transcripts}")
     known: Path | None = None if getattr(args, "no_known", False) else (
         Path(args.known) if args.known else DEFAULT_KNOWN)
     try:
-        report = drift_report(recordings, transcripts, known)
+        report = drift_report(recordings or None, transcripts, known, getattr(args, "profile", None))
     except UsageError as error:
         print(f"glm-harness drift: error: {error}", file=sys.stderr)
         return 2
@@ -652,7 +711,7 @@ def run_drift(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"note: {note}")
     for entry in report.unused_known:
-        print(f"note: known difference matched nothing (stale?): {entry.recording} {entry.aspect} {entry.path}")
+        print(f"note: known difference matched nothing (stale?): {entry}")
     n_known = sum(1 for d in report.differences if d.known)
     print(f"{len(report.compared)} recording(s) compared: {len(report.unknown)} unknown difference(s), "
           f"{n_known} known")

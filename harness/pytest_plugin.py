@@ -171,8 +171,9 @@ def _glm_session_twin(pytestconfig: pytest.Config, glm_target: Target) -> GLMTwi
         return None
     from .mock import GLMTwin, TwinConfig, parse_fault
 
-    faults = tuple(parse_fault(f) for f in pytestconfig.stash[settings_key].twin_fault)
-    return GLMTwin(TwinConfig(faults=faults))
+    settings = pytestconfig.stash[settings_key]
+    faults = tuple(parse_fault(f) for f in settings.twin_fault)
+    return GLMTwin(TwinConfig(faults=faults), profile=settings.twin_profile)
 
 
 @pytest.fixture

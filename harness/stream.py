@@ -4,7 +4,7 @@ Everything that looks at a stream reads it through here: assembly and the stream
 the checks), the benchmark's metrics and token split, drift's stream shapes, validation of
 recordings. A chunk is read from plain JSON, never from the contract models, so that one bad
 field cannot hide what the rest of the chunk carries and the benchmark can afford it; whether a
-chunk matches the contract is the schema check's business (`chunk_schema_findings`).
+chunk matches the contract is the schema check's business (`chunk_schema`).
 
 Reading rules, in one place:
 - A chunk's token parts are non-empty `reasoning_content`, non-empty `content` and a non-empty
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -219,16 +219,28 @@ def assemble(stream: Stream) -> Assembly:
     )
 
 
-def chunk_schema_findings(stream: Stream, mode: Mode = Mode.LENIENT) -> list[Finding]:
-    """Each chunk against `ChatCompletionChunk`; paths say which event (`event[3]$.choices...`)."""
+@dataclass(frozen=True, slots=True)
+class ChunkSchema:
+    """Every chunk held against `ChatCompletionChunk`. `findings` break the contract, with paths
+    that say which event (`event[3].choices...`); `notices` (strict mode) are undocumented fields
+    real GLM is known to send, once per field, at the first event that carried it."""
+
+    findings: list[Finding]
+    notices: list[Finding]
+
+
+def chunk_schema(stream: Stream, mode: Mode = Mode.LENIENT) -> ChunkSchema:
     findings: list[Finding] = []
+    notices: dict[str, Finding] = {}
     for e in stream.events:
         if e.kind is EventKind.MALFORMED:
             findings.append(Finding(f"event[{e.n}]", "malformed_json", e.problem))
         elif e.kind is not EventKind.ERROR:
             checked = validate(ChatCompletionChunk, e.data, mode)
-            findings.extend(Finding(f"event[{e.n}]{f.path[1:]}", f.kind, f.message) for f in checked.findings)
-    return findings
+            findings += [replace(f, path=f"event[{e.n}]{f.path[1:]}") for f in checked.findings]
+            for notice in checked.notices:
+                notices.setdefault(notice.path, replace(notice, path=f"event[{e.n}]{notice.path[1:]}"))
+    return ChunkSchema(findings, list(notices.values()))
 
 
 # -- invariants ----------------------------------------------------------------------------------

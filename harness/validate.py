@@ -1,10 +1,16 @@
 """Validate recorded traffic against the contract: a request, a JSON answer, an error body, or a
-raw SSE stream, each recognised by its shape, with every finding reported by path."""
+raw SSE stream, each recognised by its shape, with every finding reported by path.
+
+In strict mode a report also says which undocumented fields it met that real GLM is known to send
+(notices, from the contract's `observed` markers): documented, observed, and unknown are three
+different things, and only the last is drift.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +22,18 @@ from .contract import (
     ErrorDetail,
     Finding,
     Mode,
+    Validated,
     validate,
 )
 from .errors import UsageError
+from .recordings import kind_of, scan
 from .sse import decode_all
-from .stream import chunk_schema_findings, invariants, read_stream
+from .stream import chunk_schema, invariants, read_stream
+
+_MODELS: dict[str, type] = {
+    "request": ChatCompletionRequest, "error body": ErrorBody, "error object (inner)": ErrorDetail,
+    "chunk": ChatCompletionChunk, "completion": ChatCompletion,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +41,18 @@ class FileReport:
     path: Path
     kind: str
     findings: list[Finding]
+    notices: list[Finding] = field(default_factory=list)
+
+
+def validate_paths(paths: Iterable[Path | str], mode: Mode = Mode.LENIENT) -> list[FileReport]:
+    """Every file named, and every recording in every folder named."""
+    reports: list[FileReport] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            reports += [validate_file(r.path, mode) for r in scan([path], [])]
+        else:
+            reports.append(validate_file(path, mode))
+    return reports
 
 
 def validate_file(path: Path, mode: Mode = Mode.LENIENT) -> FileReport:
@@ -41,27 +66,15 @@ def validate_file(path: Path, mode: Mode = Mode.LENIENT) -> FileReport:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"{path} is neither JSON nor an SSE stream ({error})") from None
-    kind, model = _kind(data)
-    return FileReport(path, kind, validate(model, data, mode).findings)
-
-
-def _kind(data: Any) -> tuple[str, type]:
-    if isinstance(data, dict):
-        if "messages" in data:
-            return "request", ChatCompletionRequest
-        if "error" in data:
-            return "error body", ErrorBody
-        if "code" in data and "message" in data:
-            return "error object (inner)", ErrorDetail
-        choices = data.get("choices") or [{}]
-        if isinstance(choices, list) and isinstance(choices[0], dict) and "delta" in choices[0]:
-            return "chunk", ChatCompletionChunk
-    return "completion", ChatCompletion
+    kind = str(kind_of(data) or "completion")
+    checked: Validated[Any] = validate(_MODELS[kind], data, mode)
+    return FileReport(path, kind, checked.findings, checked.notices)
 
 
 def _stream(path: Path, raw: bytes, mode: Mode) -> FileReport:
     events, violations = decode_all(raw)
     stream = read_stream(events)
     findings = [Finding(f"byte {v.offset}", v.kind, v.message) for v in violations]
-    findings += chunk_schema_findings(stream, mode) + invariants(stream)
-    return FileReport(path, "stream", findings)
+    checked = chunk_schema(stream, mode)
+    findings += checked.findings + invariants(stream)
+    return FileReport(path, "stream", findings, checked.notices)

@@ -6,7 +6,7 @@ GLM contract on purpose, each deviation one a check should name:
 - error bodies carry numeric codes (`{"error": {"code": 401, ...}}`), not GLM's strings;
 - bad requests (invalid JSON, empty messages, an unknown role, out-of-range values) get 500;
 - any model name is accepted (no 400/1211 for an unknown model);
-- answers carry OpenAI's `object` field and `logprobs: null`; usage has `prompt_tokens_details: null`;
+- answers carry OpenAI's `system_fingerprint` field and `logprobs: null`; usage has `prompt_tokens_details: null`;
 - streams send `finish_reason: null` on every chunk but the last, the role only in the first
   delta, no usage at all, and no `data: [DONE]`;
 - no reasoning_content, whatever `thinking` says.
@@ -122,7 +122,8 @@ def _completion(body: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": "".join(words) or None}
     if calls:
         message["tool_calls"] = calls
-    return {"id": f"chatcmpl-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
+    return {"id": f"chatcmpl-{time.time_ns()}", "object": "chat.completion", "system_fingerprint": "fp_deviating",
+            "created": int(time.time()),
             "model": body.get("model") or "unnamed", "choices": [
                 {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
             "usage": usage}
@@ -130,7 +131,8 @@ def _completion(body: dict[str, Any]) -> dict[str, Any]:
 
 def _chunks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
     words, calls, finish, _ = _answer(body)
-    base = {"id": f"chatcmpl-{time.time_ns()}", "object": "chat.completion.chunk", "created": int(time.time()),
+    base = {"id": f"chatcmpl-{time.time_ns()}", "object": "chat.completion.chunk",
+            "system_fingerprint": "fp_deviating", "created": int(time.time()),
             "model": body.get("model") or "unnamed"}
 
     def chunk(delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import statistics
 import time
 from typing import Any
@@ -318,7 +319,7 @@ def test_auth_message_in_chinese() -> None:
     assert error_of(reply) == (401, "1001", "Header中未收到Authorization参数，无法进行身份验证。")
 
 
-@pytest.mark.parametrize("model", ["glm-5", "glm-4.5v"])
+@pytest.mark.parametrize("model", ["glm-4.1v-thinking-flash", "glm-4.5v"])
 def test_thinking_disabled_refused(model: str) -> None:
     status, code, message = error_of(
         send(GLMTwin(), body(model=model, thinking={"type": "disabled"})))
@@ -529,12 +530,13 @@ def test_tool_call_weather(stream_it: bool) -> None:
     else:
         choice = completion(GLMTwin(), payload)["choices"][0]
         calls, finish = choice["message"]["tool_calls"], choice["finish_reason"]
-        assert "content" not in choice["message"]
+        assert isinstance(choice["message"]["content"], str)  # 2026: a sentence beside the calls
+        assert "content" not in completion(GLMTwin(profile="2025"), payload)["choices"][0]["message"]
     assert finish == "tool_calls"
     assert len(calls) == 1
     call = calls[0]
     assert call["type"] == "function" and call["index"] == 0
-    assert call["id"].startswith("call_")
+    assert re.fullmatch(r"call_-\d{1,19}", call["id"])
     assert call["function"]["name"] == "weather"
     arguments = json.loads(call["function"]["arguments"])
     jsonschema.validate(arguments, WEATHER["function"]["parameters"])
@@ -798,7 +800,7 @@ def test_stream_shape(payload: dict[str, Any]) -> None:
     assert len({c["created"] for c in cs}) == 1
     assert {c["model"] for c in cs} == {payload["model"]}
     for c in cs:
-        assert "object" not in c
+        assert c["object"] == "chat.completion.chunk"
         assert len(c["choices"]) == 1 and c["choices"][0]["index"] == 0
         delta = c["choices"][0]["delta"]
         if "tool_calls" in delta:
@@ -1240,3 +1242,43 @@ def test_jwt_made_from_the_key_authenticates_like_the_key(token: Any, status: in
     assert reply.status == status, reply.body
     if code is not None:
         assert json.loads(reply.body)["error"]["code"] == code
+
+
+# -- the business errors only a fault provokes (2026 codes) ------------------------------------
+def _filtered(reply: Reply) -> tuple[int, str]:
+    data = json.loads(reply.body)
+    assert set(data) == {"error", "contentFilter"}
+    assert data["contentFilter"] == [{"level": 1, "role": "user"}]
+    return reply.status, data["error"]["code"]
+
+
+def test_fault_content_filter() -> None:
+    assert _filtered(send(_faulty(Fault.CONTENT_FILTER), body())) == (400, "1301")
+
+
+def test_fault_overloaded() -> None:
+    assert error_of(send(_faulty(Fault.OVERLOADED), body())) == (
+        429, "1305", "The service may be temporarily overloaded, please try again later")
+
+
+def test_fault_plan_limit() -> None:
+    status, code, message = error_of(send(_faulty(Fault.PLAN_LIMIT), body()))
+    assert (status, code) == (429, "1310")
+    assert re.fullmatch(r"Weekly/Monthly Limit Exhausted\. Your limit will reset at "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", message), message
+
+
+def test_fault_network_error() -> None:
+    status, code, message = error_of(send(_faulty(Fault.NETWORK_ERROR), body()))
+    assert (status, code) == (500, "1234")
+    assert re.fullmatch(r"Network error, error id: \w+, please contact customer service", message)
+
+
+def test_plan_limit_in_chinese_falls_back_to_the_recorded_english() -> None:
+    """Only the English 1310 text is known; the twin does not invent a Chinese one."""
+    twin = GLMTwin(TwinConfig(locale="zh", faults=(FaultSpec(Fault.PLAN_LIMIT),)))
+    assert error_of(send(twin, body()))[2].startswith("Weekly/Monthly Limit Exhausted")
+
+
+def test_blocked_term_is_refused_by_the_content_filter() -> None:
+    assert _filtered(send(GLMTwin(), body("Tell me about TWIN-BLOCKED"))) == (400, "1301")

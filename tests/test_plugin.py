@@ -17,6 +17,7 @@ import pytest
 from harness import _settings
 from harness._silence import HUNG_AFTER, Silence
 from harness.contract import DEFAULT_MODEL
+from harness.errors import TransportError
 from harness.targets import DEFAULT_KEY_ENV, LIVE_BASE_URL
 
 SHOW_TARGET = """
@@ -214,7 +215,8 @@ def test_an_answer_resets_the_count() -> None:
     from harness.targets import mock_target
 
     silence = Silence()
-    stalled = Exchange(mock_target(), {}, sent_at=0.0, transport_error="ReadTimeout: timed out")
+    stalled = Exchange(mock_target(), {}, sent_at=0.0,
+                       transport_error=TransportError("timeout", "ReadTimeout", "timed out"))
     answered = Exchange(mock_target(), {}, sent_at=0.0, status=200)
     for exchange in [stalled] * (HUNG_AFTER - 1) + [answered] + [stalled] * (HUNG_AFTER - 1):
         silence.note(exchange)

@@ -13,6 +13,7 @@ import pytest
 
 from harness import _outcomes, scrub
 from harness.client import Exchange
+from harness.errors import TransportError
 from harness.mock import TWIN_KEY
 from harness.record import SCENARIOS, add_record_arguments, main, run_record
 from harness.scrub import SCRUBBED, Scrubber, known_secrets
@@ -167,14 +168,14 @@ def test_unmarked_fields_are_kept() -> None:
 
 def test_raw_request_and_transport_error_are_recorded() -> None:
     ex = exchange([(0.01, b"data: {}\n\n")], raw_request=b'{"model": broken',
-                  transport_error=f"RemoteProtocolError: peer closed (key {KEY})")
+                  transport_error=TransportError("protocol", "RemoteProtocolError", f"peer closed (key {KEY})"))
     t = from_exchange(ex)
     assert t.request.raw == '{"model": broken' and t.request_bytes == b'{"model": broken'
     assert t.transport_error == f"RemoteProtocolError: peer closed (key {SCRUBBED})"
 
 
 def test_no_response_at_all() -> None:
-    t = from_exchange(exchange([], status=None, headers={}, transport_error="ConnectError: refused"))
+    t = from_exchange(exchange([], status=None, headers={}, transport_error=TransportError("connect", "ConnectError", "refused")))
     assert t.status is None and t.chunks is None and t.body is None
 
 

@@ -3,10 +3,12 @@
 The code, not the HTTP status, decides what a client may do: a 429 with 1113 (balance empty) must
 never be retried, a 429 with 1302 (rate limit) should be, after a back-off.
 
-Messages are the api.z.ai English texts and the open.bigmodel.cn Chinese texts, as recorded in
-real traffic where a recording exists, else as the error-code pages of docs.z.ai and
-docs.bigmodel.cn give them. Where the HTTP status is not documented (the account codes) it is
-inferred from the status table's "429/403 account anomaly" rows.
+Messages come in two locales: English from api.z.ai, Chinese from open.bigmodel.cn. Each text says
+where it comes from: *recorded* (a real error body, with its date) or *documented* (the error-code
+pages of docs.z.ai / docs.bigmodel.cn). Where a locale is known from neither, it is left out, and
+`message()` falls back to the locale that is known rather than invent a translation. Where the
+HTTP status is not documented (the account codes) it is inferred from the status table's
+"429/403 account anomaly" rows.
 """
 
 from __future__ import annotations
@@ -22,104 +24,154 @@ class Retry(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Text:
+    """A message template and where it was read."""
+
+    template: str
+    source: str
+
+    @property
+    def recorded(self) -> bool:
+        return self.source.startswith("recorded")
+
+
+def recorded(template: str, when: str) -> Text:
+    return Text(template, f"recorded {when}")
+
+
+def documented(template: str) -> Text:
+    return Text(template, "documented (docs.z.ai / docs.bigmodel.cn error codes)")
+
+
+@dataclass(frozen=True, slots=True)
 class BusinessError:
     code: str
     http_status: int
     meaning: str
     retry: Retry
-    message_en: str
-    message_zh: str
+    en: Text | None
+    zh: Text | None
+    status_source: str = "documented"
 
     def message(self, locale: str = "en", **fields: object) -> str:
-        template = self.message_zh if locale == "zh" else self.message_en
-        return template.format(**fields)
+        """The message in `locale`, or in the one locale known (see `locales`)."""
+        chosen = (self.zh or self.en) if locale == "zh" else (self.en or self.zh)
+        assert chosen is not None, self.code
+        return chosen.template.format(**fields)
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        return tuple(name for name, text in (("en", self.en), ("zh", self.zh)) if text is not None)
+
+    @property
+    def message_en(self) -> str | None:
+        return self.en.template if self.en else None
+
+    @property
+    def message_zh(self) -> str | None:
+        return self.zh.template if self.zh else None
 
     @property
     def retryable(self) -> bool:
         return self.retry is Retry.BACKOFF
 
 
-def _e(code: str, status: int, meaning: str, retry: Retry, en: str, zh: str) -> BusinessError:
-    return BusinessError(code, status, meaning, retry, en, zh)
+def _e(code: str, status: int, meaning: str, retry: Retry, en: Text | None, zh: Text | None,
+       status_source: str = "documented") -> BusinessError:
+    return BusinessError(code, status, meaning, retry, en, zh, status_source)
 
 
 N, B, L = Retry.NEVER, Retry.BACKOFF, Retry.AFTER_RESET
+D = documented
+ZAI_2026 = "2026-10-09 (RarogCmex/pi-bigmodel, LIVE)"
+BIGMODEL_2026 = "2026-10-09 (open.bigmodel.cn, RarogCmex/pi-bigmodel LIVE)"
 
 CATALOGUE: dict[str, BusinessError] = {
     e.code: e
     for e in (
         _e("1000", 401, "authentication failed", N,
-           "Authentication Failed", "身份验证失败。"),
+           D("Authentication Failed"), recorded("身份验证失败。", BIGMODEL_2026), "recorded"),
         _e("1001", 401, "Authorization header missing", N,
-           "Authorization Token Missing", "Header中未收到Authorization参数，无法进行身份验证。"),
+           recorded("Authorization Token Missing", "2025-10 (api.z.ai GET, brunogama/dotfiles)"),
+           D("Header中未收到Authorization参数，无法进行身份验证。")),
         _e("1002", 401, "token invalid", N,
-           "Authorization Token is invalid, please ensure that the Authorization Token is "
-           "correctly provided.", "Authorization Token非法，请确认Authorization Token正确传递。"),
+           recorded("Authorization Token is invalid, please ensure that the Authorization Token is "
+                    "correctly provided.", "docs.z.ai curl example (2024-03-20)"),
+           D("Authorization Token非法，请确认Authorization Token正确传递。"), "recorded"),
         _e("1003", 401, "token expired", N,
-           "Authentication Token expired, please regenerate/obtain",
-           "Authentication Token 已过期，请重新生成/获取"),
+           D("Authentication Token expired, please regenerate/obtain"),
+           D("Authentication Token 已过期，请重新生成/获取")),
         _e("1004", 401, "authentication failed with the token", N,
-           "Authentication failed with the provided Authentication Token",
-           "通过 Authentication Token 的验证失败"),
+           D("Authentication failed with the provided Authentication Token"),
+           D("通过 Authentication Token 的验证失败")),
         _e("1110", 403, "account inactive", N,
-           "Your account is currently inactive. Please check your account information",
-           "您的账户当前处于非活动状态，请检查账户信息。"),
+           D("Your account is currently inactive. Please check your account information"),
+           D("您的账户当前处于非活动状态，请检查账户信息。"), "inferred"),
         _e("1111", 403, "account does not exist", N,
-           "Your account does not exist.", "您的账户不存在。"),
+           D("Your account does not exist."), D("您的账户不存在。"), "inferred"),
         _e("1112", 403, "account locked", N,
-           "Your account has been locked, please contact customer service to unlock it.",
-           "您的账户已被锁定，请联系客服解锁。"),
+           D("Your account has been locked, please contact customer service to unlock it."),
+           D("您的账户已被锁定，请联系客服解锁。"), "inferred"),
         _e("1113", 429, "balance insufficient or no resource package", N,
-           "Insufficient balance or no resource package. Please recharge.",
-           "余额不足或无可用资源包,请充值。"),
+           D("Insufficient balance or no resource package. Please recharge."),
+           recorded("余额不足或无可用资源包,请充值。", BIGMODEL_2026), "recorded"),
         _e("1120", 403, "account access abnormal", N,
-           "Unable to successfully access your account, please try again later",
-           "您的账户无法成功访问，请稍后重试。"),
+           D("Unable to successfully access your account, please try again later"),
+           D("您的账户无法成功访问，请稍后重试。"), "inferred"),
         _e("1210", 400, "invalid parameter", N,
-           "Invalid API parameter, please check the documentation.", "API 调用参数有误，请检查文档。"),
+           D("Invalid API parameter, please check the documentation."), D("API 调用参数有误，请检查文档。"),
+           "recorded"),
         _e("1211", 400, "model does not exist", N,
-           "Unknown Model, please check the model code.", "模型不存在，请检查模型代码。"),
+           D("Unknown Model, please check the model code."),
+           recorded("模型不存在，请检查模型代码。", BIGMODEL_2026), "recorded"),
         _e("1212", 400, "method not supported by the model", N,
-           "The current model does not support the {method} call method.",
-           "当前模型不支持{method}调用方式。"),
+           D("The current model does not support the {method} call method."),
+           D("当前模型不支持{method}调用方式。")),
         _e("1213", 400, "prompt not received", N,
-           "The prompt parameter was not received normally", "未正常接收到prompt参数。"),
+           D("The prompt parameter was not received normally"), D("未正常接收到prompt参数。")),
         _e("1214", 400, "messages parameter invalid", N,
-           "The messages parameter is illegal. Please check the documentation.",
-           "messages 参数非法。请检查文档。"),
+           D("The messages parameter is illegal. Please check the documentation."),
+           D("messages 参数非法。请检查文档。"), "recorded"),
         _e("1220", 403, "no permission for this model", N,
-           "You do not have permission to access {model}.", "您无权访问{model}。"),
+           D("You do not have permission to access {model}."), D("您无权访问{model}。")),
         _e("1261", 400, "prompt exceeds the context window", N,
-           "Prompt exceeds max length", "Prompt 超长"),
+           recorded("Prompt exceeds max length", ZAI_2026), D("Prompt 超长"), "recorded"),
+        # 1301 bodies add a top-level `contentFilter` field (see error.py).
         _e("1301", 400, "unsafe content blocked", N,
-           "The system detected potentially unsafe or sensitive content in input or generation.",
-           "系统检测到输入或生成内容可能包含不安全或敏感内容，请您避免输入易产生敏感内容的提示语，"
-           "感谢您的配合。"),
+           D("The system has detected that the input or generated content may contain unsafe or "
+             "sensitive content. Please avoid inputting prompts that are likely to produce sensitive "
+             "content. Thank you for your cooperation."),
+           recorded("系统检测到输入或生成内容可能包含不安全或敏感内容，请您避免输入易产生敏感内容的提示语，"
+                    "感谢您的配合。", "2024-08 (open.bigmodel.cn, HTTP 400, quoted on ithelp.ithome.com.tw)"),
+           "recorded"),
         _e("1302", 429, "rate limit or concurrency reached", B,
-           "Rate limit reached for requests", "您的账户已达到速率限制，请您控制请求频率"),
+           recorded("Rate limit reached for requests", "2025 (ltmoerdani/zai-copilot-chat log)"),
+           D("您的账户已达到速率限制，请您控制请求频率"), "recorded"),
         _e("1303", 429, "request frequency too high", B,
-           "High frequency of API requests, please reduce frequency or contact customer service.",
-           "您当前使用该API的频率过高，请降低频率，或联系客服增加限额。"),
+           D("High frequency of API requests, please reduce frequency or contact customer service."),
+           D("您当前使用该API的频率过高，请降低频率，或联系客服增加限额。")),
         _e("1304", 429, "daily call limit reached", L,
-           "The daily call limit of this API has been reached.",
-           "该API已达今日调用次数限额，如有更多需求，请联系客服购买。"),
+           D("The daily call limit of this API has been reached."),
+           D("该API已达今日调用次数限额，如有更多需求，请联系客服购买。")),
         _e("1305", 429, "service overloaded", B,
-           "The service may be temporarily overloaded, please try again later",
-           "该模型当前访问量过大，请您稍后再试"),
+           D("The service may be temporarily overloaded, please try again later"),
+           recorded("该模型当前访问量过大，请您稍后再试", BIGMODEL_2026 + ", glm-4.7-flash"), "recorded"),
         _e("1308", 429, "usage quota of the plan reached", L,
-           "Usage limit reached for {period}. Your limit will reset at {reset_at}",
-           "已达到 {period} 的使用上限。您的限额将在 {reset_at} 重置。"),
+           D("Usage limit reached for {period}. Your limit will reset at {reset_at}"),
+           D("已达到 {period} 的使用上限。您的限额将在 {reset_at} 重置。")),
         _e("1309", 429, "GLM Coding Plan expired", N,
-           "Your GLM Coding Plan package has expired and is temporarily unavailable.",
-           "您的 GLM Coding Plan 套餐已过期，暂时无法使用。"),
+           D("Your GLM Coding Plan package has expired and is temporarily unavailable."),
+           D("您的 GLM Coding Plan 套餐已过期，暂时无法使用。")),
+        # Only the English text is known; the Chinese one has not been seen.
         _e("1310", 429, "weekly/monthly quota of the plan reached", L,
-           "Weekly/Monthly Limit Exhausted. Your limit will reset at {reset_at}",
-           "每周/每月使用上限已用完。您的限额将在 {reset_at} 重置。"),
-        _e("1200", 500, "API call error", B, "API Call Error", "API 调用错误"),
+           recorded("Weekly/Monthly Limit Exhausted. Your limit will reset at {reset_at}",
+                    "2026-09-20 (api.z.ai coding plan, glm-5.3-flash, HTTP 429)"), None, "recorded"),
+        _e("1200", 500, "API call error", B, D("API Call Error"), D("API 调用错误")),
+        # Recorded with HTTP 500, 2026-03-13; the docs end it "please try again later".
         _e("1234", 500, "network error", B,
-           "Network error, error id: {error_id}, please try again later",
-           "网络错误，错误id：{error_id}，请稍后重试"),
-        _e("500", 500, "internal server error", B, "Internal Error", "内部错误"),
+           recorded("Network error, error id: {error_id}, please contact customer service",
+                    "2026-03-13 (api.z.ai, HTTP 500)"), None, "recorded"),
+        _e("500", 500, "internal server error", B, D("Internal Error"), D("内部错误")),
     )
 }
 

@@ -1,10 +1,10 @@
-"""The error body: `{"error": {"code": "<string>", "message": "<text>"}}`."""
+"""The error body: `{"error": {"code": "<string>", "message": "<text>"}}`, and what 2026 adds."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from ._base import GLMModel
+from ._base import GLMModel, observed
 
 
 class ErrorDetail(GLMModel):
@@ -12,5 +12,19 @@ class ErrorDetail(GLMModel):
     message: str
 
 
+class ContentFilterEntry(GLMModel):
+    """Which turn the content filter blocked (`user`: the input, `assistant`: the output) and how
+    severely (0, the most severe, to 3): docs.z.ai content security."""
+
+    level: int | None = Field(None, ge=0, le=3)
+    role: str | None = None
+
+
 class ErrorBody(GLMModel):
     error: ErrorDetail
+    request_id: str | None = observed(
+        models=("glm-4.7", "glm-5"), seen="2026", era="2026",
+        note="some 2026 error bodies carry it beside `error` (shared/glm-api.md)")
+    # 1301 bodies carry it beside `error` (documented, docs.z.ai content security; seen in 2024-2026
+    # bodies quoted by clients).
+    content_filter: list[ContentFilterEntry] | None = Field(None, alias="contentFilter")

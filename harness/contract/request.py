@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from ._base import GLMModel
+from ._base import GLMModel, observed, observed_shape
 from .response import ToolCall
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -93,12 +93,27 @@ class RetrievalTool(GLMModel):
 
 Tool = Annotated[FunctionTool | WebSearchTool | RetrievalTool, Field(discriminator="type")]
 
-# docs.z.ai: "The default value is auto, and only auto is supported."
-ToolChoice = Literal["auto"]
+class NamedFunction(GLMModel):
+    name: str
+
+
+class NamedToolChoice(GLMModel):
+    """A forced tool: docs.z.ai says "only auto is supported", yet GLM answers 200 and calls the
+    named tool."""
+
+    model_config = observed_shape(models=("glm-4.5", "glm-4.7-flash"), seen="2025-09..2026", era="2025")
+
+    type: Literal["function"] = "function"
+    function: NamedFunction
+
+
+# docs.z.ai: "The default value is auto, and only auto is supported."; a named tool is observed.
+ToolChoice = Literal["auto"] | NamedToolChoice
 
 
 class Thinking(GLMModel):
     type: Literal["enabled", "disabled"] = "enabled"
+    clear_thinking: bool | None = None  # docs.z.ai thinking guide: preserved thinking (coding plan)
 
 
 class ResponseFormat(GLMModel):
@@ -124,6 +139,9 @@ class ChatCompletionRequest(GLMModel):
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
     tool_stream: bool = False
+    reasoning_effort: str | None = observed(
+        models=("glm-4.5", "glm-4.6"), seen="2025-09..2025-11", era="2025",
+        note="sent by clients and answered 200; documented for glm-5.x on open.bigmodel.cn")
     response_format: ResponseFormat | None = None
     stream_options: StreamOptions | None = None
     request_id: str | None = Field(None, min_length=1, max_length=128)
@@ -149,3 +167,8 @@ class ChatCompletionRequest(GLMModel):
 
     def function_tools(self) -> list[FunctionDefinition]:
         return [tool.function for tool in self.tools or () if isinstance(tool, FunctionTool)]
+
+    @property
+    def forced_tool(self) -> str | None:
+        """The tool a forced `tool_choice` names, if any."""
+        return self.tool_choice.function.name if isinstance(self.tool_choice, NamedToolChoice) else None

@@ -1,8 +1,9 @@
 """What the API answers: a whole `ChatCompletion`, or a stream of `ChatCompletionChunk`s.
 
-Shapes follow the recordings in shared/real-traffic: no `object` field, `request_id` beside `id`,
-`index` on every tool call, `prompt_tokens_details.cached_tokens` in every usage, fields omitted
-rather than `null`. Fields marked `always_sent` are what strict mode expects on every answer.
+Shapes follow the recordings in shared/real-traffic (2025) and the 2026 recordings: `request_id`
+beside `id`, `index` on every tool call, `prompt_tokens_details.cached_tokens` in usage, fields
+omitted rather than `null`. Fields marked `always_sent` are what strict mode expects on every
+answer; fields marked `observed` were seen in real traffic only (see `_base.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, NonNegativeInt, field_validator
 
-from ._base import GLMModel, always_sent
+from ._base import GLMModel, always_sent, observed
 
 FinishReason = Literal[
     "stop",
@@ -56,11 +57,18 @@ class PromptTokensDetails(GLMModel):
     cached_tokens: NonNegativeInt = 0
 
 
+class CompletionTokensDetails(GLMModel):
+    reasoning_tokens: NonNegativeInt = 0
+
+
 class Usage(GLMModel):
     prompt_tokens: NonNegativeInt
     completion_tokens: NonNegativeInt
     total_tokens: NonNegativeInt
-    prompt_tokens_details: PromptTokensDetails | None = always_sent()
+    prompt_tokens_details: PromptTokensDetails | None = always_sent(unless_card="reports_cached_tokens")
+    completion_tokens_details: CompletionTokensDetails | None = observed(
+        models=("glm-4.7", "glm-5.2"), seen="2026-04..2026-09", era="2026",
+        note="glm-4.7 family and later; absent from the 2025 glm-4.5/4.6 recordings")
 
     @field_validator("total_tokens")
     @classmethod
@@ -74,9 +82,22 @@ class Usage(GLMModel):
     def cached_tokens(self) -> int:
         return self.prompt_tokens_details.cached_tokens if self.prompt_tokens_details else 0
 
+    @property
+    def reasoning_tokens(self) -> int | None:
+        """What the API says the reasoning cost, or None where it does not say (2025 answers)."""
+        details = self.completion_tokens_details
+        return details.reasoning_tokens if details is not None else None
+
+
+def _object_field() -> Any:
+    """`object` is in every 2026 answer and chunk (shared/glm-api.md, 2026 recordings)."""
+    return observed(models=("glm-4.7-flash", "glm-4.6", "glm-4.7", "glm-5", "glm-5.1", "glm-5.2"),
+                    seen="2026-01..2026-10", era="2026", note="absent from every 2025 recording")
+
 
 class ChatCompletion(GLMModel):
     id: str
+    object: Literal["chat.completion"] | None = _object_field()
     request_id: str | None = always_sent()
     created: NonNegativeInt
     model: str
@@ -114,6 +135,7 @@ class ChunkChoice(GLMModel):
 class ChatCompletionChunk(GLMModel):
     id: str
     created: NonNegativeInt
+    object: Literal["chat.completion.chunk"] | None = _object_field()  # after `created`, as recorded
     model: str
     choices: list[ChunkChoice]
     usage: Usage | None = None

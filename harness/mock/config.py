@@ -16,6 +16,18 @@ EXPIRED_KEY = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e.ExpiredTwinKey00"
 EMPTY_BALANCE_KEY = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0.NoBalanceTwinKey"
 
 
+
+
+class Profile(StrEnum):
+    """Which era of the real API the twin speaks: today's (2026) or the 2025 recordings'.
+
+    2026 adds `object`, `usage.completion_tokens_details` (for models whose card says so),
+    content beside tool calls and `call_-<int64>` tool-call ids; 2025 has none of these."""
+
+    API_2025 = "2025"
+    API_2026 = "2026"
+
+
 class KeyState(StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"
@@ -73,4 +85,5 @@ class TwinConfig:
     style: Style = field(default_factory=Style)
     faults: tuple[FaultSpec, ...] = ()
     locale: str = "en"
+    profile: Profile = Profile.API_2026
     base_paths: tuple[str, ...] = ("/api/paas/v4", "/api/coding/paas/v4", "/v1")

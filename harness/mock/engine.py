@@ -33,7 +33,7 @@ from ..contract.catalogue import (
     invalid_parameter_message,
     range_detail,
 )
-from .config import KeyState, TwinConfig
+from .config import KeyState, Profile, TwinConfig
 from .faults import Fault, FaultSpec
 from .render import Answer, Step, completion_body, stream_script, usage_for
 from .scenarios import plan_reply
@@ -89,8 +89,13 @@ class _Rejected(Exception):
 class GLMTwin:
     """A stand-in for the GLM API that behaves like the recordings, faults included."""
 
-    def __init__(self, config: TwinConfig | None = None, clock: Callable[[], float] = time.monotonic):
-        self.config = self._initial_config = config or TwinConfig()
+    def __init__(self, config: TwinConfig | None = None, clock: Callable[[], float] = time.monotonic,
+                 *, profile: Profile | str | None = None):
+        """`profile` picks the era the twin speaks ("2026", the default, or "2025")."""
+        config = config or TwinConfig()
+        if profile is not None:
+            config = replace(config, profile=Profile(profile))
+        self.config = self._initial_config = config
         self._clock = clock
         self._lock = threading.Lock()
         self._faults: dict[Fault, list[Any]] = {}
@@ -205,6 +210,24 @@ class GLMTwin:
             raise self._error("500")
         if Fault.RATE_LIMIT_BURST in faults:
             raise self._error("1302", headers=self.config.limits.retry_after_header(1.0))
+        for fault, code in _BUSINESS_FAULTS.items():
+            if fault in faults:
+                raise self._business_fault(code)
+
+    def _business_fault(self, code: str) -> _Rejected:
+        if code == "1301":
+            return self._content_filtered()
+        now = time.time()
+        fields = {"reset_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now + 3 * 86400)),
+                  "error_id": time.strftime("%Y%m%d%H%M%S", time.localtime(now))
+                  + f"{next(self._serial):018x}"}
+        return self._error(code, fields=fields)
+
+    def _content_filtered(self) -> _Rejected:
+        """400 1301, with the `contentFilter` field 1301 bodies carry beside `error`."""
+        rejected = self._error("1301")
+        body = {"contentFilter": [{"level": 1, "role": "user"}], **json.loads(rejected.reply.body)}
+        return _Rejected(_json(rejected.reply.status, body))
 
     def _check_account(self, key: str) -> None:
         if self.config.keys[key] is KeyState.NO_BALANCE:
@@ -287,14 +310,19 @@ class GLMTwin:
             detail = range_detail(low, high)
             raise self._error("1210", message=invalid_parameter_message("max_tokens", detail, locale))
         if not chat.thinking_enabled and not card.accepts_thinking_disabled():
-            raise self._error("1210", message=invalid_parameter_message(
-                "thinking", THINKING_ALWAYS_ON_DETAIL, locale))
+            # Recorded on open.bigmodel.cn (2026-10-09) as the whole message, with no parameter
+            # prefix; the api.z.ai wording is not known, so English keeps the parameter form.
+            raise self._error("1210", message=THINKING_ALWAYS_ON_DETAIL if locale == "zh" else
+                              invalid_parameter_message("thinking", THINKING_ALWAYS_ON_DETAIL, locale))
         if all(m.role in ("system", "assistant") for m in chat.messages):
             raise self._error("1214")
         if any(m.role == "user" and not _has_text(m.content) for m in chat.messages):
             raise self._error("1213")
         if prompt_tokens(chat) > card.context_window:
             raise self._error("1261")
+        if any(m.role == "user" and any(t in _plain(m.content) for t in self.config.style.blocked_terms)
+               for m in chat.messages):
+            raise self._content_filtered()
 
     # -- answers --------------------------------------------------------------------------------
     def _answer(self, chat: ChatCompletionRequest, card: ModelCard, key: str,
@@ -302,17 +330,19 @@ class GLMTwin:
         serial = next(self._serial)
         rng = random.Random(self.config.timing.seed * 1_000_003 + serial)
         thinking = chat.thinking_enabled and card.thinking != "none"
-        plan = plan_reply(chat, self.config.style, thinking)
+        era = self.config.profile.value
+        plan = plan_reply(chat, self.config.style, thinking, era)
         prompt = prompt_tokens(chat)
         answer = Answer(
             id=time.strftime("%Y%m%d%H%M%S") + f"{rng.getrandbits(64):016x}",
             created=int(time.time()),
             model=chat.model,
             plan=plan,
-            usage=usage_for(prompt, plan, self._cached_tokens(key, chat)),
+            usage=usage_for(prompt, plan, self._cached_tokens(key, chat), card, era),
             request_id=chat.request_id,
             tool_stream=chat.tool_stream,
             faults=faults,
+            era=era,
         )
         timing = self.config.timing
         if chat.stream:
@@ -343,11 +373,11 @@ class GLMTwin:
         return cached
 
     # -- errors ---------------------------------------------------------------------------------
-    def _error(self, code: str, message: str | None = None,
-               headers: dict[str, str] | None = None) -> _Rejected:
+    def _error(self, code: str, message: str | None = None, headers: dict[str, str] | None = None,
+               fields: dict[str, str] | None = None) -> _Rejected:
         known = business_error(code)
         assert known is not None, code
-        text = message or known.message(self.config.locale)
+        text = message or known.message(self.config.locale, **(fields or {}))
         reply = _json(known.http_status, {"error": {"code": code, "message": text}})
         reply.headers.update(headers or {})
         return _Rejected(reply)
@@ -361,6 +391,20 @@ class GLMTwin:
             status = 500 if Fault.WRONG_STATUS in faults else reply.status
             return _json(status, body, reply.headers)
         return reply
+
+
+_BUSINESS_FAULTS = {
+    Fault.CONTENT_FILTER: "1301",
+    Fault.OVERLOADED: "1305",
+    Fault.PLAN_LIMIT: "1310",
+    Fault.NETWORK_ERROR: "1234",
+}
+
+
+def _plain(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(getattr(part, "text", "") for part in content or ())
 
 
 def _b64url(text: str) -> bytes:

@@ -20,6 +20,11 @@ class Fault(StrEnum):
     SERVER_ERROR_BURST = "server_error_burst"
     RATE_LIMIT_BURST = "rate_limit_burst"
     WRONG_STATUS = "wrong_status"
+    # business errors the real API sends that no request of the twin's can provoke on its own
+    CONTENT_FILTER = "content_filter"  # 400 1301, with `contentFilter` in the body
+    OVERLOADED = "overloaded"  # 429 1305
+    PLAN_LIMIT = "plan_limit"  # 429 1310, with the reset time
+    NETWORK_ERROR = "network_error"  # 500 1234, with an error id
     # content
     DUPLICATE_FINISH_REASON = "duplicate_finish_reason"
     MISSING_USAGE = "missing_usage"

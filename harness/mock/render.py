@@ -18,8 +18,10 @@ from ..contract import (
     ChatCompletionChunk,
     Choice,
     ChunkChoice,
+    CompletionTokensDetails,
     Delta,
     DeltaToolCall,
+    ModelCard,
     Usage,
 )
 from ..contract.response import DeltaFunction, PromptTokensDetails
@@ -50,14 +52,26 @@ class Answer:
     request_id: str | None = None
     tool_stream: bool = False
     faults: dict[Fault, FaultSpec] = field(default_factory=dict)
+    era: str = "2026"
+
+    @property
+    def speaks_2026(self) -> bool:
+        return self.era >= "2026"
 
 
-def usage_for(prompt_tokens: int, plan: Plan, cached_tokens: int) -> Usage:
+def usage_for(prompt_tokens: int, plan: Plan, cached_tokens: int, card: ModelCard,
+              era: str = "2026") -> Usage:
+    """What the model's card says its answers report: cached tokens (most models), and since 2026
+    the reasoning tokens (the glm-4.7 family and later)."""
+    reasoning = len(plan.reasoning)
     return Usage(
         prompt_tokens=prompt_tokens,
         completion_tokens=plan.completion_tokens,
         total_tokens=prompt_tokens + plan.completion_tokens,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=cached_tokens),
+        prompt_tokens_details=(PromptTokensDetails(cached_tokens=cached_tokens)
+                               if card.reports_cached_tokens else None),
+        completion_tokens_details=(CompletionTokensDetails(reasoning_tokens=reasoning)
+                                   if era >= "2026" and card.reports_reasoning_tokens else None),
     )
 
 
@@ -71,6 +85,7 @@ def completion_body(answer: Answer) -> dict[str, Any]:
     )
     body = ChatCompletion(
         id=answer.id,
+        object="chat.completion" if answer.speaks_2026 else None,
         request_id=answer.request_id or answer.id,
         created=answer.created,
         model=answer.model,
@@ -86,7 +101,8 @@ def chunk_dicts(answer: Answer) -> list[dict[str, Any]]:
     def chunk(delta: Delta, **extra: Any) -> dict[str, Any]:
         choice = ChunkChoice(index=0, delta=delta, finish_reason=extra.pop("finish_reason", None))
         return ChatCompletionChunk(
-            id=answer.id, created=answer.created, model=answer.model, choices=[choice], **extra
+            id=answer.id, object="chat.completion.chunk" if answer.speaks_2026 else None,
+            created=answer.created, model=answer.model, choices=[choice], **extra
         ).to_wire()
 
     plan = answer.plan

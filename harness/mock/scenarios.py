@@ -65,9 +65,13 @@ class Style:
     reply_tokens: int = 24
     reasoning_tokens: int = 40
     sensitive_terms: tuple[str, ...] = ("TWIN-SENSITIVE",)
+    # A prompt with one of these is refused before any answer: 400 1301 (the content filter).
+    blocked_terms: tuple[str, ...] = ("TWIN-BLOCKED",)
 
 
-def plan_reply(request: ChatCompletionRequest, style: Style, thinking: bool) -> Plan:
+def plan_reply(request: ChatCompletionRequest, style: Style, thinking: bool, era: str = "2026") -> Plan:
+    """`era` "2026" writes a sentence before tool calls, as GLM does today; "2025" does not, as
+    the 2025 glm-4.6 recordings show."""
     rng = random.Random(_fingerprint(request))
     last = request.messages[-1]
     topic = _topic(_text(last.content) if not isinstance(last, AssistantMessage) else "")
@@ -78,7 +82,8 @@ def plan_reply(request: ChatCompletionRequest, style: Style, thinking: bool) -> 
                                                               finish_reason="sensitive")
     calls = _tool_calls(request, rng)
     if calls:
-        return _cut(Plan(reasoning, [], calls, "tool_calls"), request.max_tokens)
+        preamble = tokenize(_preamble(calls)) if era >= "2026" else []
+        return _cut(Plan(reasoning, preamble, calls, "tool_calls"), request.max_tokens)
     if isinstance(last, ToolMessage):
         results = "; ".join(_text(m.content) for m in request.messages if isinstance(m, ToolMessage))
         content = tokenize(f"Based on the tool results ({results}), here is the answer. ")
@@ -97,18 +102,23 @@ def _cut(plan: Plan, max_tokens: int | None) -> Plan:
     return Plan(reasoning, content, [], "length")
 
 
+def _preamble(calls: list[ToolCall]) -> str:
+    names = " and ".join(call.function.name for call in calls)
+    return f"I'll use {names} for this."
+
+
 def _tool_calls(request: ChatCompletionRequest, rng: random.Random) -> list[ToolCall]:
     tools = request.function_tools()
     last = request.messages[-1]
-    if not tools or request.tool_choice == "none" or not isinstance(last, UserMessage):
+    if not tools or not isinstance(last, UserMessage):
         return []
     asked = _text(last.content).lower()
-    chosen = [t for t in tools if any(w in asked for w in _name_words(t.name))]
-    if not chosen and request.tool_choice == "required":
-        chosen = tools[:1]
+    forced = request.forced_tool
+    chosen = ([t for t in tools if t.name == forced] if forced is not None
+              else [t for t in tools if any(w in asked for w in _name_words(t.name))])
     return [
         ToolCall(
-            id=f"call_{rng.getrandbits(96):024x}",
+            id=_call_id(rng),
             index=i,
             function=FunctionCall(
                 name=tool.name,
@@ -118,6 +128,11 @@ def _tool_calls(request: ChatCompletionRequest, rng: random.Random) -> list[Tool
         )
         for i, tool in enumerate(chosen)
     ]
+
+
+def _call_id(rng: random.Random) -> str:
+    """Like `call_-8167683298435521960`: a negative int64, in 2025 and 2026 recordings alike."""
+    return f"call_-{rng.getrandbits(62) + 2**62}"
 
 
 def _arguments(tool: FunctionDefinition, asked: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import uvicorn
 from .._argtypes import at_least
 from ..errors import UsageError
 from .asgi import StreamReset, twin_app
-from .config import Limits, Timing, TwinConfig
+from .config import Limits, Profile, Timing, TwinConfig
 from .engine import GLMTwin
 from .faults import FaultSpec, parse_fault
 from .replay import ReplayTwin
@@ -222,6 +222,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="concurrent requests per key before 429 code 1302")
     add("--retry-after", action="store_true", help="send Retry-After on 429 (real GLM does not)")
     add("--locale", choices=("en", "zh"), default="en", help="language of error messages")
+    add("--profile", choices=[p.value for p in Profile], default=Profile.API_2026.value,
+        help="which era of the API to speak: 2026 (today's shapes) or 2025 (the 2025 recordings')")
     add("--reply-tokens", type=nn_int, default=style.reply_tokens, help="content tokens per reply")
     add("--reasoning-tokens", type=nn_int, default=style.reasoning_tokens,
         help="reasoning tokens per reply (when thinking)")
@@ -273,6 +275,7 @@ def config_from_args(args: argparse.Namespace) -> TwinConfig:
         style=Style(reply_tokens=args.reply_tokens, reasoning_tokens=args.reasoning_tokens),
         faults=faults,
         locale=args.locale,
+        profile=Profile(getattr(args, "profile", Profile.API_2026.value)),
     )
 
 

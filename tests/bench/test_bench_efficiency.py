@@ -52,7 +52,7 @@ def test_bad_price_table_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_models_that_always_think_skip_thinking_off() -> None:
-    assert thinking_modes_for("glm-5", (True, False)) == ([True], ["glm-5 always thinks: 'thinking off' skipped"])
+    assert thinking_modes_for("glm-4.5v", (True, False)) == ([True], ["glm-4.5v always thinks: 'thinking off' skipped"])
     assert thinking_modes_for("glm-4.6", (True, False)) == ([True, False], [])
 
 

@@ -175,7 +175,8 @@ def test_raw_request_and_transport_error_are_recorded() -> None:
 
 
 def test_no_response_at_all() -> None:
-    t = from_exchange(exchange([], status=None, headers={}, transport_error=TransportError("connect", "ConnectError", "refused")))
+    refused = TransportError("connect", "ConnectError", "refused")
+    t = from_exchange(exchange([], status=None, headers={}, transport_error=refused))
     assert t.status is None and t.chunks is None and t.body is None
 
 

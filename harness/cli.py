@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from ._argtypes import output_dir
+from ._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, exit_on_sigterm
 from .errors import HarnessError
 
 Command = Callable[[argparse.Namespace], int]
@@ -33,13 +35,19 @@ def _validate(args: argparse.Namespace) -> int:
     mode = Mode.STRICT if args.strict else Mode.LENIENT
     reports = [validate_file(Path(name), mode) for name in args.files]
     for report in reports:
+        if not report.known:
+            print(f"{report.path}: unknown kind (not a request, answer, error body, chunk, SSE "
+                  "stream or transcript)")
+            continue
         status = "ok" if not report.findings else f"{len(report.findings)} finding(s)"
         print(f"{report.path}: {report.kind}, {status}")
         for finding in report.findings:
             print(f"  {finding.path}: [{finding.kind}] {finding.message}")
-    bad = sum(1 for r in reports if r.findings)
-    print(f"{len(reports) - bad} valid, {bad} invalid ({mode} mode)")
-    return 1 if bad else 0
+    unknown = sum(1 for r in reports if not r.known)
+    bad = sum(1 for r in reports if r.known and r.findings)
+    print(f"{len(reports) - bad - unknown} valid, {bad} invalid"
+          + (f", {unknown} of unknown kind" if unknown else "") + f" ({mode} mode)")
+    return 2 if unknown else 1 if bad else 0
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -72,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_validate)
 
     schema = commands.add_parser("schema", help="export the contract's JSON Schemas")
-    schema.add_argument("--out", default="fixtures/schemas", help="directory (default %(default)s)")
+    schema.add_argument("--out", type=output_dir(), default=Path("fixtures/schemas"),
+                        help="directory (default %(default)s)")
     schema.set_defaults(run=_schema)
 
     from .drift import add_drift_arguments, run_drift
@@ -119,14 +128,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or one line about bad arguments
         return exit_.code if isinstance(exit_.code, int) else 2
+    prog = f"glm-harness {args.command}"
     try:
-        return int(args.run(args))
+        with exit_on_sigterm():
+            return int(args.run(args))
     except HarnessError as error:
-        print(f"glm-harness {args.command}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output that vanished or filled up mid-run
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"{prog}: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"{prog}: error: input nested too deep to process", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"glm-harness {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return EXIT_SIGTERM
 
 
 if __name__ == "__main__":

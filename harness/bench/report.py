@@ -146,6 +146,8 @@ class BenchReport(_Strict):
     efficiency: Efficiency | None = None
     client_bound: bool = False
     stopped: StopRecord | None = None
+    # Why the run failed the gate (a level with no success, or too many errors); empty: passed.
+    gate_failures: list[str] = []
     notes: list[str] = []
     sample_log: str | None = None
     samples: list[Sample]
@@ -429,6 +431,7 @@ def render_markdown(report: BenchReport) -> str:
         stop = report.stopped
         out.append(f"- **stopped**: HTTP {stop.status} code {stop.code} ({stop.meaning}): "
                    f"{stop.message}")
+    out += [f"- **gate failed**: {reason}" for reason in report.gate_failures]
     if report.client_bound:
         out.append("- **the client was the bottleneck** in at least one level: its figures "
                    "include the load generator's own queueing (see Client health)")

@@ -24,7 +24,7 @@ from typing import NoReturn, cast
 
 import uvicorn
 
-from .._argtypes import at_least
+from .._argtypes import PORT, at_least
 from ..errors import UsageError
 from .asgi import StreamReset, twin_app
 from .config import Limits, Timing, TwinConfig
@@ -208,7 +208,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     style, timing = Style(), Timing()
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)")
-    add("--port", type=nn_int, default=8000, help="port, 0 for any free one (default: %(default)s)")
+    add("--port", type=PORT, default=8000, help="port, 0 for any free one (default: %(default)s)")
     add("--ttft-ms", type=nn_float, default=timing.ttft_ms, help="mean time to first token")
     add("--itl-ms", type=nn_float, default=timing.itl_ms, help="mean inter-token gap")
     add("--jitter", type=nn_float, default=timing.jitter,

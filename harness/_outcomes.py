@@ -64,7 +64,15 @@ class OutcomeRecorder:
             "tests": sorted(self.tests.values(), key=lambda t: t["nodeid"]),
         }
         text = _scrubber(env).scrub_text(json.dumps(document, indent=2, ensure_ascii=False))
-        write_atomically(self.path, text)
+        try:
+            write_atomically(self.path, text)
+        except OSError as error:  # the folder went away mid-run: keep the report elsewhere
+            fallback = Path(tempfile.gettempdir()) / f"glm-harness-report-{os.getpid()}.json"
+            write_atomically(fallback, text)
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"glm-harness: cannot write {self.path} ({error.strerror or error}); "
+                                    f"the report is in {fallback}", red=True)
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -12,6 +12,7 @@ from typing import NoReturn
 from ._argtypes import output_dir
 from ._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, exit_on_sigterm
 from .errors import HarnessError
+from .scrub import scrubbed_stdio
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -128,7 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or one line about bad arguments
         return exit_.code if isinstance(exit_.code, int) else 2
-    prog = f"glm-harness {args.command}"
+    with scrubbed_stdio():  # the one choke point for what a command prints
+        return _run(args, f"glm-harness {args.command}")
+
+
+def _run(args: argparse.Namespace, prog: str) -> int:
     try:
         with exit_on_sigterm():
             return int(args.run(args))

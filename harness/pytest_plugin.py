@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from ._argtypes import at_least
+from ._pytest_options import check_options, probe
+from ._pytest_scrub import ScrubOutputs
 from .checks import Expect, Violation, describe, run_checks
 from .client import AsyncGLMClient, Exchange, GLMClient
 from .contract import DEFAULT_MODEL, Mode, card_or_generic
@@ -49,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="flag unknown fields, nulls and missing always-sent fields (drift)")
     group.addoption("--report", default=None, metavar="PATH",
                     help="write each test's contract outcome as JSON to PATH")
-    group.addoption("--read-timeout", type=float, default=120.0, metavar="S",
+    group.addoption("--read-timeout", type=at_least(float, 0, strictly=True), default=120.0, metavar="S",
                     help="seconds to wait for the next byte before calling the stream stalled")
     group.addoption("--twin-fault", action="append", default=[], metavar="FAULT",
                     help="arm the twin with a fault for every request (e.g. missing_done, "
@@ -65,6 +68,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     _register_hypothesis_profile(config.getoption("--target", default="mock"))
+    check_options(config, report="--report", fault="--twin-fault", sensitive="--record-sensitive")
+    config.pluginmanager.register(ScrubOutputs(), "glm-harness-scrub")
     path = config.getoption("--report", default=None)
     if path:
         from ._outcomes import OutcomeRecorder
@@ -126,6 +131,7 @@ def glm_target(pytestconfig: pytest.Config) -> Target:
     target = live_target(pytestconfig.getoption("--base-url") or LIVE_BASE_URL, model, env)
     if target.api_key is None:
         pytest.skip(f"--target live needs an API key in ${env}, which is not set")
+    probe(target)
     return target
 
 

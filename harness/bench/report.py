@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 import jsonschema
 from pydantic import BaseModel, ConfigDict
 
+from ..scrub import scrub_text
 from .efficiency import Efficiency
 from .health import ClientHealth
 from .metrics import (
@@ -317,9 +318,10 @@ def write_report(report: BenchReport, path: str | Path, *, markdown: bool = True
     path.parent.mkdir(parents=True, exist_ok=True)
     data = report.model_dump(mode="json")
     validate_report_data(data)
-    _atomic_write(path, (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+    _atomic_write(path, scrub_text(text).encode())
     if markdown:
-        _atomic_write(path.with_suffix(".md"), render_markdown(report).encode())
+        _atomic_write(path.with_suffix(".md"), scrub_text(render_markdown(report)).encode())
     return path
 
 
@@ -347,7 +349,7 @@ class SampleLog:
         self._queue.put(sample)
 
     def _write_lines(self, lines: Sequence[str]) -> None:
-        self._file.write("".join(line + "\n" for line in lines))
+        self._file.write(scrub_text("".join(line + "\n" for line in lines)))
         self._file.flush()
         os.fsync(self._file.fileno())
 

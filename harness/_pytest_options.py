@@ -39,10 +39,11 @@ def check_options(config: pytest.Config, *, report: str, fault: str, sensitive: 
             raise pytest.UsageError(f"{report}: {error}") from None
 
 
-def probe(target: Target, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+def probe(target: Target, read_timeout_s: float = PROBE_TIMEOUT_S) -> None:
     """One request that costs no tokens (an empty body, which the API refuses at once); a
-    target that does not answer it ends the session instead of every test waiting out its
-    read timeout."""
+    target that does not answer it within PROBE_TIMEOUT_S (or the read timeout, if shorter)
+    ends the session instead of every test waiting out its read timeout."""
+    timeout_s = min(PROBE_TIMEOUT_S, read_timeout_s)
     try:
         httpx.post(target.chat_url, json={}, headers=target.headers(), timeout=timeout_s)
     except httpx.TimeoutException:

@@ -131,7 +131,7 @@ def glm_target(pytestconfig: pytest.Config) -> Target:
     target = live_target(pytestconfig.getoption("--base-url") or LIVE_BASE_URL, model, env)
     if target.api_key is None:
         pytest.skip(f"--target live needs an API key in ${env}, which is not set")
-    probe(target)
+    probe(target, pytestconfig.getoption("--read-timeout"))
     return target
 
 

@@ -217,8 +217,8 @@ def run_bench(args: argparse.Namespace) -> int:
     for level in report.levels:
         ttft = level.summaries.get("ttft_ms")
         p50 = f"{ttft.p50:.1f} ms" if ttft and ttft.p50 is not None else "-"
-        print(f"  {level.name}: {level.succeeded}/{level.completed} ok, p50 TTFT {p50}, "
-              f"{level.requests_per_s or 0:.2f} req/s"
+        rate = f"{level.requests_per_s:.2f} req/s" if level.requests_per_s is not None else "- req/s"
+        print(f"  {level.name}: {level.succeeded}/{level.completed} ok, p50 TTFT {p50}, {rate}"
               + ("  [client-bound]" if level.health and level.health.client_bound else ""))
     if report.efficiency:
         for s in report.efficiency.sets:

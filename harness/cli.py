@@ -102,11 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from .compare import commands as compare
+    from .compare import summary
 
     for name, helptext, add, run in (
         ("compare", "compare reports; exit 1 on a regression beyond the thresholds",
          compare.add_compare_arguments, compare.run_compare),
         ("plot", "plot benchmark reports (PNG)", compare.add_plot_arguments, compare.run_plot),
+        ("summary", "bench and contract reports side by side as Markdown (e.g. one per model)",
+         summary.add_summary_arguments, summary.run_summary),
     ):
         sub = commands.add_parser(name, help=helptext)
         add(sub)

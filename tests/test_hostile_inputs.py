@@ -290,3 +290,21 @@ def test_served_twin_keeps_a_bounded_journal(twin_port: int) -> None:
     for n in range(5):
         journal.append(WireRequest("POST", "/", {}, b"x" * 4 + bytes([n])))
     assert len(journal) == 2 and journal[-1].body.endswith(b"\x04")
+
+
+# -- reproduction lines ---------------------------------------------------------------------------------
+def test_a_large_body_is_reproduced_from_a_file_with_a_short_excerpt() -> None:
+    from harness.client import CURL_INLINE_BYTES, Exchange
+    from harness.targets import mock_target
+
+    prompt = "lorem ipsum " * 100_000  # 1.2 MB: a shell refuses it as one argument
+    exchange = Exchange(mock_target(), {"model": "glm-4.6", "messages": [{"role": "user", "content": prompt}]},
+                        sent_at=0.0)
+    line = exchange.curl()
+    assert len(line) < 1024, len(line)
+    match = re.search(r"--data-binary @(\S+)", line)
+    assert match and "# body: 1,200," in line and "lorem ipsum" in line
+    assert Path(match[1]).read_bytes() == exchange.payload
+    small = Exchange(mock_target(), {"model": "glm-4.6", "messages": [{"role": "user", "content": "hi"}]},
+                     sent_at=0.0)
+    assert "--data-raw" in small.curl() and len(small.payload) < CURL_INLINE_BYTES

@@ -243,8 +243,9 @@ def level_result(run: LevelRun, *, seed: int = 0) -> LevelResult:
         duration_s=duration, completed=len(samples), succeeded=len(good),
         failed=len(samples) - len(good),
         errors=dict(Counter(_error_key(s) for s in samples if not s.ok)),
-        requests_per_s=round(len(good) / duration, 4) if duration else None,
-        output_tokens_per_s=round(tokens / duration, 4) if duration else None,
+        # no success: rates unknown, not zero
+        requests_per_s=round(len(good) / duration, 4) if duration and good else None,
+        output_tokens_per_s=round(tokens / duration, 4) if duration and good else None,
         tokens_per_chunk_mean=round(sum(per_chunk) / len(per_chunk), 4) if per_chunk else None,
         summaries=summaries, samples=values, health=run.health, interrupted=run.interrupted,
     )

@@ -119,3 +119,27 @@ def test_a_fail_on_that_gates_nothing_is_bad_input(write: Write, capsys: pytest.
     new = write("new.json", make_report(2, n=30, levels=(1,), efficiency=False))
     code, out, err = run(capsys, str(base), str(new), "--fail-on", fail_on)
     assert code == 2 and message in err and err.count("\n") == 1 and not out
+
+
+# -- the cross-model summary -----------------------------------------------------------------------------
+def test_summary_puts_models_side_by_side_and_shows_unknown_as_a_dash(
+        write: Write, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    reports = []
+    for n, model in enumerate(("glm-4.5", "glm-4.6", "glm-4.7", "glm-5")):
+        report = make_report(n, model=model, n=20, levels=(1,), efficiency=False)
+        if model == "glm-5":
+            level = report.levels[0]
+            level.succeeded, level.failed, level.summaries = 0, level.completed, {}
+            level.output_tokens_per_s = None
+            report.gate_failures = [f"c1: 0 of {level.completed} requests succeeded (transport x20)"]
+        reports.append(str(write(f"bench-{model}.json", report)))
+    contract = write("contract-glm-4.6.json", contract_doc({"s::a": "passed", "s::b": "failed"}))
+    assert main(["summary", *reports, str(contract)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| glm-")]
+    assert [row.split(" | ")[0] for row in rows] == ["| glm-4.6", "| glm-4.5", "| glm-4.6", "| glm-4.7", "| glm-5"]
+    assert "| 1 | 1 | 0 | `b` |" in rows[0]
+    dead = rows[-1]
+    assert "0/20 | 100% | - | - | - | - | - | FAILED: 0 of 20 requests succeeded" in dead

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,6 +87,39 @@ def refused_port() -> int:
     return port
 
 
+def _answering(reply: bytes) -> Iterator[int]:
+    """A port whose server reads a request, sends `reply` (maybe nothing) and hangs up."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def html_port() -> Iterator[int]:
+    page = b"<html><body>Service Unavailable</body></html>"
+    yield from _answering(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+                          b"Content-Length: %d\r\n\r\n%s" % (len(page), page))
+
+
+@pytest.fixture(scope="module")
+def closing_port() -> Iterator[int]:
+    yield from _answering(b"")
+
+
 @pytest.fixture(scope="module")
 def twin_url() -> Iterator[str]:
     with running_twin(GLMTwin()) as running:
@@ -141,6 +175,10 @@ CLI_CASES = [
     Case(("bench", "--target", "mock", "--base-url", "http://127.0.0.1:{silent_port}", *QUICK_BENCH,
           "--timeout", "0.5", "--out", "{root}/hung.json"), 1, r"^FAILED: c1: 0 of 2 requests succeeded",
          "out-last"),
+    Case(("bench", "--target", "mock", "--base-url", "http://127.0.0.1:{html_port}", *QUICK_BENCH,
+          "--out", "{root}/html.json"), 1, r"^FAILED: c1: 0 of 2 requests succeeded", "out-last"),
+    Case(("bench", "--target", "mock", "--base-url", "http://127.0.0.1:{closing_port}", *QUICK_BENCH,
+          "--out", "{root}/closed.json"), 1, r"^FAILED: c1: 0 of 2 requests succeeded", "out-last"),
     Case(("bench", "--target", "mock", "--base-url", "{twin_url}", "--model", "glm-no-such-model",
           *QUICK_BENCH, "--out", "{root}/unknown-model.json"), 1,
          r"^FAILED: c1: 0 of 2 requests succeeded \(http 400 code 1211 x2\)", "out-last"),
@@ -162,9 +200,10 @@ def _fill(text: str, values: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def values(files: dict[str, str], silent_port: int, refused_port: int, twin_url: str) -> dict[str, str]:
+def values(files: dict[str, str], silent_port: int, refused_port: int, html_port: int,
+           closing_port: int, twin_url: str) -> dict[str, str]:
     return {**files, "silent_port": str(silent_port), "refused_port": str(refused_port),
-            "twin_url": twin_url}
+            "html_port": str(html_port), "closing_port": str(closing_port), "twin_url": twin_url}
 
 
 def _check(case: Case, code: int, out: str, err: str) -> None:

@@ -4,11 +4,10 @@ A `Scrubber` knows the secrets of a run (API keys, and their secret half) and wh
 fields the user marked as sensitive (`user_id`, `request_id`). Before anything is written it
 replaces, anywhere in the text or in a JSON value:
 
-- every secret (and the part after the `.` of an `<id>.<secret>` key) with `<scrubbed>`, and
-  what is left of it when a text was cut mid-secret (its prefixes and suffixes of 16+ chars),
-  and
-  the same in base64 (standard or URL-safe, at any of the three byte alignments), which is how
-  a key hides inside an encoded blob;
+- every secret (and the part after the `.` of an `<id>.<secret>` key) with `<scrubbed>`; the
+  same in base64 (standard or URL-safe, at any of the three byte alignments), which is how a
+  key hides inside an encoded blob; and what is left of either where a writer cut a text
+  mid-secret (their prefixes and suffixes of 16+ characters);
 - JSON Web Tokens (the form a zai/zhipuai client sends a key in): a bearer credential by itself;
 - bearer tokens (`Bearer abc...`), except a reference to an environment variable (`$ZAI_API_KEY`),
   which is what the harness's curl lines print on purpose;

@@ -128,8 +128,8 @@ def parse_fail_on(spec: str | None) -> list[Rule]:
 
 
 def check_rules_match(rules: Iterable[Rule], comparisons: Iterable[Comparison]) -> None:
-    """UsageError for a rule whose scope names no level, thinking mode or test of the reports:
-    a misspelt scope would otherwise silently gate nothing."""
+    """UsageError for a rule whose scope names no level, thinking mode or test of the reports,
+    or whose metric none of them has: it would otherwise silently gate nothing."""
     comparisons = list(comparisons)
     scopes = {row.scope for c in comparisons for row in c.rows}
     for c in comparisons:
@@ -138,11 +138,16 @@ def check_rules_match(rules: Iterable[Rule], comparisons: Iterable[Comparison]) 
                 scopes |= {t.nodeid for t in loaded.contract.tests}
             if loaded.bench is not None:
                 scopes |= {level.name for level in loaded.bench.levels}
+    metrics = {row.metric for c in comparisons for row in c.rows}
     for rule in rules:
         if rule.scope is not None and rule.scope not in scopes:
             known = ", ".join(sorted(scopes)[:12]) or "none"
             raise UsageError(f"--fail-on {rule.text!r}: scope {rule.scope!r} matches nothing in "
                              f"these reports (scopes: {known})")
+        # contract rows exist only for tests that changed, so a count rule may match none
+        if rule.unit != "count" and not any(fnmatch.fnmatchcase(m, rule.pattern) for m in metrics):
+            raise UsageError(f"--fail-on {rule.text!r}: these reports have no {rule.pattern!r} "
+                             "to compare (no task set? another kind of report?)")
 
 
 def apply(comparison: Comparison, rules: Iterable[Rule]) -> list[Row]:

@@ -112,6 +112,7 @@ def test_a_contract_report_with_no_test_run_is_not_a_pass(write: Write,
     ("", "names no rule"),
     (" , ", "names no rule"),
     ("ttft.p50@c99:+10%", "scope 'c99' matches nothing"),
+    ("pass_rate:-2pp", "these reports have no 'pass_rate' to compare"),
 ])
 def test_a_fail_on_that_gates_nothing_is_bad_input(write: Write, capsys: pytest.CaptureFixture[str],
                                                    fail_on: str, message: str) -> None:

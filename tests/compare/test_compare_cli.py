@@ -312,8 +312,8 @@ def test_plot_command_writes_next_to_the_reports(write: Write,
 
 def test_plots_of_another_report_in_the_same_folder_overwrite_nothing(
         write: Write, capsys: pytest.CaptureFixture[str]) -> None:
-    first = write("first.json", make_report(11, n=30, tokens=8, levels=(2,)))
-    second = write("second.json", make_report(12, n=30, tokens=8, levels=(2,)))
+    first = write("first.json", make_report(11, n=30, tokens=8, levels=(2,), efficiency=False))
+    second = write("second.json", make_report(12, n=30, tokens=8, levels=(2,), efficiency=False))
     assert run(capsys, "plot", str(first))[0] == 0
     before = {p: p.read_bytes() for p in first.parent.glob("first.*.png")}
     assert run(capsys, "plot", str(second))[0] == 0

@@ -164,6 +164,10 @@ CLI_CASES = [
     Case(("record", "--ttft-ms", "-1"), 2, r"argument --ttft-ms: expected a number >= 0, got '-1'"),
     Case(("record", "--sensitive", "bogus"), 2, r"argument --sensitive: unknown field\(s\) bogus"),
     Case(("calibrate", "--timeout", "0"), 2, r"argument --timeout: expected a number >= 0.001"),
+    Case(("bench", "--rate", "inf"), 2, r"argument --rate: expected request rates > 0"),
+    Case(("bench", "--base-url", "http://127.0.0.1:99999"), 2, r"argument --base-url: expected an http\(s\) base URL"),
+    Case(("bench", "--base-url", "http://[::1"), 2, r"argument --base-url: expected an http\(s\) base URL"),
+    Case(("serve", "--rate-limit", "1/inf"), 2, r"argument --rate-limit: invalid rate limit '1/inf'"),
     # a server that never answers, or is not there
     Case(("calibrate", "--base-url", "http://127.0.0.1:{silent_port}", "--timeout", "1", "--no-progress"), 2,
          r"did not answer a first request within 1 s"),

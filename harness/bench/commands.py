@@ -13,11 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from .._argtypes import at_least, output_file
 from ..contract import DEFAULT_MODEL
@@ -52,13 +55,17 @@ def _rate_list(text: str) -> list[float]:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         values = []
-    if not values or any(not v > 0 for v in values):
+    if not values or any(not 0 < v < math.inf for v in values):
         raise argparse.ArgumentTypeError(f"expected request rates > 0 separated by commas, got {text!r}")
     return values
 
 
 def _url(text: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", text):
+    try:
+        port = httpx.URL(text).port
+    except httpx.InvalidURL:
+        port = -1
+    if not re.match(r"^https?://[^/\s]+", text) or (port is not None and not 0 < port <= 65535):
         raise argparse.ArgumentTypeError(f"expected an http(s) base URL, got {text!r}")
     return text.rstrip("/")
 

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import math
 import socket
 import sys
 import threading
@@ -196,7 +197,7 @@ def _rate(text: str) -> tuple[int, float]:
         n, per = int(count), float(seconds) if slash else 60.0
     except ValueError:
         n, per = 0, 0.0
-    if n < 1 or not per > 0:
+    if n < 1 or not 0 < per < math.inf:
         raise argparse.ArgumentTypeError(
             f"invalid rate limit {text!r}: expected N/SECONDS, e.g. 60/60")
     return n, per

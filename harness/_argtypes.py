@@ -1,26 +1,91 @@
-"""argparse types shared by the subcommands: bad values become one line, never a traceback."""
+"""argparse types shared by the subcommands: bad values become one line, never a traceback.
+
+Output paths are checked when the arguments are parsed, before anything runs, so a run is
+never lost because its report could not be written at the end.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
+
+from .errors import UsageError
 
 N = TypeVar("N", int, float)
 
 
-def at_least(kind: Callable[[str], N], minimum: float, *, strictly: bool = False) -> Callable[[str], N]:
-    """`kind(text)`, refused when below `minimum` (or equal to it, if `strictly`)."""
+def at_least(kind: Callable[[str], N], minimum: float, *, strictly: bool = False,
+             maximum: float | None = None) -> Callable[[str], N]:
+    """`kind(text)`, refused when not finite, below `minimum` (or equal to it, if `strictly`)
+    or above `maximum`."""
     relation = ">" if strictly else ">="
+    wanted = f"a number {relation} {minimum:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
 
     def convert(text: str) -> N:
         try:
-            value = kind(text)
-        except ValueError:
+            value: N | None = kind(text)
+        except (ValueError, OverflowError):
             value = None
-        if value is None or value < minimum or (strictly and value == minimum):
-            raise argparse.ArgumentTypeError(f"expected a number {relation} {minimum:g}, got {text!r}")
+        if (value is None or not math.isfinite(value) or value < minimum
+                or (strictly and value == minimum) or (maximum is not None and value > maximum)):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
         return value
 
     convert.__name__ = getattr(kind, "__name__", "value")  # argparse names the type in its errors
     return convert
+
+
+PORT = at_least(int, 0, maximum=65535)
+
+
+def writable_dir(path: Path) -> Path:
+    """`path` as a directory the harness can write into (created if missing), or UsageError."""
+    for existing in (path, *path.parents):
+        if existing.exists():
+            break
+    if existing != path and not existing.is_dir():
+        raise UsageError(f"cannot write under {path}: {existing} is not a directory")
+    if existing == path and not path.is_dir():
+        raise UsageError(f"cannot write into {path}: it is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write into {existing}: permission denied")
+    return path
+
+
+def writable_file(path: Path) -> Path:
+    """`path` as a regular file the harness can create or replace, or UsageError."""
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise UsageError(f"cannot write {path}: it is {kind}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"cannot write {path}: permission denied")
+    writable_dir(path.parent)
+    return path
+
+
+def _as_argtype(check: Callable[[Path], Path], suffix: str | None = None) -> Callable[[str], Path]:
+    def convert(text: str) -> Path:
+        path = Path(text)
+        if suffix is not None and path.suffix != suffix:
+            raise argparse.ArgumentTypeError(f"must end in {suffix}, got {text!r}")
+        try:
+            return check(path)
+        except UsageError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = "path"
+    return convert
+
+
+def output_dir() -> Callable[[str], Path]:
+    """argparse type: a directory to write into."""
+    return _as_argtype(writable_dir)
+
+
+def output_file(suffix: str | None = None) -> Callable[[str], Path]:
+    """argparse type: a file to write (ending in `suffix`, when given)."""
+    return _as_argtype(writable_file, suffix)

@@ -18,6 +18,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "calibrate": ("bench", "serve"),
     "compare": ("bench",),
     "plot": ("bench", "plots"),
+    "summary": ("bench",),
     "serve": ("serve",),
 }
 # Options that need more than their command does, checked before the command starts its work.

@@ -10,8 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ._argtypes import output_dir
 from ._extras import COMMAND_EXTRAS, missing, require_for_command
+from ._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, exit_on_sigterm
 from .errors import HarnessError
+from .scrub import scrubbed_stdio
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -35,6 +38,10 @@ def _validate(args: argparse.Namespace) -> int:
     mode = Mode.STRICT if args.strict else Mode.LENIENT
     reports = validate_paths(args.files, mode)
     for report in reports:
+        if not report.known:
+            print(f"{report.path}: unknown kind (not a request, answer, error body, chunk, SSE "
+                  "stream or transcript)")
+            continue
         status = "ok" if not report.findings else f"{len(report.findings)} finding(s)"
         notes = f", {len(report.notices)} observed-field notice(s)" if report.notices else ""
         print(f"{report.path}: {report.kind}, {status}{notes}")
@@ -42,11 +49,13 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"  {finding.path}: [{finding.kind}] {finding.message}")
         for notice in report.notices:
             print(f"  notice {notice.path}: [{notice.kind}] {notice.message}")
-    bad = sum(1 for r in reports if r.findings)
-    print(f"{len(reports) - bad} valid, {bad} invalid ({mode} mode)")
+    unknown = sum(1 for r in reports if not r.known)
+    bad = sum(1 for r in reports if r.known and r.findings)
+    print(f"{len(reports) - bad - unknown} valid, {bad} invalid"
+          + (f", {unknown} of unknown kind" if unknown else "") + f" ({mode} mode)")
     if mode is Mode.STRICT:
         print(_provenance_summary(reports))
-    return 1 if bad or not reports else 0
+    return 2 if unknown else 1 if bad or not reports else 0
 
 
 def _provenance_summary(reports: list[Any]) -> str:
@@ -95,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_validate)
 
     schema = commands.add_parser("schema", help="export the contract's JSON Schemas")
-    schema.add_argument("--out", default="fixtures/schemas", help="directory (default %(default)s)")
+    schema.add_argument("--out", type=output_dir(), default=Path("fixtures/schemas"),
+                        help="directory (default %(default)s)")
     schema.set_defaults(run=_schema)
 
     from .drift import add_drift_arguments, run_drift
@@ -130,15 +140,17 @@ def _available(name: str, commands: argparse._SubParsersAction, helptext: str) -
 
 def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     specs = (
-        ("compare", "compare reports; exit 1 on a regression beyond the thresholds", "compare", "compare"),
-        ("plot", "plot benchmark reports (PNG)", "compare", "plot"),
-        ("bench", "run latency and token-efficiency benchmarks", "bench", "bench"),
-        ("calibrate", "measure the harness's own timing error against the twin", "bench", "calibrate"),
+        ("compare", "compare reports; exit 1 on a regression beyond the thresholds", "compare.commands", "compare"),
+        ("plot", "plot benchmark reports (PNG)", "compare.commands", "plot"),
+        ("summary", "bench and contract reports side by side as Markdown (e.g. one per model)",
+         "compare.summary", "summary"),
+        ("bench", "run latency and token-efficiency benchmarks", "bench.commands", "bench"),
+        ("calibrate", "measure the harness's own timing error against the twin", "bench.commands", "calibrate"),
     )
-    for name, helptext, package, stem in specs:
+    for name, helptext, module_name, stem in specs:
         if not _available(name, commands, helptext):
             continue
-        module = importlib.import_module(f"harness.{package}.commands")
+        module = importlib.import_module(f"harness.{module_name}")
         sub = commands.add_parser(name, help=helptext)
         getattr(module, f"add_{stem}_arguments")(sub)
         sub.set_defaults(run=getattr(module, f"run_{stem}"))
@@ -156,14 +168,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or one line about bad arguments
         return exit_.code if isinstance(exit_.code, int) else 2
+    with scrubbed_stdio():  # the one choke point for what a command prints
+        return _run(args, f"glm-harness {args.command}")
+
+
+def _run(args: argparse.Namespace, prog: str) -> int:
     try:
-        return int(args.run(args))
+        with exit_on_sigterm():
+            return int(args.run(args))
     except HarnessError as error:
-        print(f"glm-harness {args.command}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output that vanished or filled up mid-run
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"{prog}: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"{prog}: error: input nested too deep to process", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"glm-harness {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return EXIT_SIGTERM
 
 
 if __name__ == "__main__":

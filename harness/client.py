@@ -8,11 +8,15 @@ not raised: a contract check needs to say what broke, and a benchmark must not c
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shlex
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,16 +91,41 @@ class Exchange:
         return [e for e in self.events if not e.event.is_done]
 
     def curl(self) -> str:
-        """A shell line that replays this request; the key is read from the environment."""
-        payload = self.payload.decode("utf-8", "replace")
+        """A shell line that replays this request; the key is read from the environment. A
+        body over `CURL_INLINE_BYTES` goes to a file the line reads (`--data-binary @file`):
+        a shell refuses a megabyte argument, and a failure message should not carry one."""
         parts = ["curl", "-sS"] + (["-N"] if self.streamed else []) + [
             "-X", "POST", shlex.quote(self.url or self.target.chat_url),
             "-H", shlex.quote("Content-Type: application/json"),
         ]
         if self.target.api_key:
             parts += ["-H", f'"Authorization: Bearer ${self.target.api_key_env}"']
-        parts += ["--data-raw", shlex.quote(payload)]
-        return self.target.redact(" ".join(parts))
+        payload = self.payload
+        if len(payload) <= CURL_INLINE_BYTES:
+            parts += ["--data-raw", shlex.quote(payload.decode("utf-8", "replace"))]
+            return self.target.redact(" ".join(parts))
+        path = _body_file(self.target.redact(payload.decode("utf-8", "surrogateescape")))
+        excerpt = payload[:CURL_EXCERPT_BYTES].decode("utf-8", "replace")
+        parts += ["--data-binary", shlex.quote(f"@{path}")]
+        return self.target.redact(f"{' '.join(parts)}  # body: {len(payload):,} bytes, "
+                                  f"starting {excerpt!r}...")
+
+
+CURL_INLINE_BYTES = 8 * 1024
+CURL_EXCERPT_BYTES = 120
+
+
+def _body_file(text: str) -> Path:
+    """The request body in a file named by its digest under the temp folder (written once)."""
+    data = text.encode("utf-8", "surrogateescape")
+    folder = Path(tempfile.gettempdir()) / "glm-harness-bodies"
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}.json"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
 
 
 def _json_or_text(raw: bytes) -> Any:

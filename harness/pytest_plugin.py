@@ -66,12 +66,41 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[settings_key] = settings
     if settings.twin_fault:
         _check_faults(settings.twin_fault)
+    if settings.record_sensitive:
+        from ._pytest_options import check_record_sensitive
+
+        check_record_sensitive(settings.record_sensitive)
+    config.pluginmanager.register(_ScrubShim(), "glm-harness-scrub")
     if settings.report:
         from ._outcomes import OutcomeRecorder, check_report_path
 
         check_report_path(settings.report)
         config.pluginmanager.register(OutcomeRecorder(config, settings), "glm-harness-outcomes")
     _register_hypothesis_profile(settings.live)
+
+
+class _ScrubShim:
+    """pytest's own outputs (failure text, captured sections, JUnit properties) through the
+    harness's scrubber: a key a server echoed into a failure never reaches the terminal or the
+    XML. harness._pytest_scrub is imported only when a report carries text, so that a session
+    that never fails or prints loads nothing of the harness."""
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        outcome = yield
+        _scrub(outcome.get_result())
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
+        outcome = yield
+        _scrub(outcome.get_result())
+
+
+def _scrub(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if report.longrepr is not None or report.sections or getattr(report, "user_properties", None):
+        from ._pytest_scrub import scrub_report
+
+        scrub_report(report)
 
 
 def _check_faults(specs: tuple[str, ...]) -> None:
@@ -161,6 +190,9 @@ def glm_target(pytestconfig: pytest.Config) -> Target:
 
         pytest.skip(f"--glm-target live needs an API key in ${settings.api_key_env or DEFAULT_KEY_ENV}, "
                     "which is not set")
+    from ._pytest_scrub import scrub_log_handlers
+
+    scrub_log_handlers(pytestconfig)  # from here on, a log line that quotes a key is scrubbed
     return target
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ._argtypes import at_least, output_dir
 from .client import Exchange, GLMClient
 from .contract import DEFAULT_MODEL
 from .errors import UsageError
@@ -108,7 +109,8 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     add("--base-url", default=None, help=f"API base URL for --target live (default {LIVE_BASE_URL})")
     add("--model", default=DEFAULT_MODEL, help="model to call (default: %(default)s)")
     add("--api-key-env", default=DEFAULT_KEY_ENV, help="environment variable holding the key")
-    add("--out", type=Path, default=DEFAULT_OUT, help="directory for the transcripts (default: %(default)s)")
+    add("--out", type=output_dir(), default=DEFAULT_OUT,
+        help="directory for the transcripts (default: %(default)s)")
     add("--scenario", type=_scenarios, default=list(SCENARIOS), metavar="NAME[,NAME...]",
         help=f"what to record: {', '.join(SCENARIOS)} or all (default: all)")
     add("--sensitive", type=_fields, default=frozenset(), metavar="FIELD[,FIELD...]",
@@ -116,8 +118,10 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     add("--user-id", default=None, help="send this user_id with every request")
     add("--request-id", default=None,
         help="send request_id=<this>-<scenario> with every request (GLM echoes it)")
-    add("--ttft-ms", type=float, default=50.0, help="the mock's time to first token (default: %(default)s)")
-    add("--itl-ms", type=float, default=10.0, help="the mock's inter-token gap (default: %(default)s)")
+    add("--ttft-ms", type=at_least(float, 0), default=50.0,
+        help="the mock's time to first token (default: %(default)s)")
+    add("--itl-ms", type=at_least(float, 0), default=10.0,
+        help="the mock's inter-token gap (default: %(default)s)")
     return parser
 
 

@@ -4,11 +4,20 @@ A `Scrubber` knows the secrets of a run (API keys, and their secret half) and wh
 fields the user marked as sensitive (`user_id`, `request_id`). Before anything is written it
 replaces, anywhere in the text or in a JSON value:
 
-- every secret (and the part after the `.` of an `<id>.<secret>` key) with `<scrubbed>`;
+- every secret (and the part after the `.` of an `<id>.<secret>` key) with `<scrubbed>`; the
+  same in base64 (standard or URL-safe, at any of the three byte alignments), which is how a
+  key hides inside an encoded blob; and what is left of either where a writer cut a text
+  mid-secret (their prefixes and suffixes of 16+ characters);
+- JSON Web Tokens (the form a zai/zhipuai client sends a key in): a bearer credential by itself;
 - bearer tokens (`Bearer abc...`), except a reference to an environment variable (`$ZAI_API_KEY`),
   which is what the harness's curl lines print on purpose;
 - the values of credential headers (`Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`...);
 - the values of the marked fields, as JSON keys (`"user_id": "..."`) in objects and in raw text.
+
+Secrets are known from the environment (`ZAI_API_KEY` and any variable named) and from every
+live `Target` created in this process (`register`), so a writer that only has text still
+scrubs the run's key: `scrub_text(text)` is the one call every output goes through (files,
+the CLI's stdout and stderr, pytest's reports and logs via `harness._pytest_scrub`).
 
 `ENABLED` (or the `disabled()` context manager) switches every scrubber off at once. It exists
 for one reason: the key-leak test proves it would notice if scrubbing stopped.
@@ -16,14 +25,19 @@ for one reason: the key-leak test proves it would notice if scrubbing stopped.
 
 from __future__ import annotations
 
+import base64
+import functools
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .targets import Secret
 
 if TYPE_CHECKING:
-    from .targets import Secret, Target
+    from .targets import Target
 
 SCRUBBED = "<scrubbed>"
 DEFAULT_KEY_ENV = "ZAI_API_KEY"
@@ -40,6 +54,18 @@ _MIN_FIELD_VALUE = 6  # a marked field's value is replaced everywhere only from 
 ENABLED = True
 
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+)(?!\$)([A-Za-z0-9._~+/=-]{8,})")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_MIN_ENCODED = 12  # a shorter base64 run than this is too likely to occur by chance
+_MIN_CUT = 16  # the shortest piece of a cut secret still scrubbed
+_registered: set[str] = set()
+
+
+def register(secret: Secret | str | None) -> None:
+    """Scrub this secret from every output of the process from now on. A value shorter than
+    _MIN_SECRET_PART is no key anyone issues, and scrubbing it would eat ordinary words."""
+    value = secret.reveal() if isinstance(secret, Secret) else secret
+    if value and len(value.strip()) >= _MIN_SECRET_PART:
+        _registered.add(value.strip())
 
 
 @contextmanager
@@ -63,6 +89,7 @@ def known_secrets(target: Target | None = None, env_names: Iterable[str] = ()) -
         if target.api_key:
             values.append(target.api_key.reveal())
     values += [os.environ.get(name, "").strip() for name in names]
+    values += _registered
     return sorted({v for v in values if v}, key=len, reverse=True)
 
 
@@ -77,8 +104,6 @@ def parse_fields(text: str | Iterable[str] | None) -> frozenset[str]:
 class Scrubber:
     def __init__(self, secrets: Iterable[Secret | str | None] = (),
                  sensitive_fields: Iterable[str] = ()) -> None:
-        from .targets import Secret
-
         values: set[str] = set()
         for secret in secrets:
             value = secret.reveal() if isinstance(secret, Secret) else secret
@@ -90,6 +115,14 @@ class Scrubber:
             if dot and len(tail) >= _MIN_SECRET_PART:
                 values.add(tail)
         self.secrets: tuple[str, ...] = tuple(sorted(values, key=len, reverse=True))
+        # Each secret and its base64 forms, with their cut forms. Every cut form holds the
+        # value's first or last _MIN_CUT characters, so two searches tell whether any can occur.
+        bases = values | {form for value in values for form in _base64_forms(value)}
+        self._forms = [
+            (value[:_MIN_CUT], value[-_MIN_CUT:],
+             sorted({value, *_cut_forms(value)}, key=len, reverse=True))
+            for value in sorted(bases, key=len, reverse=True)
+        ]
         self.sensitive_fields = frozenset(sensitive_fields)
         self._field_headers = {h for f in self.sensitive_fields for h in _FIELD_HEADERS.get(f, ())}
         self._fields = (
@@ -115,8 +148,12 @@ class Scrubber:
     def scrub_text(self, text: str) -> str:
         if not ENABLED or not text:
             return text
-        for secret in self.secrets:
-            text = text.replace(secret, SCRUBBED)
+        for head, tail, forms in self._forms:
+            if head in text or tail in text:
+                for form in forms:
+                    text = text.replace(form, SCRUBBED)
+        if "eyJ" in text:  # the regex scan is slow; every JWT starts with this
+            text = _JWT.sub(SCRUBBED, text)
         text = _BEARER.sub(lambda m: f"{m[1]}{m[2]}{SCRUBBED}", text)
         if self._fields is not None:
             text = self._fields.sub(lambda m: f'{m[1]}"{SCRUBBED}"', text)
@@ -185,6 +222,28 @@ class Scrubber:
         return found
 
 
+def _cut_forms(secret: str) -> set[str]:
+    """The secret's long prefixes and suffixes: what is left of it where a writer cut a text
+    to a length (an excerpt, an error message) before the scrubber saw it."""
+    return {cut for n in range(_MIN_CUT, len(secret)) for cut in (secret[:n], secret[-n:])}
+
+
+def _base64_forms(secret: str) -> set[str]:
+    """The parts of `secret`'s base64 that any encoding of a blob holding it contains: for each
+    alignment (the secret starting 0, 1 or 2 bytes into a 3-byte group) the characters that
+    depend on the secret's bytes alone, in both alphabets."""
+    raw = secret.encode()
+    forms = set()
+    for offset in range(3):
+        stable_end = (offset + len(raw)) // 3 * 4  # the last, partial group mixes with what follows
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * offset + raw).decode()
+            core = text[4 if offset else 0:stable_end]  # the first group mixes with what precedes
+            if len(core) >= _MIN_ENCODED:
+                forms.add(core)
+    return forms
+
+
 def _credential(value: str) -> str:
     scheme, space, _ = value.strip().partition(" ")
     return f"{scheme} {SCRUBBED}" if space and scheme.lower() in ("bearer", "basic") else SCRUBBED
@@ -192,4 +251,37 @@ def _credential(value: str) -> str:
 
 def scrub_text(text: str, *secrets: Secret | str | None) -> str:
     """Shorthand: scrub `text` of these secrets and of every known one."""
-    return Scrubber([*secrets, *known_secrets()]).scrub_text(text)
+    if not ENABLED or not text:
+        return text
+    values = (s.reveal() if isinstance(s, Secret) else s for s in secrets)
+    return _scrubber(tuple(sorted({*(v for v in values if v), *known_secrets()}))).scrub_text(text)
+
+
+@functools.lru_cache(maxsize=16)
+def _scrubber(secrets: tuple[str, ...]) -> Scrubber:
+    return Scrubber(secrets)
+
+
+class ScrubbedStream:
+    """A text stream that scrubs what is written to it: the CLI's stdout and stderr."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(scrub_text(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def scrubbed_stdio() -> Iterator[None]:
+    """While inside, everything printed to stdout or stderr is scrubbed."""
+    before = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = before

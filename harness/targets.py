@@ -47,6 +47,12 @@ class Target:
     api_key: Secret | None
     api_key_env: str = DEFAULT_KEY_ENV
 
+    def __post_init__(self) -> None:
+        if self.kind == "live" and self.api_key:
+            from .scrub import register
+
+            register(self.api_key)  # every output of this process is scrubbed of it
+
     @property
     def chat_url(self) -> str:
         return self.base_url.rstrip("/") + "/chat/completions"

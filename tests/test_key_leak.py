@@ -7,11 +7,21 @@ twin that accepts exactly that key (`--glm-target live --glm-base-url <twin>`), 
 proves it arrived. Every file under the output folder is then searched for the key and for its
 secret half. The last test turns the scrubber off and shows that the same search finds the key:
 this test can fail.
+
+A second twin is hostile: it echoes the credential it was sent back, raw, base64-encoded and as
+the JWT a zai client would make of it, in every error body and at the start of every answer's
+content, streamed or not. Its outputs (pytest's terminal, JUnit XML, logs, transcripts, the bench
+report's answer excerpts, the CLI's own output) are searched for all three forms.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +29,43 @@ from pathlib import Path
 import pytest
 
 from harness import scrub
-from harness.mock import FaultSpec, GLMTwin, KeyState, TwinConfig
+from harness.cli import main as cli_main
+from harness.mock import FaultSpec, GLMTwin, KeyState, Reply, TwinConfig, WireRequest
 from harness.mock.faults import Fault
 from harness.mock.server import running_twin
 from harness.record import add_record_arguments, run_record
 
 PLANTED = "glm-test-PLANTED-0123456789abcdef.Pl4ntedS3cretHalf9xyz"
-NEEDLES = (PLANTED.encode(), PLANTED.split(".")[1].encode())
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def jwt_of(key: str) -> str:
+    """The token zai-sdk sends for `key`: HS256 over the key id, signed with its secret (at a
+    fixed time, so that the echoed token is a needle known in advance)."""
+    key_id, secret = key.split(".", 1)
+    now = 1_900_000_000_000
+    head = b64url(json.dumps({"alg": "HS256", "sign_type": "SIGN"}).encode())
+    body = b64url(json.dumps({"api_key": key_id, "exp": now + 3_600_000, "timestamp": now}).encode())
+    signature = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64url(signature)}"
+
+
+def base64_needles(secret: str) -> list[bytes]:
+    """What any base64 blob holding `secret` contains, whatever the byte it starts at."""
+    found = []
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * offset + secret.encode())
+            found.append(text[4 if offset else 0:(offset + len(secret)) // 3 * 4])
+    return found
+
+
+PLANTED_JWT = jwt_of(PLANTED)
+NEEDLES = (PLANTED.encode(), PLANTED.split(".")[1].encode(), PLANTED_JWT.encode(),
+           *base64_needles(PLANTED))
 SUITES = Path(__file__).resolve().parents[1] / "suites" / "contract"
 # completions that fail (the twin drops `usage`: failure messages with curl lines land in the
 # report and the JUnit XML), rejected keys that pass, an echoed request_id
@@ -39,6 +79,59 @@ def twin_url() -> Iterator[tuple[str, GLMTwin]]:
     faults = (FaultSpec(Fault.MISSING_USAGE),)
     with running_twin(GLMTwin(TwinConfig(keys=keys, faults=faults))) as running:
         yield running.base_url, running.twin
+
+
+class EchoingTwin(GLMTwin):
+    """A twin that hands the credential it was sent back: raw, in base64 and as a JWT; in
+    every error body and answer, or (`reject`) in a 401 to every request."""
+
+    def __init__(self, config: TwinConfig, reject: bool = False) -> None:
+        super().__init__(config)
+        self.reject = reject
+        self.echoed = 0
+
+    def handle(self, request: WireRequest) -> Reply:
+        reply = super().handle(request)
+        auth = next((v for k, v in request.headers.items() if k.lower() == "authorization"), "")
+        key = auth.partition(" ")[2]
+        if not key:
+            return reply
+        echo = f"{key} "
+        if "." in key:
+            echo += f"b64:{base64.b64encode(key.encode()).decode()} jwt:{jwt_of(key)} "
+        if self.reject:
+            self.echoed += 1
+            reply.close()
+            body = {"error": {"code": "1000", "message": f"Authentication Failed: {echo}"}}
+            return Reply(401, {"Content-Type": "application/json; charset=UTF-8"},
+                         json.dumps(body).encode())
+        if reply.script is not None:
+            for n, step in enumerate(reply.script):
+                if b'"content":"' in step.data:
+                    data = step.data.replace(b'"content":"', b'"content":"' + echo.encode(), 1)
+                    reply.script[n] = dataclasses.replace(step, data=data)
+                    self.echoed += 1
+                    break
+        elif reply.body:
+            reply.body = self._echoed_body(reply.body, echo)
+        return reply
+
+    def _echoed_body(self, raw: bytes, echo: str) -> bytes:
+        body = json.loads(raw)
+        if "error" in body:
+            body["error"]["message"] = f"{body['error'].get('message', '')} (you sent {echo})"
+        elif body.get("choices"):
+            message = body["choices"][0]["message"]
+            message["content"] = echo + (message.get("content") or "")
+        self.echoed += 1
+        return json.dumps(body).encode()
+
+
+@pytest.fixture(scope="module", params=["in-answers", "in-401"])
+def echoing_url(request: pytest.FixtureRequest) -> Iterator[tuple[str, EchoingTwin]]:
+    twin = EchoingTwin(TwinConfig(keys={PLANTED: KeyState.ACTIVE}), reject=request.param == "in-401")
+    with running_twin(twin) as running:
+        yield running.base_url, twin
 
 
 @pytest.fixture
@@ -151,3 +244,63 @@ def test_with_the_scrubber_off_the_same_scan_finds_the_key(
     assert any(f.startswith("contract/pytest-transcripts/") for f in found), found
     with pytest.raises(AssertionError, match="leaked"):
         assert_no_leak(tmp_path)
+
+
+# -- a server that echoes the key ---------------------------------------------------------------
+def test_an_echoed_key_reaches_no_pytest_output(
+        pytester: pytest.Pytester, tmp_path: Path, planted: str,
+        echoing_url: tuple[str, EchoingTwin], caplog: pytest.LogCaptureFixture) -> None:
+    base_url, twin = echoing_url
+    caplog.set_level(logging.DEBUG)
+    before = twin.echoed
+    result = contract_run(pytester, tmp_path, base_url)
+    write_log(tmp_path / "caplog.log", caplog.text)
+    assert twin.echoed > before, "the twin must really have echoed the key"
+    if twin.reject:
+        assert result.parseoutcomes().get("failed", 0) >= 1, result.outlines[-1]
+        assert "&lt;scrubbed&gt;" in (tmp_path / "junit.xml").read_text(), "the echo reached the JUnit"
+    assert_no_leak(tmp_path)
+
+
+def test_an_echoed_key_reaches_no_transcript_or_record_output(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, planted: str,
+        echoing_url: tuple[str, EchoingTwin]) -> None:
+    base_url, twin = echoing_url
+    before = twin.echoed
+    record_run(capsys, tmp_path, base_url)
+    assert twin.echoed > before
+    assert_no_leak(tmp_path)
+
+
+def test_an_echoed_key_reaches_no_bench_report_excerpt_or_output(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, planted: str,
+        echoing_url: tuple[str, EchoingTwin]) -> None:
+    base_url, twin = echoing_url
+    before = twin.echoed
+    code = cli_main(["bench", "--target", "live", "--base-url", base_url, "--concurrency", "1",
+                     "--requests", "2", "--warmup", "0", "--task-thinking", "off",
+                     "--task-concurrency", "4", "--no-progress", "--max-retries", "0",
+                     "--out", str(tmp_path / "bench" / "bench.json")])
+    captured = capsys.readouterr()
+    write_log(tmp_path / "bench-console.log", captured.out, captured.err)
+    assert code in (0, 1), captured.err
+    assert twin.echoed > before
+    report = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    if not twin.reject:
+        assert any("<scrubbed>" in row["answer_excerpt"] for row in report["efficiency"]["rows"]), (
+            "the echo reached the answer excerpts")
+    assert_no_leak(tmp_path)
+
+
+def test_with_the_scrubber_off_the_echo_is_found_in_pytest_outputs(
+        pytester: pytest.Pytester, tmp_path: Path, planted: str,
+        echoing_url: tuple[str, EchoingTwin]) -> None:
+    base_url, twin = echoing_url
+    if not twin.reject:
+        pytest.skip("the suites pass against the twin echoing into answers: nothing to print")
+    with scrub.disabled():
+        contract_run(pytester, tmp_path, base_url)
+    found = leaks(tmp_path)
+    for name in ("junit.xml", "pytest-console.log", "report.json"):
+        assert any(f.startswith(name) for f in found), (name, found)
+    assert any(PLANTED_JWT in f for f in found), found

@@ -372,7 +372,7 @@ def test_requests_are_recorded() -> None:
     first, second = wire(body()), wire(body(), headers={})
     twin.handle(first)
     twin.handle(second)
-    assert twin.requests == [first, second]
+    assert list(twin.requests) == [first, second]
 
 
 # ---------------------------------------------------------------------------------------------

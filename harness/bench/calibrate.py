@@ -65,6 +65,7 @@ class CalibrationSettings:
     progress: bool = False
     model: str = DEFAULT_MODEL
     traced: bool = True  # serve with harness.bench.traced_twin (else harness.mock.server)
+    timeout_s: float = 120.0  # per request; a twin that never answers is given up on after it
 
     @property
     def request_s(self) -> float:
@@ -246,13 +247,15 @@ async def fetch_traces(base_url: str) -> dict[str, dict[str, Any]]:
 async def measure_levels(base_url: str, settings: CalibrationSettings,
                          server_pid: int | None) -> list[CalibrationLevel]:
     target = mock_target(settings.model, base_url)
-    timeout = httpx.Timeout(connect=30.0, read=120.0, write=30.0, pool=None)
+    limit = settings.timeout_s
+    timeout = httpx.Timeout(connect=min(30.0, limit), read=limit, write=min(30.0, limit), pool=None)
     levels = []
     progress = BenchProgress() if settings.progress else None
     try:
         async with ShardedClient(target, slots=max(settings.concurrency), timeout=timeout) as client:
-            runner = LoadRunner(client, timeout_s=120.0, retry=RetryPolicy(max_retries=0),
+            runner = LoadRunner(client, timeout_s=limit, retry=RetryPolicy(max_retries=0),
                                 progress=progress)
+            await _probe(runner, base_url, limit)
             for concurrency in settings.concurrency:
                 spec = LevelSpec(concurrency=concurrency, requests=settings.requests_for(concurrency),
                                  warmup=concurrency, label=f"calibrate c{concurrency}",
@@ -275,6 +278,17 @@ async def measure_levels(base_url: str, settings: CalibrationSettings,
         if progress is not None:
             progress.close()
     return levels
+
+
+async def _probe(runner: LoadRunner, base_url: str, timeout_s: float) -> None:
+    """One request first: a twin that does not answer is one error, not hundreds of timeouts."""
+    spec = LevelSpec(concurrency=1, requests=1, warmup=0, label="calibrate probe")
+    run = await runner.run_level(spec, lambda i: Job(calibration_body(f"probe-{uuid.uuid4().hex[:8]}")))
+    sample = run.outcomes[0].sample if run.outcomes else None
+    if sample is None or not sample.ok:
+        why = sample.error.message if sample is not None and sample.error else "no answer"
+        raise UsageError(f"the twin at {base_url} did not answer a first request within "
+                         f"{timeout_s:g} s: {why}")
 
 
 def _level(settings: CalibrationSettings, concurrency: int, outcomes: Sequence[Outcome],

@@ -13,16 +13,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .._argtypes import at_least
+import httpx
+
+from .._argtypes import at_least, output_file
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
 from ..targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
+from .gate import DEFAULT_MAX_ERROR_RATE
 from .runner import RetryPolicy
 from .session import DEFAULT_PROMPT, EXIT_INTERRUPTED, BenchConfig, run_session
 from .tasks import load_task_set
@@ -51,13 +55,17 @@ def _rate_list(text: str) -> list[float]:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         values = []
-    if not values or any(not v > 0 for v in values):
+    if not values or any(not 0 < v < math.inf for v in values):
         raise argparse.ArgumentTypeError(f"expected request rates > 0 separated by commas, got {text!r}")
     return values
 
 
 def _url(text: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", text):
+    try:
+        port = httpx.URL(text).port
+    except httpx.InvalidURL:
+        port = -1
+    if not re.match(r"^https?://[^/\s]+", text) or (port is not None and not 0 < port <= 65535):
         raise argparse.ArgumentTypeError(f"expected an http(s) base URL, got {text!r}")
     return text.rstrip("/")
 
@@ -85,6 +93,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="inter-arrival times with --rate (default: %(default)s)")
     add("--timeout", type=at_least(float, 0.001), default=120.0, metavar="S",
         help="per-request timeout in seconds (default: %(default)s)")
+    add("--max-error-rate", type=at_least(float, 0, maximum=1), default=DEFAULT_MAX_ERROR_RATE,
+        metavar="R", help="fail (exit 1) when a level's share of failed requests is above R; a "
+                          "level with no success always fails (default: %(default)s)")
     add("--max-retries", type=at_least(int, 0), default=3, metavar="N",
         help="retries of a retryable 429 (1302, 1305) (default: %(default)s)")
     add("--thinking", choices=("on", "off"), default="on",
@@ -98,7 +109,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--task-concurrency", type=at_least(int, 1), default=4, metavar="N")
     add("--task-repeats", type=at_least(int, 1), default=1, metavar="N")
     add("--seed", type=int, default=0, help="seed for Poisson arrivals, back-off jitter, bootstrap")
-    add("--out", type=Path, default=None, metavar="PATH",
+    add("--out", type=output_file(".json"), default=None, metavar="PATH",
         help="report path (.json); default reports/bench-<model>-<target>-<UTC time>.json")
     add("--no-progress", action="store_true", help="no progress bar")
     twin = parser.add_argument_group("embedded twin (no --target, no --base-url)")
@@ -131,6 +142,7 @@ def bench_config(args: argparse.Namespace) -> BenchConfig:
         task_set=task_set, task_thinking=thinking, task_concurrency=args.task_concurrency,
         task_repeats=args.task_repeats, seed=args.seed,
         progress=not args.no_progress and sys.stderr.isatty(),
+        max_error_rate=args.max_error_rate,
     )
 
 
@@ -192,9 +204,8 @@ def run_bench(args: argparse.Namespace) -> int:
     try:
         target, notes = _resolve_target(args)
         config = bench_config(args)
+        _check_levels(config)
         out = args.out
-        if out is not None and out.suffix != ".json":
-            raise UsageError(f"--out must end in .json, got {str(out)!r}")
     except UsageError as error:
         return _usage(BENCH_PROG, str(error))
     with contextlib.ExitStack() as stack:
@@ -213,8 +224,8 @@ def run_bench(args: argparse.Namespace) -> int:
     for level in report.levels:
         ttft = level.summaries.get("ttft_ms")
         p50 = f"{ttft.p50:.1f} ms" if ttft and ttft.p50 is not None else "-"
-        print(f"  {level.name}: {level.succeeded}/{level.completed} ok, p50 TTFT {p50}, "
-              f"{level.requests_per_s or 0:.2f} req/s"
+        rate = f"{level.requests_per_s:.2f} req/s" if level.requests_per_s is not None else "- req/s"
+        print(f"  {level.name}: {level.succeeded}/{level.completed} ok, p50 TTFT {p50}, {rate}"
               + ("  [client-bound]" if level.health and level.health.client_bound else ""))
     if report.efficiency:
         for s in report.efficiency.sets:
@@ -227,7 +238,21 @@ def run_bench(args: argparse.Namespace) -> int:
               "key and run again.", file=sys.stderr)
     if not report.complete and not report.stopped:
         print(f"{BENCH_PROG}: interrupted; partial report written", file=sys.stderr)
+    for reason in report.gate_failures:
+        print(f"FAILED: {reason}")
     return result.exit_code
+
+
+def _check_levels(config: BenchConfig) -> None:
+    """A closed-loop level cannot keep more requests in flight than it sends: asking for it
+    would open that many connections (and warm up as many requests) to measure a few."""
+    if config.rates != (None,):
+        return
+    too_many = [c for c in config.concurrency if c > config.requests]
+    if too_many:
+        raise UsageError(f"--concurrency {max(too_many)} is more than --requests "
+                         f"{config.requests}: a level never has more requests in flight than "
+                         "it sends; raise --requests or lower --concurrency")
 
 
 def _usage(prog: str, message: str) -> int:
@@ -252,7 +277,11 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     add("--untraced", action="store_true",
         help="serve with `python -m harness.mock.server` (no server-side truth) instead of the "
              "traced twin")
-    add("--out", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    add("--out", type=output_file(".json"), default=None, metavar="PATH",
+        help="also write the results as JSON")
+    add("--timeout", type=at_least(float, 0.001), default=120.0, metavar="S",
+        help="per-request timeout in seconds, against a twin that never answers "
+             "(default: %(default)s)")
     add("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -264,10 +293,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         concurrency=tuple(args.concurrency), requests=args.requests, ttft_ms=args.ttft_ms,
         itl_ms=args.itl_ms, reply_tokens=args.reply_tokens, base_url=args.base_url,
         pin=not args.no_pin, progress=not args.no_progress and sys.stderr.isatty(),
-        traced=not args.untraced and args.base_url is None,
+        traced=not args.untraced and args.base_url is None, timeout_s=args.timeout,
     )
-    if args.out is not None and args.out.suffix != ".json":
-        return _usage(CALIBRATE_PROG, f"--out must end in .json, got {str(args.out)!r}")
     try:
         result = calibrate(settings)
     except UsageError as error:

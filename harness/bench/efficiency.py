@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..contract import model_card
 from ..errors import UsageError
+from ..scrub import scrub_text
 from ..stream import assemble, read_stream
 from .runner import Job, LevelRun, LevelSpec, LoadRunner, Outcome
 from .tasks import TaskSet, fixtures_dir, grade
@@ -169,7 +170,7 @@ def _row(task_set: TaskSet, outcome: Outcome, repeat: int, price: PriceRef | Non
         verdict = grade(task, message)
         row.passed, row.grade_detail = verdict.passed, verdict.detail
         shown = message.get("content") or json.dumps(message.get("tool_calls", ""))
-        row.answer_excerpt = shown[:200]
+        row.answer_excerpt = scrub_text(shown)[:200]  # scrubbed before the cut: no half key
     else:
         row.grade_detail = "not graded: the request failed"
     return row

@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 import jsonschema
 from pydantic import BaseModel, ConfigDict
 
+from ..scrub import scrub_text
 from .efficiency import Efficiency
 from .health import ClientHealth
 from .metrics import (
@@ -150,6 +151,8 @@ class BenchReport(_Strict):
     efficiency: Efficiency | None = None
     client_bound: bool = False
     stopped: StopRecord | None = None
+    # Why the run failed the gate (a level with no success, or too many errors); empty: passed.
+    gate_failures: list[str] = []
     notes: list[str] = []
     sample_log: str | None = None
     samples: list[Sample]
@@ -246,8 +249,9 @@ def level_result(run: LevelRun, *, seed: int = 0) -> LevelResult:
         duration_s=duration, completed=len(samples), succeeded=len(good),
         failed=len(samples) - len(good),
         errors=dict(Counter(_error_key(s) for s in samples if not s.ok)),
-        requests_per_s=round(len(good) / duration, 4) if duration else None,
-        output_tokens_per_s=round(tokens / duration, 4) if duration else None,
+        # no success: rates unknown, not zero
+        requests_per_s=round(len(good) / duration, 4) if duration and good else None,
+        output_tokens_per_s=round(tokens / duration, 4) if duration and good else None,
         tokens_per_chunk_mean=round(sum(per_chunk) / len(per_chunk), 4) if per_chunk else None,
         summaries=summaries, samples=values, health=run.health, interrupted=run.interrupted,
         checked=sum(o.checked for o in run.outcomes),
@@ -323,9 +327,10 @@ def write_report(report: BenchReport, path: str | Path, *, markdown: bool = True
     path.parent.mkdir(parents=True, exist_ok=True)
     data = report.model_dump(mode="json")
     validate_report_data(data)
-    _atomic_write(path, (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+    _atomic_write(path, scrub_text(text).encode())
     if markdown:
-        _atomic_write(path.with_suffix(".md"), render_markdown(report).encode())
+        _atomic_write(path.with_suffix(".md"), scrub_text(render_markdown(report)).encode())
     return path
 
 
@@ -353,7 +358,7 @@ class SampleLog:
         self._queue.put(sample)
 
     def _write_lines(self, lines: Sequence[str]) -> None:
-        self._file.write("".join(line + "\n" for line in lines))
+        self._file.write(scrub_text("".join(line + "\n" for line in lines)))
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -447,6 +452,7 @@ def render_markdown(report: BenchReport) -> str:
         stop = report.stopped
         out.append(f"- **stopped**: HTTP {stop.status} code {stop.code} ({stop.meaning}): "
                    f"{stop.message}")
+    out += [f"- **gate failed**: {reason}" for reason in report.gate_failures]
     if report.client_bound:
         out.append("- **the client was the bottleneck** in at least one level: its figures "
                    "include the load generator's own queueing (see Client health)")

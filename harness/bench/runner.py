@@ -234,7 +234,8 @@ class LoadRunner:
             run.ended_at = _utc()
             run.stopped = self.stopped
             if monitor.started:
-                run.health = monitor.report([s.lateness_ms for s in run.samples])
+                run.health = monitor.report([s.lateness_ms for s in run.samples],
+                                            succeeded=sum(s.ok for s in run.samples))
             if self.progress is not None:
                 self.progress.end_level()
             _check_answers(run.outcomes)

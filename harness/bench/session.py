@@ -18,9 +18,11 @@ from typing import Any
 
 import httpx
 
+from .._signals import EXIT_SIGINT, EXIT_SIGTERM
 from ..targets import Target
 from .clients import ShardedClient
 from .efficiency import Efficiency, load_prices, run_efficiency
+from .gate import DEFAULT_MAX_ERROR_RATE, gate_failures
 from .progress import BenchProgress
 from .report import (
     BenchReport,
@@ -38,7 +40,8 @@ from .runner import Arrival, Job, LevelRun, LevelSpec, LoadRunner, RetryPolicy
 from .tasks import TaskSet
 
 DEFAULT_PROMPT = "Explain in two short paragraphs how a hash map handles collisions."
-EXIT_OK, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_STOPPED, EXIT_GATE = 0, 1, 1
+EXIT_INTERRUPTED, EXIT_TERMINATED = EXIT_SIGINT, EXIT_SIGTERM
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class BenchConfig:
     task_repeats: int = 1
     seed: int = 0
     progress: bool = True
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
 
     def levels(self) -> list[LevelSpec]:
         return [LevelSpec(concurrency=c, requests=self.requests,
@@ -101,7 +105,7 @@ async def run_session(target: Target, config: BenchConfig, out: Path,
     interrupted = False
     runner: LoadRunner | None = None
     biggest = max([*config.concurrency, config.task_concurrency])
-    _cancel_on_sigterm()
+    terminated = _cancel_on_sigterm()
     try:
         timeout = httpx.Timeout(connect=10.0, read=config.timeout_s, write=30.0, pool=None)
         async with ShardedClient(target, slots=biggest, timeout=timeout) as client:
@@ -130,7 +134,10 @@ async def run_session(target: Target, config: BenchConfig, out: Path,
     report = build_report(meta, runs, config, efficiency, interrupted, t0, str(log.path),
                           list(extra_notes))
     write_report(report, out)
-    code = EXIT_INTERRUPTED if interrupted else EXIT_STOPPED if report.stopped else EXIT_OK
+    if interrupted:
+        code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    else:
+        code = EXIT_STOPPED if report.stopped else EXIT_GATE if report.gate_failures else EXIT_OK
     return SessionResult(report, out, code)
 
 
@@ -151,14 +158,23 @@ def build_report(meta: Any, runs: Sequence[LevelRun], config: BenchConfig,
         task_set=task_set_ref(config.task_set) if config.task_set else None,
         definitions=definitions(), levels=levels, efficiency=efficiency,
         client_bound=any(level.health and level.health.client_bound for level in levels),
-        stopped=stop_record(stopped), notes=notes, sample_log=log_path, samples=samples,
+        stopped=stop_record(stopped), gate_failures=gate_failures(levels, config.max_error_rate),
+        notes=notes, sample_log=log_path, samples=samples,
     )
 
 
-def _cancel_on_sigterm() -> None:
-    """SIGTERM ends a run like Ctrl-C does: cancel, then write what was measured."""
+def _cancel_on_sigterm() -> list[int]:
+    """SIGTERM ends a run like Ctrl-C does: cancel, then write what was measured. The list
+    returned gets an entry when SIGTERM arrived (the exit status tells the two apart)."""
+    seen: list[int] = []
     task = asyncio.current_task()
     if task is None:
-        return
+        return seen
+
+    def cancel() -> None:
+        seen.append(signal.SIGTERM)
+        task.cancel()
+
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, cancel)
+    return seen

@@ -11,13 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .._argtypes import at_least
+from .._argtypes import at_least, output_dir, output_file, writable_dir
 from ..errors import UsageError
+from .gate import problems
 from .load import Loaded, check_comparable, latest_baseline, load
 from .render import render_json, render_markdown, render_table
 from .rows import Comparison, Settings, compare
 from .stats import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, DEFAULT_MIN_EFFECT_TAIL, DEFAULT_RESAMPLES
-from .thresholds import DEFAULT_FAIL_ON, apply, parse_fail_on
+from .thresholds import DEFAULT_FAIL_ON, apply, check_rules_match, parse_fail_on
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 DEFAULT_BASELINE_DIR = Path("reports/baselines")
@@ -58,7 +59,8 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     add("--fail-on", default=None, metavar="RULES",
         help="comma-separated METRIC[@SCOPE]:CHANGE, e.g. 'ttft.p95:+10%%,pass_rate:-2pp,"
              "itl.p50@c8:+2ms,contract.flipped:0'; a row fails when it is a significant "
-             "regression AND beyond its rule; 'none': never fail. Default: "
+             "regression AND beyond its rule; 'none': no rule (a comparison that tested "
+             "nothing, or a new run that failed or did not finish, still fails). Default: "
              + DEFAULT_FAIL_ON.replace("%", "%%"))
     add("--alpha", type=_alpha, default=DEFAULT_ALPHA,
         help="family-wise significance level per comparison, Holm-adjusted (default: %(default)s)")
@@ -71,10 +73,10 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     add("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     add("--format", choices=("table", "markdown", "json"), default="table",
         help="what to print on stdout (default: %(default)s)")
-    add("--markdown", type=Path, default=None, metavar="PATH", help="also write Markdown here")
-    add("--json", type=Path, default=None, metavar="PATH", help="also write JSON here")
+    add("--markdown", type=output_file(), default=None, metavar="PATH", help="also write Markdown here")
+    add("--json", type=output_file(), default=None, metavar="PATH", help="also write JSON here")
     add("--title", default=None, help="heading of the Markdown output")
-    add("--plots", type=Path, default=None, metavar="DIR",
+    add("--plots", type=output_dir(), default=None, metavar="DIR",
         help="also draw the plots of the bench reports into DIR")
     return parser
 
@@ -120,8 +122,11 @@ def run_compare(args: argparse.Namespace) -> int:
     for base, new in pairs:
         comparison = compare(base, new, settings)
         apply(comparison, rules)
+        comparison.problems = problems(comparison)
         comparisons.append(comparison)
-    code = EXIT_REGRESSION if any(c.failures for c in comparisons) else EXIT_OK
+    if args.fail_on is not None:
+        check_rules_match(rules, comparisons)
+    code = EXIT_REGRESSION if any(c.failed for c in comparisons) else EXIT_OK
     printed = {"table": lambda: render_table(comparisons),
                "markdown": lambda: render_markdown(comparisons, title=args.title),
                "json": lambda: render_json(comparisons, code)}[args.format]()
@@ -141,7 +146,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def add_plot_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("reports", nargs="+", metavar="REPORT", help="bench reports (.json)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--out", type=output_dir(), default=None, metavar="DIR",
                         help="where to write the PNGs (default: the first report's directory)")
     return parser
 
@@ -154,7 +159,7 @@ def run_plot(args: argparse.Namespace) -> int:
         if report.kind != "bench":
             raise UsageError(f"{report.path}: a {report.kind} report has nothing to plot; "
                              "plot takes bench reports")
-    out = args.out if args.out is not None else reports[0].path.parent
+    out = args.out if args.out is not None else writable_dir(reports[0].path.parent)
     for path in plot_reports(reports, out):
         print(path)
     return EXIT_OK

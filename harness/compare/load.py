@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .._jsonload import JSONTooComplex, loads
 from .._outcomes import OUTCOME_SCHEMA_VERSION as CONTRACT_SCHEMA_VERSION
 from ..bench.report import COMPARABLE_SCHEMA_VERSIONS, REPORT_KIND, BenchReport
 from ..errors import UsageError
@@ -107,13 +108,15 @@ def load(path: str | Path) -> Loaded:
     if path.is_dir():
         raise UsageError(f"{path}: is a directory, not a report")
     try:
-        data = json.loads(path.read_bytes())
+        data = loads(path.read_bytes())
     except OSError as error:
         raise UsageError(f"{path}: cannot read ({error.strerror or error})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         where = (f" at line {error.lineno} column {error.colno}"
                  if isinstance(error, json.JSONDecodeError) else "")
         raise UsageError(f"{path}: not a JSON report (invalid JSON{where})") from None
+    except JSONTooComplex as error:
+        raise UsageError(f"{path}: not a glm-harness report ({error})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not a glm-harness report (the JSON is not an object)")
     kind, version = data.get("kind"), data.get("schema_version")

@@ -1,5 +1,8 @@
 """Plots of bench reports (matplotlib, Agg backend, PNG), one colour per report throughout.
 
+Every file name starts with the reports' names (`bench-a.latency-cdf-c1.png`, or
+`bench-a+bench-b.` for a comparison), so plots of other reports in the same folder survive.
+
 * `latency-cdf-<level>.png`: per concurrency level, the CDFs of TTFT, ITL per chunk, TPOT and
   E2E, one line per report, with the p50 and p95 marked.
 * `latency-vs-concurrency.png`: TTFT and ITL p50 (solid) and p95 (dashed) against concurrency.
@@ -9,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,7 +62,8 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def plot_latency_cdfs(reports: Sequence[Loaded], labels: Sequence[str], out_dir: Path) -> list[Path]:
+def plot_latency_cdfs(reports: Sequence[Loaded], labels: Sequence[str], out_dir: Path,
+                      prefix: str = "") -> list[Path]:
     plt = _pyplot()
     levels: dict[str, int] = {}
     for r in reports:
@@ -119,7 +124,7 @@ def plot_latency_cdfs(reports: Sequence[Loaded], labels: Sequence[str], out_dir:
                      "● p50  ■ p95; x axis from the fastest value to p99.5", fontsize=13,
                      y=0.99)
         fig.tight_layout(rect=(0, 0, 0.97, 0.935))
-        path = out_dir / f"latency-cdf-{_safe(name)}.png"
+        path = out_dir / f"{prefix}latency-cdf-{_safe(name)}.png"
         fig.savefig(path)
         plt.close(fig)
         paths.append(path)
@@ -127,7 +132,7 @@ def plot_latency_cdfs(reports: Sequence[Loaded], labels: Sequence[str], out_dir:
 
 
 def plot_latency_vs_concurrency(reports: Sequence[Loaded], labels: Sequence[str],
-                                out_dir: Path) -> Path:
+                                out_dir: Path, prefix: str = "") -> Path:
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
@@ -173,14 +178,14 @@ def plot_latency_vs_concurrency(reports: Sequence[Loaded], labels: Sequence[str]
     fig.suptitle("Latency percentiles against concurrency (closed-loop levels; lower is better)",
                  fontsize=13)
     fig.tight_layout(rect=(0, 0.09, 1, 0.95))
-    path = out_dir / "latency-vs-concurrency.png"
+    path = out_dir / f"{prefix}latency-vs-concurrency.png"
     fig.savefig(path)
     plt.close(fig)
     return path
 
 
 def plot_tokens_per_solved(reports: Sequence[Loaded], labels: Sequence[str],
-                           out_dir: Path) -> Path | None:
+                           out_dir: Path, prefix: str = "") -> Path | None:
     plt = _pyplot()
     from matplotlib.patches import Patch
 
@@ -231,10 +236,21 @@ def plot_tokens_per_solved(reports: Sequence[Loaded], labels: Sequence[str],
     ax.set_title("Completion tokens per solved task (lower is better), task set "
                  + ", ".join(sorted(task_sets)), fontsize=12, loc="left")
     fig.tight_layout()
-    path = out_dir / "tokens-per-solved-task.png"
+    path = out_dir / f"{prefix}tokens-per-solved-task.png"
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_prefix(reports: Sequence[Loaded], limit: int = 80) -> str:
+    """What the plots' file names start with: the reports' names, so that plotting another
+    report (or set of reports) into the same folder never overwrites these."""
+    stems = [_safe(r.path.stem) for r in reports]
+    joined = "+".join(stems)
+    if len(joined) > limit:
+        digest = hashlib.sha256(joined.encode()).hexdigest()[:8]
+        joined = f"{stems[0][:limit - 20]}+{len(stems) - 1}more-{digest}"
+    return joined + "."
 
 
 def plot_reports(reports: Sequence[Loaded], out_dir: str | Path) -> list[Path]:
@@ -245,9 +261,10 @@ def plot_reports(reports: Sequence[Loaded], out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     labels = labels_for(bench)
-    paths = plot_latency_cdfs(bench, labels, out)
-    paths.append(plot_latency_vs_concurrency(bench, labels, out))
-    tokens = plot_tokens_per_solved(bench, labels, out)
+    prefix = plot_prefix(bench)
+    paths = plot_latency_cdfs(bench, labels, out, prefix)
+    paths.append(plot_latency_vs_concurrency(bench, labels, out, prefix))
+    tokens = plot_tokens_per_solved(bench, labels, out, prefix)
     if tokens is not None:
         paths.append(tokens)
     return paths

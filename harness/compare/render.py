@@ -93,7 +93,11 @@ def _section_rows(comparison: Comparison, section: str) -> list[Row]:
 def headline(comparison: Comparison) -> str:
     failures = comparison.failures
     worse, better = comparison.count(WORSE), comparison.count(BETTER)
-    if failures:
+    if comparison.problems:
+        head = "FAILED: " + "; ".join(comparison.problems)
+        if failures:
+            head += f"; and {len(failures)} regression(s) beyond the --fail-on thresholds"
+    elif failures:
         head = f"{len(failures)} regression(s) beyond the --fail-on thresholds"
     else:
         head = "no regression beyond the --fail-on thresholds"
@@ -165,7 +169,7 @@ def render_table(comparisons: Sequence[Comparison], *, width: int | None = None,
         for note in comparison.notes:
             console.print(Text(f"note: {note}", style="yellow"))
         console.print(Text(method_text(comparison), style="dim"))
-        style = "bold red" if comparison.failures else "bold green"
+        style = "bold red" if comparison.failed else "bold green"
         console.print(Text(headline(comparison), style=style))
         console.print()
     return buffer.getvalue()
@@ -177,9 +181,11 @@ def _md(text: str) -> str:
 
 
 def render_markdown(comparisons: Sequence[Comparison], *, title: str | None = None) -> str:
-    failed = any(c.failures for c in comparisons)
+    regressed = any(c.failures for c in comparisons)
+    blocked = any(c.problems for c in comparisons)
     out = [f"## {title or 'glm-harness compare'}", ""]
-    out.append(("**🔴 Regression beyond thresholds**" if failed else
+    out.append(("**🔴 Regression beyond thresholds**" if regressed else
+                "**🔴 Not a pass: the new run failed or nothing was compared**" if blocked else
                 "**✅ No regression beyond thresholds**") + f" ({len(comparisons)} comparison"
                + ("s" if len(comparisons) != 1 else "") + ")")
     for comparison in comparisons:
@@ -241,12 +247,13 @@ def to_json(comparisons: Sequence[Comparison], exit_code: int) -> dict[str, Any]
         "min_effect_tail": settings.min_effect_tail if settings else None,
         "resamples": settings.resamples if settings else DEFAULT_RESAMPLES,
         "exit_code": exit_code,
-        "regressed": any(c.failures for c in comparisons),
+        "regressed": any(c.failed for c in comparisons),
         "comparisons": [{
             "base": side(c.base), "new": side(c.new),
             "method": method_text(c), "notes": c.notes, "tested_rows": c.tested,
             "counts": {v: c.count(v) for v in (WORSE, BETTER, SAME, NOT_TESTED, INFO)},
             "failures": [f"{r.metric}@{r.scope}: {r.rule}" for r in c.failures],
+            "problems": c.problems,
             "rows": [r.as_dict() for r in c.rows],
         } for c in comparisons],
     })

@@ -123,10 +123,16 @@ class Comparison:
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
+    # Reasons it cannot pass whatever the thresholds (harness.compare.gate).
+    problems: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Row]:
         return [r for r in self.rows if r.failed]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems or self.failures)
 
     @property
     def tested(self) -> int:

@@ -29,6 +29,7 @@ from .rows import METRICS, PROPORTIONS, WORSE, Comparison, Row
 
 DEFAULT_FAIL_ON = ",".join([
     *(f"{m}.{q}:+10%" for m in ("ttft", "itl", "tpot", "e2e") for q in ("p50", "p95")),
+    "error_rate:+5pp",
     "pass_rate:-5pp",
     "contract.flipped:0",
     "contract.new_violations:0",
@@ -113,12 +114,40 @@ def parse_rule(text: str) -> Rule:
 
 
 def parse_fail_on(spec: str | None) -> list[Rule]:
-    """Rules from a --fail-on spec; None gives the default, 'none' or '' gives no rules."""
+    """Rules from a --fail-on spec; None gives the default, 'none' no rules. An empty spec is
+    a usage error: a typo'd variable in CI must not switch the gate off."""
     if spec is None:
         spec = DEFAULT_FAIL_ON
-    if spec.strip().lower() in ("", "none"):
+    if spec.strip().lower() == "none":
         return []
-    return [parse_rule(item) for item in spec.split(",") if item.strip()]
+    rules = [parse_rule(item) for item in spec.split(",") if item.strip()]
+    if not rules:
+        raise UsageError(f"--fail-on {spec!r} names no rule; give METRIC:CHANGE rules, or 'none' "
+                         "to fail on nothing")
+    return rules
+
+
+def check_rules_match(rules: Iterable[Rule], comparisons: Iterable[Comparison]) -> None:
+    """UsageError for a rule whose scope names no level, thinking mode or test of the reports,
+    or whose metric none of them has: it would otherwise silently gate nothing."""
+    comparisons = list(comparisons)
+    scopes = {row.scope for c in comparisons for row in c.rows}
+    for c in comparisons:
+        for loaded in (c.base, c.new):
+            if loaded.contract is not None:
+                scopes |= {t.nodeid for t in loaded.contract.tests}
+            if loaded.bench is not None:
+                scopes |= {level.name for level in loaded.bench.levels}
+    metrics = {row.metric for c in comparisons for row in c.rows}
+    for rule in rules:
+        if rule.scope is not None and rule.scope not in scopes:
+            known = ", ".join(sorted(scopes)[:12]) or "none"
+            raise UsageError(f"--fail-on {rule.text!r}: scope {rule.scope!r} matches nothing in "
+                             f"these reports (scopes: {known})")
+        # contract rows exist only for tests that changed, so a count rule may match none
+        if rule.unit != "count" and not any(fnmatch.fnmatchcase(m, rule.pattern) for m in metrics):
+            raise UsageError(f"--fail-on {rule.text!r}: these reports have no {rule.pattern!r} "
+                             "to compare (no task set? another kind of report?)")
 
 
 def apply(comparison: Comparison, rules: Iterable[Rule]) -> list[Row]:

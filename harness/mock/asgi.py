@@ -3,6 +3,10 @@
 Real sockets let any client (curl, the openai SDK, a load generator) talk to the twin. A
 `reset` step raises inside the response so the server drops the connection mid-body, which is
 what a client sees when the real API's connection breaks.
+
+Like the real gateway (nginx), it refuses a request whose framing is ambiguous (both
+Content-Length and Transfer-Encoding) or whose body stops arriving, with 400 and a closed
+connection, and it never holds more than `MAX_BODY_BYTES` of a body: the rest is drained unread.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ import time
 from typing import Any
 
 from ._pacing import Pacer
-from .engine import Handler, WireRequest
+from .engine import MAX_BODY_BYTES, Handler, WireRequest
 from .render import Step
+
+# How long a body may pause before the request is given up on (nginx's client_body_timeout is
+# 60 s; a twin in a test suite should not hold a connection that long).
+BODY_TIMEOUT_S = 10.0
 
 
 class StreamReset(Exception):
@@ -27,10 +35,17 @@ def twin_app(twin: Handler) -> Any:
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if _ambiguous_framing(headers):
+            await _bad_request(send)
+            return
+        try:
+            body, oversized = await _read_body(receive)
+        except TimeoutError:
+            await _bad_request(send)
+            return
         received = time.perf_counter()
-        reply = twin.handle(WireRequest(scope["method"], scope["path"], headers, body))
+        reply = twin.handle(WireRequest(scope["method"], scope["path"], headers, body, oversized))
         try:
             steps = reply.script if reply.script is not None else [Step(reply.delay_s, reply.body)]
             await send({
@@ -57,13 +72,44 @@ def twin_app(twin: Handler) -> Any:
     return app
 
 
-async def _read_body(receive: Any) -> bytes:
-    chunks = []
+async def _read_body(receive: Any) -> tuple[bytes, bool]:
+    """The body, or (b"", True) when it is longer than MAX_BODY_BYTES (the rest is drained).
+    TimeoutError when the client stops sending before the body is complete."""
+    chunks: list[bytes] = []
+    size = 0
     while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
+        message = await asyncio.wait_for(receive(), BODY_TIMEOUT_S)
+        if message["type"] == "http.disconnect":
+            break
+        data = message.get("body", b"")
+        size += len(data)
+        if size <= MAX_BODY_BYTES:
+            chunks.append(data)
+        elif chunks:
+            chunks.clear()
         if not message.get("more_body"):
-            return b"".join(chunks)
+            break
+    if size > MAX_BODY_BYTES:
+        return b"", True
+    return b"".join(chunks), False
+
+
+def _ambiguous_framing(headers: dict[str, str]) -> bool:
+    names = {name.lower() for name in headers}
+    return "content-length" in names and "transfer-encoding" in names
+
+
+# What nginx, in front of the real API, answers a request it cannot frame.
+_BAD_REQUEST = (b"<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n"
+                b"<center><h1>400 Bad Request</h1></center>\r\n<hr><center>nginx</center>\r\n"
+                b"</body>\r\n</html>\r\n")
+
+
+async def _bad_request(send: Any) -> None:
+    await send({"type": "http.response.start", "status": 400, "headers": [
+        (b"content-type", b"text/html"), (b"content-length", str(len(_BAD_REQUEST)).encode()),
+        (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": _BAD_REQUEST, "more_body": False})
 
 
 async def _lifespan(receive: Any, send: Any) -> None:

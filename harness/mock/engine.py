@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from .._jsonload import loads
 from ..contract import ChatCompletionRequest, ModelCard, business_error, model_card
 from ..contract.catalogue import (
     CONCURRENCY_MESSAGE_EN,
@@ -33,6 +34,7 @@ from ..contract.catalogue import (
     invalid_parameter_message,
     range_detail,
 )
+from ._journal import Journal
 from .config import KeyState, Profile, TwinConfig
 from .faults import Fault, FaultSpec
 from .render import Answer, Step, completion_body, stream_script, usage_for
@@ -44,12 +46,22 @@ SSE_TYPE = "text/event-stream;charset=UTF-8"
 _KEY_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 
 
+# Bodies above this are refused with the over-long-prompt error, unread: no model's context
+# window needs more, and the adapters drain the rest without keeping it.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class WireRequest:
     method: str
     path: str
     headers: Mapping[str, str]
     body: bytes = b""
+    oversized: bool = False  # the adapter dropped a body longer than MAX_BODY_BYTES
+
+    @property
+    def too_long(self) -> bool:
+        return self.oversized or len(self.body) > MAX_BODY_BYTES
 
 
 @dataclass(slots=True)
@@ -103,7 +115,7 @@ class GLMTwin:
         self._in_flight: dict[str, int] = {}
         self._seen_prefixes: dict[str, set[int]] = {}
         self._serial = itertools.count()
-        self.requests: list[WireRequest] = []
+        self.requests = Journal()
         for spec in self.config.faults:
             self.inject(spec)
 
@@ -154,7 +166,7 @@ class GLMTwin:
             self._forced_errors(faults)
             self._check_account(key)
             self._check_rate(key)
-            body = self._parse(request.body)
+            body = self._parse(request)
             chat, card = self._validate(body)
             release = self._acquire(key)
         except _Rejected as rejected:
@@ -266,10 +278,12 @@ class GLMTwin:
         return self._in_flight.get(key, 0)
 
     # -- the body -------------------------------------------------------------------------------
-    def _parse(self, raw: bytes) -> Any:
+    def _parse(self, request: WireRequest) -> Any:
+        if request.too_long:
+            raise self._error("1261")
         try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            body = loads(request.body)
+        except ValueError:  # not JSON, not UTF-8, nested too deep, a number too long
             raise self._error("1210") from None
         if not isinstance(body, dict):
             raise self._error("1210")
@@ -284,6 +298,8 @@ class GLMTwin:
             chat = ChatCompletionRequest.model_validate(body)
         except ValidationError as error:
             raise self._invalid(error) from None
+        except RecursionError:  # a value nested too deep for the validator
+            raise self._error("1210") from None
         self._check_against_card(chat, card)
         return chat, card
 

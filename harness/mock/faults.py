@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -58,4 +59,7 @@ def parse_fault(text: str) -> FaultSpec:
         raise ValueError(f"unknown fault {name!r}; known: {known}") from None
     times = int(rest[0]) if rest else 0
     stall = float(rest[1]) if len(rest) > 1 else 30.0
+    if len(rest) > 2 or times < 0 or not 0 <= stall < math.inf:
+        raise ValueError(f"invalid fault {text!r}: TIMES must be >= 0 and STALL_SECONDS a finite "
+                         "number >= 0")
     return FaultSpec(fault, times=times, stall_s=stall)

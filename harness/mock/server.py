@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import math
 import socket
 import sys
 import threading
@@ -24,7 +25,7 @@ from typing import NoReturn, cast
 
 import uvicorn
 
-from .._argtypes import at_least
+from .._argtypes import PORT, at_least
 from ..errors import UsageError
 from .asgi import StreamReset, twin_app
 from .config import Limits, Profile, Timing, TwinConfig
@@ -196,7 +197,7 @@ def _rate(text: str) -> tuple[int, float]:
         n, per = int(count), float(seconds) if slash else 60.0
     except ValueError:
         n, per = 0, 0.0
-    if n < 1 or not per > 0:
+    if n < 1 or not 0 < per < math.inf:
         raise argparse.ArgumentTypeError(
             f"invalid rate limit {text!r}: expected N/SECONDS, e.g. 60/60")
     return n, per
@@ -208,7 +209,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     style, timing = Style(), Timing()
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)")
-    add("--port", type=nn_int, default=8000, help="port, 0 for any free one (default: %(default)s)")
+    add("--port", type=PORT, default=8000, help="port, 0 for any free one (default: %(default)s)")
     add("--ttft-ms", type=nn_float, default=timing.ttft_ms, help="mean time to first token")
     add("--itl-ms", type=nn_float, default=timing.itl_ms, help="mean inter-token gap")
     add("--jitter", type=nn_float, default=timing.jitter,

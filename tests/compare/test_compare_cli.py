@@ -281,10 +281,11 @@ def test_contract_schema_version(write: Write, capsys: pytest.CaptureFixture[str
 
 
 # -- plots --------------------------------------------------------------------------------------------
-def _assert_pngs(paths: list[Path], levels: tuple[str, ...] = ("c1", "c4")) -> None:
+def _assert_pngs(paths: list[Path], prefix: str, levels: tuple[str, ...] = ("c1", "c4")) -> None:
     names = sorted(p.name for p in paths)
-    assert names == [*(f"latency-cdf-{lv}.png" for lv in levels), "latency-vs-concurrency.png",
-                     "tokens-per-solved-task.png"]
+    assert names == [f"{prefix}.{name}" for name in (
+        *(f"latency-cdf-{lv}.png" for lv in levels), "latency-vs-concurrency.png",
+        "tokens-per-solved-task.png")]
     for path in paths:
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
@@ -296,7 +297,7 @@ def test_compare_plots(pair: dict[str, Path], tmp_path: Path,
                        "--plots", str(tmp_path / "plots"), "--fail-on", "none")
     assert code == 0
     paths = [Path(line.split("plot: ", 1)[1]) for line in err.splitlines() if line.startswith("plot: ")]
-    _assert_pngs(paths)
+    _assert_pngs(paths, f"{pair['base'].stem}+{pair['same'].stem}+{pair['slow'].stem}")
 
 
 def test_plot_command_writes_next_to_the_reports(write: Write,
@@ -306,7 +307,18 @@ def test_plot_command_writes_next_to_the_reports(write: Write,
     assert code == 0
     paths = [Path(line) for line in out.splitlines()]
     assert all(p.parent == report.parent for p in paths)
-    _assert_pngs(paths, levels=("c2",))
+    _assert_pngs(paths, "one", levels=("c2",))
+
+
+def test_plots_of_another_report_in_the_same_folder_overwrite_nothing(
+        write: Write, capsys: pytest.CaptureFixture[str]) -> None:
+    first = write("first.json", make_report(11, n=30, tokens=8, levels=(2,), efficiency=False))
+    second = write("second.json", make_report(12, n=30, tokens=8, levels=(2,), efficiency=False))
+    assert run(capsys, "plot", str(first))[0] == 0
+    before = {p: p.read_bytes() for p in first.parent.glob("first.*.png")}
+    assert run(capsys, "plot", str(second))[0] == 0
+    assert before and all(p.read_bytes() == data for p, data in before.items())
+    assert len(list(first.parent.glob("second.*.png"))) == len(before)
 
 
 def test_plot_refuses_contract_reports(write: Write, capsys: pytest.CaptureFixture[str]) -> None:

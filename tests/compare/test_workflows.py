@@ -112,8 +112,9 @@ def test_matrix_models(live: dict[str, Any]) -> None:
 
 
 def test_runs_the_suites_and_the_benchmark_live(live: dict[str, Any]) -> None:
-    suites = _step(live, run="pytest suites")["run"]
+    suites = _step(live, run="pytest --pyargs harness.suites.contract")["run"]
     assert '--glm-target live --glm-model "$MODEL" --glm-report "reports/contract-$MODEL.json"' in suites
+    assert "--glm-read-timeout 60" in suites and suites.startswith("timeout --signal=INT")
     bench = _step(live, run="glm-harness bench")["run"]
     assert "--target live" in bench and '--model "$MODEL"' in bench
     assert '--out "reports/bench-$MODEL.json"' in bench
@@ -126,12 +127,14 @@ def test_uploads_the_reports(live: dict[str, Any]) -> None:
     assert "!cancelled()" in upload["if"]  # uploaded even when a step before failed
 
 
-def test_compares_with_the_last_successful_run(live: dict[str, Any]) -> None:
+def test_compares_with_the_models_own_last_successful_job(live: dict[str, Any]) -> None:
     baseline = _step(live, run="gh run list")
     script = baseline["run"]
-    assert "--workflow nightly.yml" in script and "--status success" in script
+    assert "--workflow nightly.yml" in script and "--status completed" in script
+    # per model: the run in which this model's job succeeded, not the whole matrix
+    assert 'select(.name == \\"live ${MODEL}\\")' in script and '[ "$conclusion" = success ]' in script
     assert 'gh run download "$run_id" --name "nightly-reports-${MODEL}"' in script
-    assert script.count("::notice") >= 2 and "found=false" in script  # no baseline: a notice
+    assert script.count("::notice") >= 1 and "found=false" in script  # no baseline: a notice
     assert baseline["env"]["GH_TOKEN"] == "${{ github.token }}"
     compare = _step(live, run="glm-harness compare")
     assert "steps.baseline.outputs.found == 'true'" in compare["if"]
@@ -140,6 +143,44 @@ def test_compares_with_the_last_successful_run(live: dict[str, Any]) -> None:
     assert "--plots" in compare["run"] and "--json" in compare["run"]
     names = [s.get("name") or s.get("uses") for s in _steps(live)]
     assert names.index("Compare with the baseline") < names.index("Upload the reports")
+
+
+def test_compare_refusing_its_input_fails_the_job(live: dict[str, Any]) -> None:
+    compare = _step(live, run="glm-harness compare")["run"]
+    assert "2) refused=true" in compare and "refused=${refused}" in compare
+    result = _steps(live)[-1]
+    assert "steps.compare.outputs.refused" in str(result["env"])
+    assert '[ "$REFUSED" = true ]' in result["run"]
+
+
+def test_a_new_baseline_can_be_accepted(nightly: dict[str, Any], live: dict[str, Any]) -> None:
+    accept = nightly["on"]["workflow_dispatch"]["inputs"]["accept_baseline"]
+    assert accept["type"] == "boolean" and accept["default"] is False
+    result = _steps(live)[-1]
+    assert "inputs.accept_baseline" in str(result["env"]) and '[ "$ACCEPT" = true ]' in result["run"]
+    assert "accept_baseline" in NIGHTLY.read_text().split("name: nightly")[0]  # documented on top
+
+
+def test_runs_stop_in_time_to_upload_their_reports(live: dict[str, Any]) -> None:
+    minutes = []
+    for step_id, flag in (("contract", "--glm-read-timeout"), ("bench", "--timeout")):
+        run = next(s for s in _steps(live) if s.get("id") == step_id)["run"]
+        match = re.search(r"timeout --signal=(INT|TERM) --kill-after=(\d+)s (\d+)m ", run)
+        assert match and flag in run, run
+        minutes.append(int(match[3]) + int(match[2]) / 60)
+    assert sum(minutes) + 10 <= live["timeout-minutes"]  # set-up, compare and upload fit
+
+
+def test_results_reach_the_job_summary_either_way(nightly: dict[str, Any], live: dict[str, Any]) -> None:
+    summary = _step(live, run="glm-harness summary")
+    assert "!cancelled()" in summary["if"] and '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
+    names = [s.get("name") or s.get("uses") for s in _steps(live)]
+    assert names.index("Results in the job summary") < names.index("Compare with the baseline")
+    models = nightly["jobs"]["models"]
+    assert models["needs"] == "live" and "!cancelled()" in models["if"]
+    download = _step(models, uses="actions/download-artifact")
+    assert download["with"]["pattern"] == "nightly-reports-*"
+    assert "glm-harness summary" in _step(models, run="glm-harness summary")["run"]
 
 
 def test_the_job_result(live: dict[str, Any]) -> None:

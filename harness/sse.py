@@ -243,7 +243,6 @@ class SSEDecoder:
 
     def _flush_partial_line(self) -> list[ServerSentEvent]:
         partial = self._head + b"".join(self._pending)
-        self._head = b""
         self._pending.clear()
         if not partial:
             return []

@@ -18,6 +18,7 @@ from harness.sse import (
     ServerSentEvent,
     SSEDecoder,
     SSEViolation,
+    _event_factory,
     _new_event,
     decode_all,
     iter_events,
@@ -325,6 +326,146 @@ def test_iter_events_and_decode_all_agree() -> None:
     assert iterated == events
     assert decoder.violations == violations
     assert kinds(violations) == ["unterminated_event"]
+
+
+# -- exact messages, state and chunking of every violation ----------------------------------
+
+# One stream that breaks every rule once, with a BOM in front and one inside the data.
+_ALL_FAULTS = (
+    b"\xef\xbb\xbfdata: [DONE]\n\nfoo: 1\r\nid: a\x00b\rretry: 1x\ndata: \xff\n\n"
+    b"data: \xef\xbb\xbfx\r\n\r\ndata: late"
+)
+_ALL_FAULTS_EVENTS = [
+    ServerSentEvent("[DONE]"),
+    ServerSentEvent("\ufffd"),
+    ServerSentEvent("\ufeffx"),
+    ServerSentEvent("late", terminated=False),
+]
+_ALL_FAULTS_VIOLATIONS = [
+    SSEViolation("unknown_field", "unknown field 'foo' ignored", 17),
+    SSEViolation("invalid_id", "id 'a\\x00b' contains NUL; ignored", 25),
+    SSEViolation("invalid_retry", "retry '1x' is not only ASCII digits; ignored", 33),
+    SSEViolation(
+        "invalid_utf8",
+        "1 invalid UTF-8 sequence(s) in the line replaced with U+FFFD, the first b'\\xff'",
+        49,
+    ),
+    SSEViolation("data_after_done", "event after [DONE]: '\ufffd'", 51),
+    SSEViolation("data_after_done", "event after [DONE]: '\\ufeffx'", 64),
+    SSEViolation(
+        "trailing_partial_line", "stream ended inside a line (10 bytes with no line break)", 66
+    ),
+    SSEViolation(
+        "unterminated_event",
+        "stream ended before the blank line that dispatches the last event; "
+        "dispatched anyway with terminated=False",
+        76,
+    ),
+    SSEViolation("data_after_done", "event after [DONE]: 'late'", 76),
+]
+
+
+def test_every_violation_has_its_exact_message_and_offset() -> None:
+    events, violations = decode_all(_ALL_FAULTS)
+    assert events == _ALL_FAULTS_EVENTS
+    assert violations == _ALL_FAULTS_VIOLATIONS
+    assert set(kinds(violations)) == VIOLATION_KINDS
+
+
+def test_every_split_of_a_faulty_stream_gives_the_same_events_and_violations() -> None:
+    # Two- and three-chunk splits put a boundary everywhere: inside the BOM and the data BOM,
+    # between CR and LF, inside the bad byte's line and inside the final partial line.
+    for first, second in itertools.combinations_with_replacement(range(len(_ALL_FAULTS) + 1), 2):
+        events, decoder = feed_chunks(split_at(_ALL_FAULTS, [first, second]))
+        assert events == _ALL_FAULTS_EVENTS, (first, second)
+        assert decoder.violations == _ALL_FAULTS_VIOLATIONS, (first, second)
+    events, decoder = feed_chunks([bytes([byte]) for byte in _ALL_FAULTS])
+    assert events == _ALL_FAULTS_EVENTS
+    assert decoder.violations == _ALL_FAULTS_VIOLATIONS
+
+
+def test_lf_completing_a_crlf_across_chunks_counts_in_offsets() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\r") == []
+    assert decoder.feed(b"\nfoo: 1\n\n") == [ServerSentEvent("a")]
+    assert decoder.violations == [SSEViolation("unknown_field", "unknown field 'foo' ignored", 9)]
+
+
+def test_chunk_ending_mid_line_returns_every_event_its_cr_line_breaks_completed() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\r\rdata: b\r\rdata: c") == [
+        ServerSentEvent("a"),
+        ServerSentEvent("b"),
+    ]
+    assert decoder.feed(b"\r\r") == [ServerSentEvent("c")]
+    assert decoder.close() == []
+    assert decoder.violations == []
+
+
+def test_bom_at_the_start_of_a_later_chunk_is_data() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: ") == []
+    assert decoder.feed(b"\xef\xbb\xbfa\n\n") == [ServerSentEvent("\ufeffa")]
+
+
+def test_partial_line_fed_in_pieces_is_flushed_whole() -> None:
+    events, decoder = feed_chunks([b"data: a", b"b", b"c"])
+    assert events == [ServerSentEvent("abc", terminated=False)]
+    assert decoder.violations[0] == SSEViolation(
+        "trailing_partial_line", "stream ended inside a line (9 bytes with no line break)", 0
+    )
+
+
+@pytest.mark.parametrize(("length", "clipped"), [(1, False), (60, False), (61, True), (500, True)])
+def test_long_values_are_clipped_in_messages(length: int, clipped: bool) -> None:
+    # A hostile value can be a megabyte: messages show its first 60 characters and "...".
+    value, bad_id = "x" * length, "\0" + "x" * (length - 1)
+
+    def shown(text: str) -> str:
+        return repr(text[:60]) + "..." if clipped else repr(text)
+
+    stream = f"{value}\nid: {bad_id}\nretry: {value}\ndata: [DONE]\n\ndata: {value}\n\n"
+    _, violations = decode_all(stream.encode())
+    assert [violation.message for violation in violations] == [
+        f"unknown field {shown(value)} ignored",
+        f"id {shown(bad_id)} contains NUL; ignored",
+        f"retry {shown(value)} is not only ASCII digits; ignored",
+        f"event after [DONE]: {shown(value)}",
+    ]
+
+
+def test_fresh_decoder_state() -> None:
+    decoder = SSEDecoder()
+    assert decoder.last_event_id == ""
+    assert decoder.done is False
+    assert decoder.reconnection_time is None
+    assert decoder.violations == []
+    assert decoder.comments == []
+    assert decoder.close() == []
+    assert decoder.violations == []
+
+
+def test_feed_after_close_message() -> None:
+    decoder = SSEDecoder()
+    decoder.close()
+    with pytest.raises(SSEError) as raised:
+        decoder.feed(b"")
+    assert str(raised.value) == "SSEDecoder.feed() called after close()"
+
+
+def test_event_factory_builds_what_the_dataclass_builds() -> None:
+    # _new_event is built at import; building afresh checks the factory itself.
+    build = _event_factory()
+    for args in [("d", "e", "i", 5, False), ("", "message", None, None, True)]:
+        built = build(*args)
+        assert type(built) is ServerSentEvent
+        assert built == ServerSentEvent(*args)
+        assert (built.data, built.event, built.id, built.retry, built.terminated) == args
+
+
+def test_iter_events_makes_its_own_decoder() -> None:
+    chunks = [b"data: a\n", b"\ndata: b"]
+    assert list(iter_events(chunks)) == [ServerSentEvent("a"), ServerSentEvent("b", terminated=False)]
 
 
 # -- property: rendering then decoding is the identity, whatever the chunking ----------------

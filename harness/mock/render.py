@@ -108,6 +108,10 @@ def chunk_dicts(answer: Answer) -> list[dict[str, Any]]:
     plan = answer.plan
     chunks = [chunk(Delta(role="assistant", reasoning_content=t)) for t in plan.reasoning]
     chunks += [chunk(Delta(role="assistant", content=t)) for t in plan.content]
+    if not chunks and plan.tool_calls:
+        # GLM's tool-call deltas carry no role, and its first delta always does: the recorded
+        # tool-call streams open with a whitespace-only content chunk, so does the twin's.
+        chunks.append(chunk(Delta(role="assistant", content="\n")))
     for call in plan.tool_calls:
         chunks += [chunk(Delta(tool_calls=[d])) for d in _tool_call_deltas(call, answer.tool_stream)]
     chunks.append(

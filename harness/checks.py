@@ -422,9 +422,9 @@ def describe(violations: list[Violation]) -> str:
     lines += [f"  {v.line()}" for v in violations]
     if violations[-1].check in GATES:
         lines.append(f"  (checks after {violations[-1].check} were not run: they would restate this failure)")
-    reproduce = next((v.reproduce for v in violations if v.reproduce), "")
-    if reproduce:
-        lines.append(f"  reproduce: {reproduce}")
+    reproductions = [v.reproduce for v in violations if v.reproduce]  # one request: one line
+    if reproductions:
+        lines.append(f"  reproduce: {reproductions[0]}")
     return "\n".join(lines)
 
 

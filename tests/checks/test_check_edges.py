@@ -39,7 +39,8 @@ def raw_answer(body: Any, request: dict[str, Any] | None = None) -> Any:
 def test_a_body_of_the_wrong_shape_is_judged_not_crashed_on(body: Any) -> None:
     ex = raw_answer(body)
     assert lines(ex, "usage_conformance") == ["[usage_conformance] usage: expected a usage object; got none"]
-    for check in ("finish_reason_conformance", "message_conformance", "thinking_conformance", "error_code_conformance"):
+    for check in ("finish_reason_conformance", "message_conformance", "thinking_conformance", "error_code_conformance",
+                  "echo_conformance"):
         assert lines(ex, check, finish_reason="stop", content=True, reasoning=False) == [], check
     assert lines(ex, "tool_call_conformance", tool_calls=("f",)) == [
         "[tool_call_conformance] tool_calls: expected calls to ['f']; got calls to []"]
@@ -80,6 +81,16 @@ def test_strict_mode_reaches_bodies_errors_and_chunks() -> None:
         assert lines(ex, check, status=ex.status) == [], check
         strict = lines(ex, check, status=ex.status, mode=Mode.STRICT)
         assert len(strict) == 1 and "surprise: expected" in strict[0] and "unknown_field" in strict[0], strict
+
+
+def test_chunk_problems_are_grouped_by_their_whole_path() -> None:
+    """The same problem in choices[0] of one chunk and choices[1] of another is two lines."""
+    def two_choices(chunks: list[Any]) -> None:
+        chunks[1]["choices"][0]["index"] = -1
+        chunks[2]["choices"] = [chunks[2]["choices"][0], {**chunks[2]["choices"][0], "index": -1}]
+    found = lines(stream("simple_streaming", two_choices), "stream_chunk_schema")
+    assert [line.split(":")[0] for line in found] == [
+        "[stream_chunk_schema] event[1].choices[0].index", "[stream_chunk_schema] event[2].choices[1].index"]
 
 
 def test_a_chunk_problem_repeated_is_one_line_with_its_count() -> None:
@@ -286,6 +297,11 @@ def test_a_long_body_is_shown_short() -> None:
         '[status_code_conformance] HTTP status: expected 200; got 500 {"a": 1}']
     exact = exchange(request_of("simple"), b"x" * 160, status=500)
     assert lines(exact, "status_code_conformance")[0].endswith("got 500 " + "x" * 160)
+    one_more = exchange(request_of("simple"), b"x" * 161, status=500)
+    assert lines(one_more, "status_code_conformance")[0].endswith("got 500 " + "x" * 160 + "...")
+    binary = exchange(request_of("simple"), b"\xff\xfeoops", status=502)
+    assert lines(binary, "status_code_conformance") == [
+        "[status_code_conformance] HTTP status: expected 200; got 502 \ufffd\ufffdoops"]
 
 
 def test_the_checks_that_apply_depend_on_status_and_streaming() -> None:
@@ -296,3 +312,6 @@ def test_the_checks_that_apply_depend_on_status_and_streaming() -> None:
     assert "sse_framing" in stream_checks and "response_schema_conformance" not in stream_checks
     assert json_checks.index("usage_conformance") > json_checks.index("response_schema_conformance")
     assert stream_checks[:4] == json_checks[:4]
+    assert stream_checks == (*json_checks[:4], "sse_framing", "stream_chunk_schema", "stream_invariants",
+                             *json_checks[5:])
+    assert len(set(stream_checks)) == len(stream_checks) and len(set(json_checks)) == len(json_checks)

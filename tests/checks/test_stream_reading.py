@@ -124,3 +124,15 @@ def test_arrival_times_come_with_timed_events() -> None:
 
     stream = read_stream([TimedEvent(2.5, _event(_chunk({"content": "a"})))])
     assert stream.events[0].at == 2.5 and read_stream([_event(_chunk({"content": "a"}))]).events[0].at is None
+
+
+def test_strict_mode_notes_each_observed_field_once_at_its_first_chunk() -> None:
+    from harness.contract import Mode
+    from harness.stream import chunk_schema
+
+    chunks = [{**c, "object": "chat.completion.chunk"} for c in chunks_of("simple_streaming")[:3]]
+    stream = read_stream(decode_all(sse(chunks))[0])
+    strict = chunk_schema(stream, Mode.STRICT)
+    assert strict.findings == []
+    assert [(n.path, n.kind) for n in strict.notices] == [("event[0].object", "observed_field")]
+    assert chunk_schema(stream).notices == [] and chunk_schema(stream).findings == []

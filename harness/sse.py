@@ -23,11 +23,10 @@ offsets for violations stay exact.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Final
+from typing import Final
 
 from harness.errors import SSEError
 
@@ -86,10 +85,6 @@ class ServerSentEvent:
     @property
     def is_done(self) -> bool:
         return self.data == DONE_SENTINEL
-
-    def json(self) -> Any:
-        """The data parsed as JSON; raises json.JSONDecodeError as is (e.g. for ``[DONE]``)."""
-        return json.loads(self.data)
 
 
 def _event_factory() -> Callable[[str, str, str | None, int | None, bool], ServerSentEvent]:

@@ -28,6 +28,8 @@ from harness.contract import (
     validate,
 )
 from harness.contract.catalogue import invalid_parameter_message, range_detail
+from harness.sse import decode_all
+from harness.stream import read_stream
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"  # vendored from shared/real-traffic
 BODIES = REAL / "streams-and-bodies"
@@ -58,11 +60,7 @@ def _load(path: Path) -> Any:
 
 
 def _chunks(path: Path) -> list[dict[str, Any]]:
-    return [
-        json.loads(line[len("data: "):])
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.startswith("data: {")
-    ]
+    return [e.data for e in read_stream(decode_all(path.read_bytes())[0]).events]
 
 
 def _error_model(data: dict[str, Any]) -> type[ErrorBody] | type[ErrorDetail]:

@@ -32,6 +32,8 @@ from harness.drift import (
 )
 from harness.errors import UsageError
 from harness.mock import GLMTwin, twin_router
+from harness.sse import decode_all
+from harness.stream import read_stream
 from harness.targets import MOCK_BASE_URL, mock_target
 
 REAL_TRAFFIC = VENDORED_RECORDINGS
@@ -225,8 +227,7 @@ def _sse(chunks: list[dict[str, Any]], done: bool = True) -> bytes:
 
 
 def _twin_chunks(request: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = _twin_answer(request).decode()
-    return [json.loads(line[6:]) for line in raw.split("\n") if line.startswith("data: {")]
+    return [e.data for e in read_stream(decode_all(_twin_answer(request))[0]).events]
 
 
 def test_a_stream_without_usage_or_done_is_reported(tmp_path: Path) -> None:

@@ -39,6 +39,8 @@ from harness.mock.server import (
     running_twin,
     serve,
 )
+from harness.sse import decode_all
+from harness.stream import read_stream
 
 MODEL = "glm-4.6"
 HELLO = [{"role": "user", "content": "Say hello"}]
@@ -107,7 +109,7 @@ def test_httpx_stream_is_glm_shaped_sse(twin: RunningTwin) -> None:
         raw = b"".join(response.iter_raw())
     events = _events(raw)
     assert events[-1] == b"data: [DONE]"
-    chunks = [json.loads(e.removeprefix(b"data: ")) for e in events[:-1]]
+    chunks = [e.data for e in read_stream(decode_all(raw)[0]).events]
     assert all(e.startswith(b"data: {") for e in events[:-1])
     assert all(c["choices"][0]["delta"]["role"] == "assistant" for c in chunks)
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"

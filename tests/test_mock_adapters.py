@@ -21,6 +21,8 @@ from harness.mock import (
     TwinConfig,
     twin_router,
 )
+from harness.sse import decode_all
+from harness.stream import read_stream
 
 BASE = "https://api.z.ai/api/paas/v4"
 URL = BASE + "/chat/completions"
@@ -36,10 +38,11 @@ def body(stream: bool = False, **fields: Any) -> dict[str, Any]:
 
 
 def sse_chunks(raw: bytes) -> list[dict[str, Any]]:
-    events = raw.split(b"\n\n")
-    assert events[-1] == b""
-    assert events[-2] == b"data: [DONE]"
-    return [json.loads(e[len(b"data: "):]) for e in events[:-2]]
+    """The chunks of a stream that ends with data: [DONE], read by harness.stream."""
+    assert raw.endswith(b"data: [DONE]\n\n")
+    decoded, violations = decode_all(raw)
+    assert violations == []
+    return [e.data for e in read_stream(decoded).events]
 
 
 def _assert_completion(response: httpx.Response) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from harness.mock import (
     parse_fault,
 )
 from harness.mock.tokens import count_tokens
+from harness.sse import decode_all
+from harness.stream import read_stream
 
 PATH = "/api/paas/v4/chat/completions"
 AUTH = {"Authorization": f"Bearer {TWIN_KEY}"}
@@ -115,12 +117,12 @@ def events(reply: Reply) -> list[bytes]:
 
 
 def chunks(reply: Reply) -> list[dict[str, Any]]:
-    out = []
+    """The scripted stream's chunks, framed as GLM frames them, read by harness.stream."""
     for data in events(reply):
         assert data.startswith(b"data: ") and data.endswith(b"\n\n"), data
-        if data != DONE:
-            out.append(json.loads(data[len(b"data: "):]))
-    return out
+    decoded, violations = decode_all(b"".join(events(reply)))
+    assert violations == []
+    return [e.data for e in read_stream(decoded).events]
 
 
 def stream_chunks(twin: GLMTwin, payload: dict[str, Any]) -> list[dict[str, Any]]:

@@ -86,6 +86,13 @@ class Exchange:
     def error(self, mode: Mode = Mode.LENIENT) -> Validated[ErrorBody]:
         return validate(ErrorBody, _json_or_text(self.body), mode)
 
+    def raise_for_transport(self) -> Exchange:
+        """Raise the `TransportError` if the answer did not arrive in full (as httpx's
+        `raise_for_status`); the exchange itself otherwise, so calls chain."""
+        if self.transport_error is not None:
+            raise self.transport_error
+        return self
+
     def data_events(self) -> list[TimedEvent]:
         """The events that carry a chunk: everything but `[DONE]`."""
         return [e for e in self.events if not e.event.is_done]

@@ -315,3 +315,14 @@ def test_the_checks_that_apply_depend_on_status_and_streaming() -> None:
     assert stream_checks == (*json_checks[:4], "sse_framing", "stream_chunk_schema", "stream_invariants",
                              *json_checks[5:])
     assert len(set(stream_checks)) == len(stream_checks) and len(set(json_checks)) == len(json_checks)
+
+
+def test_a_transport_error_is_a_value_that_can_be_raised() -> None:
+    from harness.errors import TransportError
+
+    ok = answer("simple")
+    assert ok.raise_for_transport() is ok
+    broken = stream("simple_streaming", error=TransportError("timeout", "ReadTimeout", "timed out"))
+    with pytest.raises(TransportError) as raised:
+        broken.raise_for_transport()
+    assert (raised.value.kind, str(raised.value)) == ("timeout", "ReadTimeout: timed out")

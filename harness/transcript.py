@@ -126,6 +126,7 @@ class Transcript(BaseModel):
     body_ms: float | None = None
     ended_ms: float | None = None
     transport_error: str | None = None
+    transport_error_kind: str | None = None  # timeout, connect, protocol or network (harness.errors)
     scrubbed_fields: list[str] = Field(default_factory=list)
 
     @property
@@ -224,6 +225,7 @@ def from_exchange(exchange: Exchange, scrubber: Scrubber | None = None,
         stream=stream,
         ended_ms=_ms(exchange.ended_at, sent) if exchange.ended_at is not None else None,
         transport_error=scrubber.scrub_text(str(exchange.transport_error)) if exchange.transport_error else None,
+        transport_error_kind=exchange.transport_error.kind if exchange.transport_error else None,
         scrubbed_fields=sorted(scrubber.sensitive_fields),
         **fields,
     )

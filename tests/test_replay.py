@@ -186,6 +186,20 @@ def test_a_reset_recording_ends_in_a_reset_and_a_timeout_in_a_longer_stall() -> 
     assert timeout_script[-1].reset and timeout_script[-1].delay_s == pytest.approx(2.0 + 1.0)
 
 
+
+def test_the_recorded_kind_of_transport_error_decides_how_the_replay_ends() -> None:
+    """A timeout is known by its kind (harness.errors), whatever the message says."""
+    timeout = _transcript([10.0], transport_error="SomeProxyError: gave up", transport_error_kind="timeout",
+                          ended_ms=2010.0)
+    reset = _transcript([10.0], transport_error="RemoteProtocolError: read timeout in the proxy",
+                        transport_error_kind="protocol", ended_ms=2010.0)
+    twin = ReplayTwin([timeout, reset])
+    timeout_script, reset_script = twin.reply_for(timeout).script, twin.reply_for(reset).script
+    assert timeout_script is not None and reset_script is not None
+    assert timeout_script[-1].delay_s == pytest.approx(2.0 + 1.0)
+    assert reset_script[-1].delay_s == pytest.approx(2.0)
+
+
 def test_a_replayed_reset_breaks_the_clients_stream(recorded: dict[str, Transcript]) -> None:
     broken = recorded["stream"].model_copy(update={
         "chunks": (recorded["stream"].chunks or [])[:3], "transport_error": "RemoteProtocolError: x",

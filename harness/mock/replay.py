@@ -131,7 +131,10 @@ def _timed_steps(transcript: Transcript) -> list[tuple[float, Step]]:
     if transcript.transport_error:
         last = timed[-1][0] if timed else 0.0
         ended = max(last, (transcript.ended_ms or 0.0) / 1000)
-        if "timeout" in transcript.transport_error.lower():
+        # transcripts written before transport_error_kind existed name the httpx exception
+        kind = transcript.transport_error_kind or (
+            "timeout" if "timeout" in transcript.transport_error.lower() else None)
+        if kind == "timeout":
             ended += _TIMEOUT_GRACE_S
         timed.append((ended, Step(0.0, reset=True)))
     return timed

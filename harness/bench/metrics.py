@@ -132,6 +132,7 @@ class Sample(BaseModel):
     thinking: bool | None = None
     attempts: int = 1
     retry_wait_s: float = 0.0
+    worker: int | None = None  # which worker measured it, when the level was split (bench --workers)
     scheduled_s: float
     ready_s: float
     sent_s: float

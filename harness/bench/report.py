@@ -32,7 +32,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict
 
 from .efficiency import Efficiency
-from .health import ClientHealth
+from .health import ClientHealth, WorkerHealth
 from .metrics import (
     DEFINITIONS,
     PER_REQUEST_METRICS,
@@ -45,8 +45,9 @@ from .runner import LevelRun, StopInfo
 from .stats import Summary, summarize
 from .tasks import TaskSet
 
-REPORT_SCHEMA_VERSION: Final = "1.1"  # 1.1: token_source and reasoning_source per sample
-COMPARABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1")  # 1.1 only adds fields: 1.0 reports still compare
+REPORT_SCHEMA_VERSION: Final = "1.2"  # 1.1: token_source and reasoning_source; 1.2: workers
+# 1.1 and 1.2 only add fields: older reports still compare
+COMPARABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1", "1.2")
 REPORT_KIND: Final = "glm-harness.bench"
 SCHEMA_FILENAME = "bench-report.schema.json"
 SAMPLE_LOG_KIND = "glm-harness.bench.samples"
@@ -125,6 +126,7 @@ class LevelResult(_Strict):
     summaries: dict[str, Summary]
     samples: LevelSamples
     health: ClientHealth | None
+    workers: list[WorkerHealth] = []  # a level split over workers: each one's share and health
     interrupted: bool = False
     # the suites' checks on the level's 200 answers (up to runner.CHECKED_PER_LEVEL of them)
     checked: int = 0
@@ -139,7 +141,7 @@ class StopRecord(_Strict):
 
 
 class BenchReport(_Strict):
-    schema_version: Literal["1.0", "1.1"] = REPORT_SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2"] = REPORT_SCHEMA_VERSION
     kind: Literal["glm-harness.bench"] = REPORT_KIND
     complete: bool
     meta: RunMeta
@@ -247,7 +249,8 @@ def level_result(run: LevelRun, *, seed: int = 0) -> LevelResult:
         requests_per_s=round(len(good) / duration, 4) if duration else None,
         output_tokens_per_s=round(tokens / duration, 4) if duration else None,
         tokens_per_chunk_mean=round(sum(per_chunk) / len(per_chunk), 4) if per_chunk else None,
-        summaries=summaries, samples=values, health=run.health, interrupted=run.interrupted,
+        summaries=summaries, samples=values, health=run.health, workers=run.workers,
+        interrupted=run.interrupted,
         checked=sum(o.checked for o in run.outcomes),
         conformance=dict(Counter(rule for s in samples for rule in s.violations)),
     )

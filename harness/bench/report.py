@@ -483,9 +483,27 @@ def render_markdown(report: BenchReport) -> str:
                         f"p50/p99 {_f(h.loop_lag_ms.p50, 2)}/{_f(h.loop_lag_ms.p99, 2)} ms, start "
                         f"lateness p50/p99 {_f(h.lateness_ms.p50, 2)}/{_f(h.lateness_ms.p99, 2)} ms; "
                         f"{verdict}."]
+            if h.workers_needed:
+                out.append(f"It would have needed at least {h.workers_needed} workers (`--workers`).")
+        out += _workers_markdown(level)
     if report.efficiency:
         out += _efficiency_markdown(report.efficiency)
     return "\n".join(out) + "\n"
+
+
+def _workers_markdown(level: LevelResult) -> list[str]:
+    if not level.workers:
+        return []
+    out = ["", f"Split over {len(level.workers)} workers:", "",
+           *_header("worker", "host", "node", "concurrency", "requests", "completed", "CPU %",
+                    "loop lag p99 ms", "verdict")]
+    for w in level.workers:
+        h = w.health
+        verdict = w.error or ("; ".join(h.reasons) if h and h.reasons else "kept up")
+        out.append(f"| {w.worker} | {w.host} | {w.node or '-'} | {w.concurrency} | {w.requests} | "
+                   f"{w.completed} | {_f(h.cpu_percent if h else None, 0)} | "
+                   f"{_f(h.loop_lag_ms.p99 if h else None, 2)} | {verdict.replace('|', '/')} |")
+    return out
 
 
 def _efficiency_markdown(eff: Efficiency) -> list[str]:

@@ -241,6 +241,9 @@ async def run_split_level(pool: Pool, run: LevelRun, share_for: Callable[[int, L
         raise
     finally:
         run.ended_at = _utc()
+        for k, part in enumerate(parts):
+            if k not in reports:  # interrupted: the worker's share is cut short
+                reports[k] = _lost(k, part, "interrupted before it reported", by_local)
         run.workers = [reports[k] for k in sorted(reports)]
         run.health = combine(run.workers, [s.lateness_ms for s in run.samples])
         if progress is not None:

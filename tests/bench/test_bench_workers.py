@@ -173,6 +173,7 @@ def test_two_worker_processes_produce_one_merged_valid_report(tmp_path: Path) ->
     assert len({s.index for s in report.samples}) == len(report.samples)
     _, logged = read_sample_log(tmp_path / "w.samples.jsonl")
     assert len(logged) == len(report.samples)
+    assert "Split over 2 workers" in (tmp_path / "w.md").read_text()
 
 
 def test_workers_with_the_in_process_twin_is_one_line_and_status_2(

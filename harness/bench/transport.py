@@ -78,6 +78,7 @@ class BenchHTTPClient:
         self._tls = (tls or httpx.create_ssl_context()) if self._url.scheme == "https" else None
         self._idle: list[_Connection] = []
         self._all: set[_Connection] = set()
+        self._last: _Request | None = None
 
     async def iter_events(self, body: dict[str, Any]) -> AsyncIterator[TimedEvent | Exchange]:
         """The response's events, then its `Exchange`; yielded once the response has ended."""
@@ -97,13 +98,8 @@ class BenchHTTPClient:
             except (OSError, TimeoutError) as failure:
                 exchange.transport_error = _connect_error(failure)
                 return
-            h11_conn = h11.Connection(h11.CLIENT)
-            request = h11_conn.send(h11.Request(method="POST", target=self._url.raw_path,
-                                                headers=self._headers(exchange)))
-            payload = exchange.payload
-            wire = request + (h11_conn.send(h11.Data(data=payload)) or b"") + (
-                h11_conn.send(h11.EndOfMessage()) or b"")
-            await self._response(conn, h11_conn, exchange, wire)
+            request = self._request(exchange.payload)
+            await self._response(conn, request, exchange)
             finished = True
         except (OSError, h11.ProtocolError, TimeoutError) as failure:
             exchange.transport_error = _transport_error(failure)
@@ -114,17 +110,24 @@ class BenchHTTPClient:
                 conn.open = conn.open and finished  # a response cut short leaves the connection unusable
                 self._checkin(conn)
 
-    async def _response(self, conn: _Connection, h11_conn: h11.Connection, exchange: Exchange,
-                        wire: bytes) -> None:
+    def _request(self, payload: bytes) -> _Request:
+        """The request for this body, serialized by h11 once: a level sends one body over and
+        over, and a closed loop's round starts many at once, so starting one is a write."""
+        if self._last is None or self._last.payload != payload:
+            self._last = _Request(h11.Request(method="POST", target=self._url.raw_path,
+                                              headers=self._headers(payload)), payload)
+        return self._last
+
+    async def _response(self, conn: _Connection, request: _Request, exchange: Exchange) -> None:
         assert conn.transport is not None
         conn.reads, conn.tail, conn.every_read = [], b"", True  # every read until the head is in
         loop = asyncio.get_running_loop()
-        conn.transport.write(wire)
+        conn.transport.write(request.wire)
         exchange.written_at = time.perf_counter()
-        response = _Response()
+        response = _Response(request)
         while True:
             conn.done = loop.create_future()  # before parsing: a read landing meanwhile wakes it
-            if response.parse(conn, h11_conn, exchange):
+            if response.parse(conn, exchange):
                 break
             if not conn.open:
                 raise OSError(str(conn.lost or "the server closed the connection before the "
@@ -136,9 +139,9 @@ class BenchHTTPClient:
             conn.open = False
         response.record(conn.reads, exchange)
 
-    def _headers(self, exchange: Exchange) -> list[tuple[str, str]]:
+    def _headers(self, payload: bytes) -> list[tuple[str, str]]:
         return [("Host", self._url.netloc.decode()), ("Content-Type", "application/json"),
-                ("Accept", "*/*"), ("Content-Length", str(len(exchange.payload))),
+                ("Accept", "*/*"), ("Content-Length", str(len(payload))),
                 *self.target.headers().items()]
 
     async def _checkout(self) -> _Connection:
@@ -170,11 +173,31 @@ class BenchHTTPClient:
         self._idle.clear()
 
 
+class _Request:
+    """A request's bytes, and how to ready an h11 connection to read the answer to it."""
+
+    def __init__(self, event: h11.Request, payload: bytes) -> None:
+        self.event, self.payload = event, payload
+        self.wire = self._send(h11.Connection(h11.CLIENT))
+
+    def sent(self) -> h11.Connection:
+        """An h11 client connection that has sent this request: it parses the response's head.
+        Made when the head arrives, not when the request starts."""
+        conn = h11.Connection(h11.CLIENT)
+        self._send(conn)
+        return conn
+
+    def _send(self, conn: h11.Connection) -> bytes:
+        return b"".join(conn.send(event) or b"" for event in (
+            self.event, h11.Data(data=self.payload), h11.EndOfMessage()))
+
+
 class _Response:
     """The response in the reads so far: its head by h11, its body framing by hand, so that each
     body byte is known to have come in a given read (and with that read's stamp)."""
 
-    def __init__(self) -> None:
+    def __init__(self, request: _Request) -> None:
+        self.request = request
         self.wire = b""
         self.seen = 0  # reads joined into `wire`
         self.head_end: int | None = None
@@ -183,12 +206,12 @@ class _Response:
         self.close = False
         self.spans: list[tuple[int, int]] = []  # body bytes as (start, end) offsets in `wire`
 
-    def parse(self, conn: _Connection, h11_conn: h11.Connection, exchange: Exchange) -> bool:
+    def parse(self, conn: _Connection, exchange: Exchange) -> bool:
         """True once the whole response is in."""
         if self.seen < len(conn.reads):
             self.wire += b"".join(data for _, data in conn.reads[self.seen:])
             self.seen = len(conn.reads)
-        if self.head_end is None and not self._head(h11_conn, exchange):
+        if self.head_end is None and not self._head(exchange):
             return False
         assert self.head_end is not None
         if self.chunked:
@@ -200,10 +223,11 @@ class _Response:
         self.close = True
         return not conn.open  # delimited by the connection's close
 
-    def _head(self, h11_conn: h11.Connection, exchange: Exchange) -> bool:
+    def _head(self, exchange: Exchange) -> bool:
         end = self.wire.find(b"\r\n\r\n")
         if end < 0:
             return False
+        h11_conn = self.request.sent()
         h11_conn.receive_data(self.wire[:end + 4])
         event = h11_conn.next_event()
         while isinstance(event, h11.InformationalResponse):  # a 100 Continue: its head is skipped

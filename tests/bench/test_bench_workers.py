@@ -197,3 +197,14 @@ def test_an_unreachable_ray_cluster_is_one_line_and_status_2(
     assert main(["bench", "--twin", "http", "--ray", "127.0.0.1:1", "--tasks", "none"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "cannot reach the Ray cluster at '127.0.0.1:1'" in err
+
+
+def test_the_console_says_how_many_workers_a_client_bound_level_needed() -> None:
+    from harness.bench.commands import _client_bound_line
+
+    busy = _health(97, 9, bound=True).model_copy(update={"workers_needed": 5})
+    line = _client_bound_line(busy)
+    assert line.startswith("client-bound (loop lag): latencies shown, not tested by compare; ")
+    assert "at least 5 workers" in line
+    starved = _health(20, 9, bound=True)
+    assert "other processes on this machine held it back" in _client_bound_line(starved)

@@ -54,6 +54,10 @@ class Exchange:
     sse_violations: list[SSEViolation] = field(default_factory=list)
     transport_error: TransportError | None = None
     ended_at: float | None = None
+    # when the request's last byte went to the socket (async client over a real connection;
+    # None with mocked transports): latencies count from here, not from before the
+    # connection was checked out and the request written
+    written_at: float | None = None
 
     @property
     def body(self) -> bytes:
@@ -271,10 +275,16 @@ class AsyncGLMClient:
 
     async def _drive(self, exchange: Exchange) -> AsyncIterator[TimedEvent]:
         recorder = _Recorder(exchange)
+
+        async def trace(name: str, info: dict[str, Any]) -> None:  # httpcore's trace extension
+            if name.endswith("send_request_body.complete"):
+                exchange.written_at = time.perf_counter()
+
         exchange.sent_at = time.perf_counter()
         try:
             async with self._http.stream("POST", exchange.url, content=exchange.payload,
-                                         headers=self.target.headers()) as response:
+                                         headers=self.target.headers(),
+                                         extensions={"trace": trace}) as response:
                 recorder.start(response)
                 async for data in response.aiter_bytes():
                     for timed in recorder.take(data):

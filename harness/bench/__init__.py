@@ -3,6 +3,9 @@
     metrics     per-request figures from one exchange, with their formulas (DEFINITIONS)
     stats       summaries with vLLM's conventions and bootstrap 95% intervals
     runner      the asyncio load runner: concurrency, request rates, warm-up, 429 policy
+    transport   the bench's own HTTP/1.1 client: reads stamped as they land, parsed after
+    workers     a level split over worker processes, merged into one run (bench --workers)
+    distributed the same workers as Ray tasks on a cluster (bench --ray)
     health      the load generator's own CPU, event-loop lag and start lateness
     tasks       task sets in fixtures/tasks and their automatic graders
     efficiency  tokens, pass rate and cost per task set, thinking on and off

@@ -6,6 +6,11 @@ the httpx2 fork). At 256 connections in one pool that bookkeeping took ~80% of t
 and stalled the event loop for up to a second, so chunk timestamps were late by as much. Giving
 each group of `SHARD_SIZE` slots its own `AsyncGLMClient` (and httpx pool) keeps every pass
 small; a slot always uses the same shard, so its connection stays warm.
+
+Against a server over the network the shards are `BenchHTTPClient`s (harness.bench.transport):
+reads stamped as they land, parsed after the response, at about the CPU per chunk of a bare
+asyncio reader. The in-process twin answers through httpx's mock transport (respx), so it keeps
+httpx, as does any run given `fast=False`.
 """
 
 from __future__ import annotations
@@ -13,18 +18,28 @@ from __future__ import annotations
 import httpx
 
 from ..client import AsyncGLMClient
-from ..targets import Target
+from ..targets import MOCK_BASE_URL, Target
+from .transport import BenchHTTPClient
 
 SHARD_SIZE = 16
 
 
 class ShardedClient:
     def __init__(self, target: Target, *, slots: int, timeout: httpx.Timeout | float,
-                 shard_size: int = SHARD_SIZE) -> None:
+                 shard_size: int = SHARD_SIZE, fast: bool | None = None) -> None:
         self.target = target
         self.shard_size = shard_size
         count = max(1, -(-slots // shard_size))
-        # One TLS context for all shards: building one loads the CA bundle (~20 ms each).
+        if fast if fast is not None else target.base_url != MOCK_BASE_URL:
+            connect = timeout.connect if isinstance(timeout, httpx.Timeout) else timeout
+            # One TLS context for all shards, and none for plain HTTP: building one loads the
+            # CA bundle (20-90 ms of CPU).
+            https = target.base_url.startswith("https:")
+            tls = httpx.create_ssl_context() if https else None
+            self._clients: list[AsyncGLMClient | BenchHTTPClient] = [
+                BenchHTTPClient(target, connect_timeout_s=connect or 10.0, tls=tls)
+                for _ in range(count)]
+            return
         tls = httpx.create_ssl_context()
         limits = httpx.Limits(max_connections=shard_size, max_keepalive_connections=shard_size)
         self._clients = [
@@ -41,7 +56,7 @@ class ShardedClient:
         sharded._clients = [client]
         return sharded
 
-    def for_slot(self, slot: int) -> AsyncGLMClient:
+    def for_slot(self, slot: int) -> AsyncGLMClient | BenchHTTPClient:
         return self._clients[(slot // self.shard_size) % len(self._clients)]
 
     async def aclose(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import math
 import re
 import sys
@@ -27,9 +28,11 @@ from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
 from ..targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
 from .gate import DEFAULT_MAX_ERROR_RATE
+from .health import ClientHealth
 from .runner import RetryPolicy
 from .session import DEFAULT_PROMPT, EXIT_INTERRUPTED, BenchConfig, run_session
 from .tasks import load_task_set
+from .workers import LocalPool, Pool, usable_cores
 
 BENCH_PROG = "glm-harness bench"
 CALIBRATE_PROG = "glm-harness calibrate"
@@ -112,6 +115,14 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--out", type=output_file(".json"), default=None, metavar="PATH",
         help="report path (.json); default reports/bench-<model>-<target>-<UTC time>.json")
     add("--no-progress", action="store_true", help="no progress bar")
+    add("--workers", type=at_least(int, 1), default=None, metavar="N",
+        help="split each latency level over N worker processes, each with its own event loop "
+             "(default: the usable cores, capped by concurrency; 1 with the in-process twin)")
+    add("--ray", default=None, metavar="ADDRESS",
+        help="run the workers as Ray tasks on this cluster (host:port, ray://host:port or auto; "
+             "needs glm-harness[distributed])")
+    add("--ray-placement", choices=("cpu", "node"), default="cpu",
+        help="with --ray: one worker per CPU of the cluster, or one per node (default: %(default)s)")
     twin = parser.add_argument_group("embedded twin (no --target, no --base-url)")
     twin.add_argument("--twin", choices=("respx", "http"), default="respx",
                       help="in-process (respx, default) or over loopback HTTP (uvicorn thread)")
@@ -211,9 +222,13 @@ def run_bench(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         if target is None:
             target, notes = stack.enter_context(_embedded_twin(args))
+        try:
+            config, pool = _workers(args, config, stack)
+        except UsageError as error:
+            return _usage(BENCH_PROG, str(error))
         out = out or _default_out(args.model, target.kind)
         try:
-            result = asyncio.run(run_session(target, config, out, notes))
+            result = asyncio.run(run_session(target, config, out, notes, pool))
         except KeyboardInterrupt:  # a second Ctrl-C while the report was being written
             print(f"{BENCH_PROG}: interrupted; samples so far in "
                   f"{out.with_name(out.stem + '.samples.jsonl')}", file=sys.stderr)
@@ -226,7 +241,10 @@ def run_bench(args: argparse.Namespace) -> int:
         p50 = f"{ttft.p50:.1f} ms" if ttft and ttft.p50 is not None else "-"
         rate = f"{level.requests_per_s:.2f} req/s" if level.requests_per_s is not None else "- req/s"
         print(f"  {level.name}: {level.succeeded}/{level.completed} ok, p50 TTFT {p50}, {rate}"
+              + (f" over {len(level.workers)} workers" if len(level.workers) > 1 else "")
               + ("  [client-bound]" if level.health and level.health.client_bound else ""))
+        if level.health and level.health.client_bound:
+            print("    " + _client_bound_line(level.health))
     if report.efficiency:
         for s in report.efficiency.sets:
             print(f"  tasks thinking {'on' if s.thinking else 'off'}: {s.solved}/{s.tasks} solved, "
@@ -253,6 +271,38 @@ def _check_levels(config: BenchConfig) -> None:
         raise UsageError(f"--concurrency {max(too_many)} is more than --requests "
                          f"{config.requests}: a level never has more requests in flight than "
                          "it sends; raise --requests or lower --concurrency")
+
+
+def _workers(args: argparse.Namespace, config: BenchConfig,
+             stack: contextlib.ExitStack) -> tuple[BenchConfig, Pool | None]:
+    """How many workers each level gets, and the pool they run in (None: this process)."""
+    in_process_twin = args.target in (None, "mock") and args.base_url is None and args.twin == "respx"
+    if in_process_twin and ((args.workers or 1) > 1 or args.ray):
+        raise UsageError("--workers above 1 and --ray need a server over the network: the in-process "
+                         "twin lives in this process (pass --twin http or --base-url)")
+    workers = args.workers or (1 if in_process_twin else usable_cores())
+    config = dataclasses.replace(config, workers=workers, ray_address=args.ray,
+                                 ray_placement=args.ray_placement)
+    if args.ray:
+        from .distributed import RayPool
+
+        pool: Pool = stack.enter_context(contextlib.closing(
+            RayPool(args.ray, placement=args.ray_placement, workers=args.workers)))
+        return dataclasses.replace(config, workers=pool.size), pool
+    size = min(workers, max(config.concurrency))
+    if size <= 1:
+        return config, None
+    return config, stack.enter_context(contextlib.closing(LocalPool(size)))
+
+
+def _client_bound_line(health: ClientHealth) -> str:
+    said = f"client-bound ({'; '.join(health.reasons)}): latencies shown, not tested by compare; "
+    needed = health.workers_needed
+    if needed is None:
+        return said + "the client was not busy: other processes on this machine held it back"
+    more = (f", more than the {usable_cores()} usable cores here: spread it with --ray"
+            if needed > usable_cores() else "")
+    return said + f"it would have needed at least {needed} workers{more}"
 
 
 def _usage(prog: str, message: str) -> int:

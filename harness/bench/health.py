@@ -14,12 +14,20 @@ threshold; for CPU, `CPU_BOUND_CLEAR` of a core): a signal between the threshold
 is reported as "near" and leaves the flag clear, so two identical runs that land on either side
 of a threshold do not disagree. A level with no successful request is never called client-bound:
 its timings measured nothing, and the bench gate fails it anyway.
+
+A level split over workers (`bench --workers`) has one verdict per worker; the level is
+client-bound when any of them was, and then says how many workers would have kept up: a worker
+keeps up while its loop is busy at most `KEEP_UP_CPU` of a core (beyond that, timers and reads
+queue behind each other and lag grows), so the level needs at least the workers' summed CPU over
+that share, and always at least one more worker than it had. A level bound while no worker was
+that busy was starved by other processes on the machine: no count of workers is given then.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Sequence
 
@@ -32,6 +40,7 @@ CPU_BOUND_CLEAR = 0.97  # the margin for CPU: a core cannot be used twice over
 LOOP_LAG_P99_MS = 5.0
 LATENESS_P90_MS = 10.0
 MARGIN = 2.0  # a lag or lateness signal sets the flag at twice its threshold
+KEEP_UP_CPU = 0.6  # share of one core a worker's loop can use and still stamp on time
 
 
 class ClientHealth(BaseModel):
@@ -43,6 +52,24 @@ class ClientHealth(BaseModel):
     lateness_ms: Summary
     client_bound: bool
     reasons: list[str]
+    # client-bound levels only: the fewest workers that would have kept up (see KEEP_UP_CPU)
+    workers_needed: int | None = None
+
+
+class WorkerHealth(BaseModel):
+    """One worker's part of a level: where it ran, what it carried, and its own health."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker: int
+    host: str
+    node: str | None = None  # the Ray node id, when the worker ran on a Ray cluster
+    pid: int
+    concurrency: int
+    requests: int
+    completed: int
+    health: ClientHealth | None
+    error: str | None = None  # why the worker ended without reporting (killed, crashed)
 
 
 class HealthMonitor:
@@ -89,7 +116,8 @@ class HealthMonitor:
         reasons = bound + [f"near: {reason}" for reason in near]
         return ClientHealth(cpu_percent=round(cpu * 100, 2), wall_s=round(wall, 4),
                             loop_lag_ms=lag, lateness_ms=late, client_bound=bool(bound),
-                            reasons=reasons)
+                            reasons=reasons,
+                            workers_needed=workers_needed(1, [cpu * 100]) if bound else None)
 
 
 def verdict(cpu: float, lag_p99_ms: float | None, late_p90_ms: float | None) -> tuple[list[str], list[str]]:
@@ -112,3 +140,33 @@ def verdict(cpu: float, lag_p99_ms: float | None, late_p90_ms: float | None) -> 
           f"requests started {late_p90_ms or 0:.1f} ms late at p90 "
           f"(flag at >= {LATENESS_P90_MS * MARGIN:g} ms)")
     return bound, near
+
+
+def combine(workers: Sequence[WorkerHealth], lateness_ms: Sequence[float]) -> ClientHealth | None:
+    """A split level's health: the busiest worker's CPU and loop lag, every request's lateness,
+    each worker's own verdict (a lost worker counts as bound: its share was not measured)."""
+    healths = [w.health for w in workers if w.health is not None]
+    if not healths:
+        return None
+    busiest = max(healths, key=lambda h: h.cpu_percent)
+    laggiest = max(healths, key=lambda h: h.loop_lag_ms.p99 or 0.0)
+    reasons = [f"worker {w.worker}: {reason}" for w in workers if w.health for reason in w.health.reasons]
+    reasons += [f"worker {w.worker}: {w.error}" for w in workers if w.error]
+    bound = any(w.error or (w.health is not None and w.health.client_bound) for w in workers)
+    cpus = [h.cpu_percent for h in healths]
+    return ClientHealth(
+        cpu_percent=busiest.cpu_percent, wall_s=max(h.wall_s for h in healths),
+        loop_lag_ms=laggiest.loop_lag_ms, lateness_ms=summarize(lateness_ms), client_bound=bound,
+        reasons=reasons,
+        workers_needed=workers_needed(len(workers), cpus) if bound else None,
+    )
+
+
+def workers_needed(workers: int, cpu_percents: Sequence[float]) -> int | None:
+    """The fewest workers that would have kept up with the load these `workers` carried; None
+    when no worker was busy past `KEEP_UP_CPU`: a loop that lags while its process is mostly
+    idle waited for other processes on the machine, and more workers would not help."""
+    if max(cpu_percents, default=0.0) / 100 < KEEP_UP_CPU:
+        return None
+    busy = sum(cpu_percents) / 100
+    return max(workers + 1, math.ceil(busy / KEEP_UP_CPU))

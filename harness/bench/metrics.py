@@ -6,7 +6,9 @@ stops at the last content chunk) the `DEFINITIONS` table says which one we use a
 denominator is, and the report prints it next to every figure.
 
 Timestamps are the client's: `TimedEvent.at` is the arrival time of the byte chunk that completed
-the event, stamped before SSE splitting and JSON parsing. The stream is read by `harness.stream`
+the event, stamped before SSE splitting and JSON parsing; "sent" is when the request's last byte
+was written to the socket (`Exchange.written_at`, else when the client was asked to send), so
+the time from a request being due to it being written counts as client lateness. The stream is read by `harness.stream`
 (the one reading every part of the harness shares) once the request has ended, off the stamping
 path. Token counts come from the API's `usage` where it was sent, otherwise from the count of
 token-bearing chunks; each sample says which (`token_source`). Reasoning tokens come from
@@ -132,6 +134,7 @@ class Sample(BaseModel):
     thinking: bool | None = None
     attempts: int = 1
     retry_wait_s: float = 0.0
+    worker: int | None = None  # which worker measured it, when the level was split (bench --workers)
     scheduled_s: float
     ready_s: float
     sent_s: float
@@ -271,7 +274,9 @@ def build_sample(
 ) -> Sample:
     """The sample for one request. `exchange` is None when it never finished (a timeout)."""
     if exchange is not None:
-        sent_at, ended_at = exchange.sent_at, exchange.ended_at
+        # From the request's bytes written where the client saw it: checking out a connection
+        # and writing is the client's time (lateness), not the server's.
+        sent_at, ended_at = exchange.written_at or exchange.sent_at, exchange.ended_at
         error = error or error_of(exchange)
     stream = read_stream(events)
     error = error or stream_error(stream)

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..scrub import scrub_text
 from .efficiency import Efficiency
-from .health import ClientHealth
+from .health import ClientHealth, WorkerHealth
 from .metrics import (
     DEFINITIONS,
     PER_REQUEST_METRICS,
@@ -46,8 +46,9 @@ from .runner import LevelRun, StopInfo
 from .stats import Summary, summarize
 from .tasks import TaskSet
 
-REPORT_SCHEMA_VERSION: Final = "1.1"  # 1.1: token_source and reasoning_source per sample
-COMPARABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1")  # 1.1 only adds fields: 1.0 reports still compare
+REPORT_SCHEMA_VERSION: Final = "1.2"  # 1.1: token_source and reasoning_source; 1.2: workers
+# 1.1 and 1.2 only add fields: older reports still compare
+COMPARABLE_SCHEMA_VERSIONS: Final = ("1.0", "1.1", "1.2")
 REPORT_KIND: Final = "glm-harness.bench"
 SCHEMA_FILENAME = "bench-report.schema.json"
 SAMPLE_LOG_KIND = "glm-harness.bench.samples"
@@ -126,6 +127,7 @@ class LevelResult(_Strict):
     summaries: dict[str, Summary]
     samples: LevelSamples
     health: ClientHealth | None
+    workers: list[WorkerHealth] = []  # a level split over workers: each one's share and health
     interrupted: bool = False
     # the suites' checks on the level's 200 answers (up to runner.CHECKED_PER_LEVEL of them)
     checked: int = 0
@@ -140,7 +142,7 @@ class StopRecord(_Strict):
 
 
 class BenchReport(_Strict):
-    schema_version: Literal["1.0", "1.1"] = REPORT_SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2"] = REPORT_SCHEMA_VERSION
     kind: Literal["glm-harness.bench"] = REPORT_KIND
     complete: bool
     meta: RunMeta
@@ -253,7 +255,8 @@ def level_result(run: LevelRun, *, seed: int = 0) -> LevelResult:
         requests_per_s=round(len(good) / duration, 4) if duration and good else None,
         output_tokens_per_s=round(tokens / duration, 4) if duration and good else None,
         tokens_per_chunk_mean=round(sum(per_chunk) / len(per_chunk), 4) if per_chunk else None,
-        summaries=summaries, samples=values, health=run.health, interrupted=run.interrupted,
+        summaries=summaries, samples=values, health=run.health, workers=run.workers,
+        interrupted=run.interrupted,
         checked=sum(o.checked for o in run.outcomes),
         conformance=dict(Counter(rule for s in samples for rule in s.violations)),
     )
@@ -488,9 +491,27 @@ def render_markdown(report: BenchReport) -> str:
                         f"p50/p99 {_f(h.loop_lag_ms.p50, 2)}/{_f(h.loop_lag_ms.p99, 2)} ms, start "
                         f"lateness p50/p99 {_f(h.lateness_ms.p50, 2)}/{_f(h.lateness_ms.p99, 2)} ms; "
                         f"{verdict}."]
+            if h.workers_needed:
+                out.append(f"It would have needed at least {h.workers_needed} workers (`--workers`).")
+        out += _workers_markdown(level)
     if report.efficiency:
         out += _efficiency_markdown(report.efficiency)
     return "\n".join(out) + "\n"
+
+
+def _workers_markdown(level: LevelResult) -> list[str]:
+    if not level.workers:
+        return []
+    out = ["", f"Split over {len(level.workers)} workers:", "",
+           *_header("worker", "host", "node", "concurrency", "requests", "completed", "CPU %",
+                    "loop lag p99 ms", "verdict")]
+    for w in level.workers:
+        h = w.health
+        verdict = w.error or ("; ".join(h.reasons) if h and h.reasons else "kept up")
+        out.append(f"| {w.worker} | {w.host} | {w.node or '-'} | {w.concurrency} | {w.requests} | "
+                   f"{w.completed} | {_f(h.cpu_percent if h else None, 0)} | "
+                   f"{_f(h.loop_lag_ms.p99 if h else None, 2)} | {verdict.replace('|', '/')} |")
+    return out
 
 
 def _efficiency_markdown(eff: Efficiency) -> list[str]:

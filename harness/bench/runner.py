@@ -31,7 +31,7 @@ from ..checks import Expect, run_checks
 from ..client import AsyncGLMClient, Exchange, TimedEvent
 from ..contract import business_error, is_retryable
 from .clients import ShardedClient
-from .health import ClientHealth, HealthMonitor
+from .health import ClientHealth, HealthMonitor, WorkerHealth
 from .metrics import Phase, Sample, SampleError, build_sample
 
 Arrival = Literal["constant", "poisson"]
@@ -63,6 +63,8 @@ class LevelSpec:
     # server with fixed timings a simultaneous start keeps every later wave in lock-step (bursts
     # of N sends); a ramp of about one request's duration spreads them evenly.
     ramp_s: float = 0.0
+    # Open loop: the schedule starts this late (a worker's share of a constant rate interleaves).
+    delay_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -111,6 +113,7 @@ class LevelRun:
     started_at: str = ""
     ended_at: str = ""
     health: ClientHealth | None = None
+    workers: list[WorkerHealth] = field(default_factory=list)
     stopped: StopInfo | None = None
     interrupted: bool = False
 
@@ -201,6 +204,11 @@ class LoadRunner:
         self._checking = 0  # exchanges of this level kept for the contract checks
         self._jitter = random.Random(seed)
 
+    def next_index(self) -> int:
+        """The next sample number; samples measured elsewhere (workers) are numbered here too."""
+        index, self._index = self._index, self._index + 1
+        return index
+
     # -- one level ---------------------------------------------------------------------------------
     async def run_level(self, spec: LevelSpec, job_for: Callable[[int], Job]) -> LevelRun:
         """Warm-up (excluded), then the measured requests; stops early only on a stop code."""
@@ -282,7 +290,7 @@ class LoadRunner:
             finally:
                 free.put_nowait(slot)
 
-        start = time.perf_counter()
+        start = time.perf_counter() + spec.delay_s
         try:
             for job, offset in zip(jobs, offsets, strict=True):
                 due = start + offset
@@ -314,7 +322,7 @@ class LoadRunner:
     # -- one request --------------------------------------------------------------------------------
     async def _one(self, job: Job, phase: Phase, level: str, slot: int, scheduled_at: float,
                    ready_at: float) -> Outcome:
-        index, self._index = self._index, self._index + 1
+        index = self.next_index()
         first_sent: float | None = None
         waited = 0.0
         attempt = 0

@@ -38,6 +38,7 @@ from .report import (
 )
 from .runner import Arrival, Job, LevelRun, LevelSpec, LoadRunner, RetryPolicy
 from .tasks import TaskSet
+from .workers import Pool, Share, run_split_level, split
 
 DEFAULT_PROMPT = "Explain in two short paragraphs how a hash map handles collisions."
 EXIT_OK, EXIT_STOPPED, EXIT_GATE = 0, 1, 1
@@ -63,6 +64,9 @@ class BenchConfig:
     seed: int = 0
     progress: bool = True
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    workers: int = 1  # latency levels split over this many workers (capped by concurrency)
+    ray_address: str | None = None
+    ray_placement: str = "cpu"  # one Ray worker per "cpu" or per "node"
 
     def levels(self) -> list[LevelSpec]:
         return [LevelSpec(concurrency=c, requests=self.requests,
@@ -95,8 +99,10 @@ class SessionResult:
 
 
 async def run_session(target: Target, config: BenchConfig, out: Path,
-                      extra_notes: Sequence[str] = ()) -> SessionResult:
-    t0 = time.perf_counter()
+                      extra_notes: Sequence[str] = (), pool: Pool | None = None) -> SessionResult:
+    """`pool`: where latency levels of more than one share run (`bench --workers`, `--ray`);
+    a level that splits into one share, and the task set, run in this process."""
+    t0, t0_wall = time.perf_counter(), time.time()
     meta = run_meta(target, config.options())
     log = SampleLog(sample_log_path(out), header={"meta": meta.model_dump(mode="json"),
                                                   "task_set": config.task_set.ids if config.task_set else None})
@@ -112,8 +118,20 @@ async def run_session(target: Target, config: BenchConfig, out: Path,
             runner = LoadRunner(client, run_t0=t0, timeout_s=config.timeout_s, retry=config.retry,
                                 on_sample=log.write, progress=progress, seed=config.seed)
             body = config.body()
+
+            def share_for(worker: int, part: LevelSpec, start_wall: float) -> Share:
+                return Share(worker, part, target, body, config.thinking, config.timeout_s,
+                             config.retry, config.seed, t0_wall, start_wall)
+
             for spec in config.levels():
-                await runner.run_level(spec, lambda i: Job(body, thinking=config.thinking))
+                if pool is None or (len(split(spec, pool.size)) == 1 and not config.ray_address):
+                    await runner.run_level(spec, lambda i: Job(body, thinking=config.thinking))
+                else:
+                    run = LevelRun(spec)
+                    runner.runs.append(run)
+                    await run_split_level(pool, run, share_for, on_sample=log.write,
+                                          next_index=runner.next_index, progress=progress)
+                    runner.stopped = runner.stopped or run.stopped
                 if runner.stopped:
                     break
             if config.task_set is not None and not runner.stopped:

@@ -188,6 +188,8 @@ def latency_rows(base: BenchReport, new: BenchReport, settings: Settings) -> tup
                 if grouped:
                     results = [_note(r, "gaps resampled one by one: the report kept no per-request "
                                         "samples") for r in results]
+            if bound := _client_bound(la, lb):
+                results = [_untested(r, bound) for r in results]
             rows += [_row(f"{key}.p{q}", name, r) for q, r in zip(qs, results, strict=True)]
         rows.append(_row("throughput", name, TestResult(
             la.output_tokens_per_s, lb.output_tokens_per_s, None, None, "-", 1, 1,
@@ -195,6 +197,19 @@ def latency_rows(base: BenchReport, new: BenchReport, settings: Settings) -> tup
         rows.append(_row("error_rate", name, compare_proportions(
             la.failed, la.completed, lb.failed, lb.completed, alpha=settings.alpha)))
     return rows, notes
+
+
+def _client_bound(base: LevelResult, new: LevelResult) -> str:
+    """Which side's client could not keep up at this level ('' when neither): its latencies
+    include the load generator's own queueing, so they are shown but not tested."""
+    sides = [label for label, level in (("base", base), ("new", new))
+             if level.health is not None and level.health.client_bound]
+    return " and ".join(sides)
+
+
+def _untested(result: TestResult, bound: str) -> TestResult:
+    return TestResult(result.base, result.new, None, None, "-", result.n_base, result.n_new,
+                      note=f"client-bound in {bound}: shown, not tested")
 
 
 def _note(result: TestResult, note: str) -> TestResult:

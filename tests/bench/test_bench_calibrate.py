@@ -28,8 +28,10 @@ def test_calibration_end_to_end_on_a_fast_twin() -> None:
         assert level.ttft.n == 6 and level.itl_chunk.n == 6 * 3
         assert level.server_ttft is not None and level.server_ttft.n == 6
         assert level.stamp_delay is not None and level.stamp_delay.n == 6 * 4
-        # a chunk cannot be seen before it was written (same monotonic clock in both processes)
-        assert level.stamp_delay.err_p50_ms is not None and level.stamp_delay.err_p50_ms >= 0
+        # a chunk cannot be seen much before it was written (same monotonic clock in both
+        # processes); the twin stamps once its write has returned, so a lean client on another
+        # CPU may stamp a few microseconds sooner
+        assert level.stamp_delay.err_p50_ms is not None and level.stamp_delay.err_p50_ms > -0.5
     table = format_table(result)
     assert "err nominal" in table and len(table.splitlines()) == 4 + len(result.levels)
 

@@ -1,0 +1,309 @@
+"""The bench's own HTTP/1.1 client: stamp each read as it lands, parse once the response is over.
+
+Through httpx, every read of a streamed response passes httpcore, h11's chunked decoding, httpx's
+decoders and three async generators before it is stamped and split into SSE events: about three
+times the CPU of a bare asyncio reader per chunk, all of it on the event loop that stamps the
+next chunk (benchmarks/client_cpu_per_chunk.py). Here an `asyncio.Protocol` stamps each read in
+`data_received`, the earliest point its bytes are in Python, keeps it, and looks only at its
+last bytes to see whether the response may be over; nothing wakes the request's coroutine until
+then. Once it is, h11 parses the whole exchange (status, headers, framing, exactly as httpx's
+h11 would) and the body is split into SSE events with each read's stamp, so `TimedEvent`s and
+`Exchange`s are the ones `AsyncGLMClient` makes. The request's bytes are written with one
+`transport.write`, and `Exchange.written_at` is stamped right after it.
+
+For the bench only, on plain HTTP/1.1 (TLS included): no proxies, no HTTP/2, no redirects. The
+contract suites keep httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import h11
+import httpx
+
+from ..client import Exchange, TimedEvent, _exchange
+from ..errors import TransportError
+from ..sse import SSEDecoder
+from ..targets import Target
+
+# Candidate ends of a response: a chunked body's last chunk, or any blank line (a trailer's end,
+# a body of known length is counted instead). A candidate is confirmed by h11.
+_MAYBE_END = b"\r\n\r\n"
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; collects (stamp, bytes) reads for the request in flight."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reads: list[tuple[float, bytes]] = []
+        self.tail = b""
+        self.done: asyncio.Future[None] | None = None
+        self.lost: Exception | None = None
+        self.open = True
+        # wake the request on every read (its head, or a body not chunked: an error, plain JSON),
+        # not only on a chunked body's possible ends
+        self.every_read = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.reads.append((time.perf_counter(), data))
+        self.tail = (self.tail + data)[-4:] if len(data) < 4 else data[-4:]
+        if (self.tail == _MAYBE_END or self.every_read) and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = False
+        self.lost = exc
+        if self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+
+class BenchHTTPClient:
+    """`iter_events` like `AsyncGLMClient`'s, over a small pool of raw keep-alive connections."""
+
+    def __init__(self, target: Target, *, connect_timeout_s: float = 10.0,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.target = target
+        self._url = httpx.URL(target.chat_url)
+        self._connect_timeout_s = connect_timeout_s
+        self._tls = (tls or httpx.create_ssl_context()) if self._url.scheme == "https" else None
+        self._idle: list[_Connection] = []
+        self._all: set[_Connection] = set()
+        self._last: _Request | None = None
+
+    async def iter_events(self, body: dict[str, Any]) -> AsyncIterator[TimedEvent | Exchange]:
+        """The response's events, then its `Exchange`; yielded once the response has ended."""
+        exchange = _exchange(self.target, body, None)
+        await self._exchange(exchange)
+        for timed in exchange.events:
+            yield timed
+        yield exchange
+
+    async def _exchange(self, exchange: Exchange) -> None:
+        exchange.sent_at = time.perf_counter()
+        conn: _Connection | None = None
+        finished = False
+        try:
+            try:
+                conn = await self._checkout()
+            except (OSError, TimeoutError) as failure:
+                exchange.transport_error = _connect_error(failure)
+                return
+            request = self._request(exchange.payload)
+            await self._response(conn, request, exchange)
+            finished = True
+        except (OSError, h11.ProtocolError, TimeoutError) as failure:
+            exchange.transport_error = _transport_error(failure)
+        finally:
+            if exchange.ended_at is None:
+                exchange.ended_at = time.perf_counter()
+            if conn is not None:
+                conn.open = conn.open and finished  # a response cut short leaves the connection unusable
+                self._checkin(conn)
+
+    def _request(self, payload: bytes) -> _Request:
+        """The request for this body, serialized by h11 once: a level sends one body over and
+        over, and a closed loop's round starts many at once, so starting one is a write."""
+        if self._last is None or self._last.payload != payload:
+            self._last = _Request(h11.Request(method="POST", target=self._url.raw_path,
+                                              headers=self._headers(payload)), payload)
+        return self._last
+
+    async def _response(self, conn: _Connection, request: _Request, exchange: Exchange) -> None:
+        assert conn.transport is not None
+        conn.reads, conn.tail, conn.every_read = [], b"", True  # every read until the head is in
+        loop = asyncio.get_running_loop()
+        conn.transport.write(request.wire)
+        exchange.written_at = time.perf_counter()
+        response = _Response(request)
+        while True:
+            conn.done = loop.create_future()  # before parsing: a read landing meanwhile wakes it
+            if response.parse(conn, exchange):
+                break
+            if not conn.open:
+                raise OSError(str(conn.lost or "the server closed the connection before the "
+                                                 "response ended"))
+            conn.every_read = not response.chunked  # a chunked body: only its possible ends
+            await conn.done
+        exchange.ended_at = conn.reads[-1][0]
+        if response.close:
+            conn.open = False
+        response.record(conn.reads, exchange)
+
+    def _headers(self, payload: bytes) -> list[tuple[str, str]]:
+        return [("Host", self._url.netloc.decode()), ("Content-Type", "application/json"),
+                ("Accept", "*/*"), ("Content-Length", str(len(payload))),
+                *self.target.headers().items()]
+
+    async def _checkout(self) -> _Connection:
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.open:
+                return conn
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self._connect_timeout_s):
+            port = self._url.port or (443 if self._tls else 80)
+            _, conn = await loop.create_connection(_Connection, self._url.host, port, ssl=self._tls)
+        self._all.add(conn)
+        return conn
+
+    def _checkin(self, conn: _Connection) -> None:
+        conn.done = None
+        if conn.open:
+            self._idle.append(conn)
+        else:
+            self._all.discard(conn)
+            if conn.transport is not None:
+                conn.transport.close()
+
+    async def aclose(self) -> None:
+        for conn in self._all:
+            if conn.transport is not None:
+                conn.transport.close()
+        self._all.clear()
+        self._idle.clear()
+
+
+class _Request:
+    """A request's bytes, and how to ready an h11 connection to read the answer to it."""
+
+    def __init__(self, event: h11.Request, payload: bytes) -> None:
+        self.event, self.payload = event, payload
+        self.wire = self._send(h11.Connection(h11.CLIENT))
+
+    def sent(self) -> h11.Connection:
+        """An h11 client connection that has sent this request: it parses the response's head.
+        Made when the head arrives, not when the request starts."""
+        conn = h11.Connection(h11.CLIENT)
+        self._send(conn)
+        return conn
+
+    def _send(self, conn: h11.Connection) -> bytes:
+        return b"".join(conn.send(event) or b"" for event in (
+            self.event, h11.Data(data=self.payload), h11.EndOfMessage()))
+
+
+class _Response:
+    """The response in the reads so far: its head by h11, its body framing by hand, so that each
+    body byte is known to have come in a given read (and with that read's stamp)."""
+
+    def __init__(self, request: _Request) -> None:
+        self.request = request
+        self.wire = b""
+        self.seen = 0  # reads joined into `wire`
+        self.head_end: int | None = None
+        self.chunked: bool | None = None
+        self.length: int | None = None
+        self.close = False
+        self.spans: list[tuple[int, int]] = []  # body bytes as (start, end) offsets in `wire`
+
+    def parse(self, conn: _Connection, exchange: Exchange) -> bool:
+        """True once the whole response is in."""
+        if self.seen < len(conn.reads):
+            self.wire += b"".join(data for _, data in conn.reads[self.seen:])
+            self.seen = len(conn.reads)
+        if self.head_end is None and not self._head(exchange):
+            return False
+        assert self.head_end is not None
+        if self.chunked:
+            return self._dechunk()
+        if self.length is not None:
+            self.spans = [(self.head_end, min(self.head_end + self.length, len(self.wire)))]
+            return len(self.wire) >= self.head_end + self.length
+        self.spans = [(self.head_end, len(self.wire))]
+        self.close = True
+        return not conn.open  # delimited by the connection's close
+
+    def _head(self, exchange: Exchange) -> bool:
+        end = self.wire.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        h11_conn = self.request.sent()
+        h11_conn.receive_data(self.wire[:end + 4])
+        event = h11_conn.next_event()
+        while isinstance(event, h11.InformationalResponse):  # a 100 Continue: its head is skipped
+            event = h11_conn.next_event()
+        if not isinstance(event, h11.Response):
+            raise h11.RemoteProtocolError("no response head")
+        exchange.status = event.status_code
+        exchange.headers = {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}
+        self.head_end = end + 4
+        encoding = exchange.headers.get("transfer-encoding", "").lower()
+        self.chunked = encoding.endswith("chunked")
+        length = exchange.headers.get("content-length")
+        self.length = int(length) if length is not None and not self.chunked else None
+        self.close = (exchange.headers.get("connection", "").lower() == "close"
+                      or event.http_version == b"1.0")
+        return True
+
+    def _dechunk(self) -> bool:
+        """Walk the chunks from the start (cheap: one find per chunk); True at the last one."""
+        wire, pos = self.wire, self.head_end or 0
+        self.spans = []
+        while True:
+            line_end = wire.find(b"\r\n", pos)
+            if line_end < 0:
+                return False
+            try:
+                size = int(wire[pos:line_end].split(b";", 1)[0], 16)
+            except ValueError:
+                raise h11.RemoteProtocolError("bad chunk size line") from None
+            if size == 0:  # the last chunk; then trailers, if any, and a blank line
+                rest = line_end + 2
+                return wire.startswith(b"\r\n", rest) or wire.find(b"\r\n\r\n", rest) >= 0
+            start = line_end + 2
+            if len(wire) < start + size + 2:
+                self.spans.append((start, min(start + size, len(wire))))
+                return False
+            self.spans.append((start, start + size))
+            pos = start + size + 2
+
+    def record(self, reads: list[tuple[float, bytes]], exchange: Exchange) -> None:
+        """Body bytes by the read that brought them; SSE events stamped with those reads."""
+        decoder = SSEDecoder() if exchange.streamed else None
+        spans = iter(self.spans)
+        span = next(spans, None)
+        wire_end = 0
+        for at, data in reads:
+            wire_start, wire_end = wire_end, wire_end + len(data)
+            pieces = []
+            while span is not None and span[0] < wire_end:
+                lo, hi = max(span[0], wire_start), min(span[1], wire_end)
+                if hi > lo:
+                    pieces.append(self.wire[lo:hi])
+                if span[1] > wire_end:
+                    break
+                span = next(spans, None)
+            if not pieces:
+                continue
+            piece = b"".join(pieces)
+            exchange.chunks.append((at, piece))
+            if decoder is not None:
+                exchange.events.extend(TimedEvent(at, e) for e in decoder.feed(piece))
+        if decoder is not None:
+            exchange.events.extend(TimedEvent(exchange.ended_at or time.perf_counter(), e)
+                                   for e in decoder.close())
+            exchange.sse_violations = list(decoder.violations)
+
+
+def _connect_error(failure: Exception) -> TransportError:
+    """Named as httpx names them, so reports read the same whichever client measured."""
+    if isinstance(failure, TimeoutError):
+        return TransportError("timeout", "ConnectTimeout", "no connection in time")
+    return TransportError("connect", "ConnectError", str(failure))
+
+
+def _transport_error(failure: Exception) -> TransportError:
+    if isinstance(failure, h11.ProtocolError):
+        return TransportError("protocol", "RemoteProtocolError", str(failure))
+    return TransportError("network", "ReadError", str(failure))
+

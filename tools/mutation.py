@@ -53,8 +53,10 @@ def signature(name: str) -> dict[str, str]:
     diff = mutmut("show", name).splitlines()
     removed = [line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")]
     added = [line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")]
-    module, _, rest = name.partition(".x")  # harness.checks.x_fn__mutmut_3 / harness.sse.xǁClassǁmethod__mutmut_1
-    function = rest.lstrip("_ǁ").rsplit("__mutmut_", 1)[0].replace("ǁ", ".")
+    # harness.checks.x_fn__mutmut_3 (x_ + the function's name, which may start with _ itself),
+    # harness.sse.xǁClassǁmethod__mutmut_1
+    module, _, rest = name.partition(".x")
+    function = rest[1:].rsplit("__mutmut_", 1)[0].replace("ǁ", ".")
     return {"module": module.rsplit(".", 1)[0] if not rest else module, "function": function,
             "from": "\n".join(removed), "to": "\n".join(added)}
 

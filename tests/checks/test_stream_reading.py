@@ -130,9 +130,11 @@ def test_strict_mode_notes_each_observed_field_once_at_its_first_chunk() -> None
     from harness.contract import Mode
     from harness.stream import chunk_schema
 
-    chunks = [{**c, "object": "chat.completion.chunk"} for c in chunks_of("simple_streaming")[:3]]
+    chunks = [{**c, "object": "chat.completion.chunk"} for c in chunks_of("simple_streaming")[-3:]]
+    chunks[-1]["usage"]["completion_tokens_details"] = {"reasoning_tokens": 1}
     stream = read_stream(decode_all(sse(chunks))[0])
     strict = chunk_schema(stream, Mode.STRICT)
     assert strict.findings == []
-    assert [(n.path, n.kind) for n in strict.notices] == [("event[0].object", "observed_field")]
+    assert [(n.path, n.kind) for n in strict.notices] == [
+        ("event[0].object", "observed_field"), ("event[2].usage.completion_tokens_details", "observed_field")]
     assert chunk_schema(stream).notices == [] and chunk_schema(stream).findings == []

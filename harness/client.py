@@ -24,6 +24,7 @@ import httpx
 from .contract import ChatCompletion, ErrorBody, Mode, Validated, validate
 from .contract.request import ChatCompletionRequest
 from .errors import TransportError, TransportKind
+from .profiles import with_usage_asked
 from .sse import ServerSentEvent, SSEDecoder, SSEViolation
 from .targets import Target
 
@@ -53,6 +54,9 @@ class Exchange:
     events: list[TimedEvent] = field(default_factory=list)
     sse_violations: list[SSEViolation] = field(default_factory=list)
     transport_error: TransportError | None = None
+    # A first attempt that died before any byte on a reused keep-alive connection: sent again once
+    # on a fresh connection, and reported apart from failures (see `_stale`).
+    retried_stale: TransportError | None = None
     ended_at: float | None = None
 
     @property
@@ -189,7 +193,35 @@ def _exchange(target: Target, body: Body, path: str | None) -> Exchange:
         return Exchange(target, {}, time.perf_counter(), url, raw_request=body)
     data = body.to_wire() if isinstance(body, ChatCompletionRequest) else dict(body)
     data.setdefault("model", target.model)
-    return Exchange(target, data, time.perf_counter(), url)
+    return Exchange(target, with_usage_asked(target.profile, data), time.perf_counter(), url)
+
+
+class _ConnectionTrace:
+    """httpcore's trace of one attempt: whether it went out on a connection opened earlier.
+
+    Only a request that httpcore traced as sent without opening a connection counts as reused;
+    a transport that traces nothing (a test's MockTransport, respx) never does."""
+
+    def __init__(self) -> None:
+        self.sent = self.connected = False
+
+    def __call__(self, name: str, info: Mapping[str, Any]) -> None:
+        self.connected = self.connected or name.startswith("connection.connect_tcp")
+        self.sent = self.sent or name.endswith("send_request_headers.started")
+
+    async def atrace(self, name: str, info: Mapping[str, Any]) -> None:
+        self(name, info)
+
+    def stale(self, exchange: Exchange) -> bool:
+        """The attempt failed before any byte of the answer, on a reused connection: the server
+        had closed it while idle (a keep-alive race), so the request never reached it."""
+        error = exchange.transport_error
+        return (self.sent and not self.connected and error is not None and error.kind != "timeout"
+                and exchange.status is None and not exchange.chunks)
+
+
+def _retry(exchange: Exchange) -> None:
+    exchange.retried_stale, exchange.transport_error = exchange.transport_error, None
 
 
 class GLMClient:
@@ -216,17 +248,26 @@ class GLMClient:
     def _drive(self, exchange: Exchange) -> Iterator[TimedEvent]:
         recorder = _Recorder(exchange)
         exchange.sent_at = time.perf_counter()
+        trace = _ConnectionTrace()
+        yield from self._attempt(self._http, exchange, recorder, trace)
+        if trace.stale(exchange):
+            _retry(exchange)
+            with httpx.Client(timeout=self._http.timeout) as fresh:
+                yield from self._attempt(fresh, exchange, recorder, _ConnectionTrace())
+        yield from recorder.finish()
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
+
+    def _attempt(self, http: httpx.Client, exchange: Exchange, recorder: _Recorder,
+                 trace: _ConnectionTrace) -> Iterator[TimedEvent]:
         try:
-            with self._http.stream("POST", exchange.url, content=exchange.payload,
-                                   headers=self.target.headers()) as response:
+            with http.stream("POST", exchange.url, content=exchange.payload,
+                             headers=self.target.headers(), extensions={"trace": trace}) as response:
                 recorder.start(response)
                 for data in response.iter_bytes():
                     yield from recorder.take(data)
         except httpx.HTTPError as error:
             recorder.fail(error)
-        yield from recorder.finish()
-        if self.on_exchange is not None:
-            self.on_exchange(exchange)
 
     def close(self) -> None:
         self._http.close()
@@ -265,19 +306,31 @@ class AsyncGLMClient:
     async def _drive(self, exchange: Exchange) -> AsyncIterator[TimedEvent]:
         recorder = _Recorder(exchange)
         exchange.sent_at = time.perf_counter()
+        trace = _ConnectionTrace()
+        async for timed in self._attempt(self._http, exchange, recorder, trace):
+            yield timed
+        if trace.stale(exchange):
+            _retry(exchange)
+            async with httpx.AsyncClient(timeout=self._http.timeout) as fresh:
+                async for timed in self._attempt(fresh, exchange, recorder, _ConnectionTrace()):
+                    yield timed
+        for timed in recorder.finish():
+            yield timed
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
+
+    async def _attempt(self, http: httpx.AsyncClient, exchange: Exchange, recorder: _Recorder,
+                       trace: _ConnectionTrace) -> AsyncIterator[TimedEvent]:
         try:
-            async with self._http.stream("POST", exchange.url, content=exchange.payload,
-                                         headers=self.target.headers()) as response:
+            async with http.stream("POST", exchange.url, content=exchange.payload,
+                                   headers=self.target.headers(),
+                                   extensions={"trace": trace.atrace}) as response:
                 recorder.start(response)
                 async for data in response.aiter_bytes():
                     for timed in recorder.take(data):
                         yield timed
         except httpx.HTTPError as error:
             recorder.fail(error)
-        for timed in recorder.finish():
-            yield timed
-        if self.on_exchange is not None:
-            self.on_exchange(exchange)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -29,6 +29,11 @@ from .sse import ServerSentEvent, SSEDecoder, SSEViolation
 from .targets import Target
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
+# A non-streamed answer comes whole, so its first byte waits for its last token: its read timeout
+# is a budget for the whole answer, the stream's timeout plus max_tokens at this floor rate (a
+# slower server is stalled as far as the harness is concerned), or BUDGET_TOKENS without max_tokens.
+FLOOR_TOKENS_PER_S = 10.0
+BUDGET_TOKENS = 1024
 Body = Mapping[str, Any] | ChatCompletionRequest | bytes
 OnExchange = Callable[["Exchange"], None]
 
@@ -159,8 +164,8 @@ class _Recorder:
         self.exchange.events.extend(timed)
         return timed
 
-    def fail(self, error: httpx.HTTPError) -> None:
-        self.exchange.transport_error = transport_error(error)
+    def fail(self, error: httpx.HTTPError, timeout: httpx.Timeout) -> None:
+        self.exchange.transport_error = transport_error(error, timeout)
 
     def finish(self) -> list[TimedEvent]:
         self.exchange.ended_at = time.perf_counter()
@@ -172,18 +177,40 @@ class _Recorder:
         return timed
 
 
-def transport_error(error: httpx.HTTPError) -> TransportError:
-    """The httpx failure as the harness's typed value; the key never reaches the message."""
+def request_timeout(base: httpx.Timeout, request: Mapping[str, Any]) -> httpx.Timeout:
+    """The timeouts for one request: a stream's read timeout is the time without a byte; a
+    non-streamed request's also covers generating the whole answer (FLOOR_TOKENS_PER_S)."""
+    if request.get("stream") or base.read is None:
+        return base
+    max_tokens = request.get("max_tokens")
+    tokens = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else BUDGET_TOKENS
+    return httpx.Timeout(connect=base.connect, read=base.read + tokens / FLOOR_TOKENS_PER_S,
+                         write=base.write, pool=base.pool)
+
+
+def transport_error(error: httpx.HTTPError, timeout: httpx.Timeout | None = None) -> TransportError:
+    """The httpx failure as the harness's typed value; the key never reaches the message. A
+    timeout says how long it waited, so that "slow" and "stalled" can be told from "broken"."""
     kind: TransportKind
     if isinstance(error, httpx.TimeoutException):
-        kind = "timeout"
-    elif isinstance(error, httpx.ConnectError):
+        waited = _waited(error, timeout)
+        return TransportError("timeout", type(error).__name__,
+                              f"{error}" + (f" (after {waited:g} s)" if waited is not None else ""))
+    if isinstance(error, httpx.ConnectError):
         kind = "connect"
     elif isinstance(error, httpx.RemoteProtocolError | httpx.LocalProtocolError):
         kind = "protocol"
     else:
         kind = "network"
     return TransportError(kind, type(error).__name__, str(error))
+
+
+def _waited(error: httpx.TimeoutException, timeout: httpx.Timeout | None) -> float | None:
+    if timeout is None:
+        return None
+    phase = {httpx.ConnectTimeout: timeout.connect, httpx.ReadTimeout: timeout.read,
+             httpx.WriteTimeout: timeout.write, httpx.PoolTimeout: timeout.pool}
+    return next((s for cls, s in phase.items() if isinstance(error, cls)), timeout.read)
 
 
 def _exchange(target: Target, body: Body, path: str | None) -> Exchange:
@@ -260,14 +287,15 @@ class GLMClient:
 
     def _attempt(self, http: httpx.Client, exchange: Exchange, recorder: _Recorder,
                  trace: _ConnectionTrace) -> Iterator[TimedEvent]:
+        timeout = request_timeout(http.timeout, exchange.request)
         try:
-            with http.stream("POST", exchange.url, content=exchange.payload,
+            with http.stream("POST", exchange.url, content=exchange.payload, timeout=timeout,
                              headers=self.target.headers(), extensions={"trace": trace}) as response:
                 recorder.start(response)
                 for data in response.iter_bytes():
                     yield from recorder.take(data)
         except httpx.HTTPError as error:
-            recorder.fail(error)
+            recorder.fail(error, timeout)
 
     def close(self) -> None:
         self._http.close()
@@ -321,8 +349,9 @@ class AsyncGLMClient:
 
     async def _attempt(self, http: httpx.AsyncClient, exchange: Exchange, recorder: _Recorder,
                        trace: _ConnectionTrace) -> AsyncIterator[TimedEvent]:
+        timeout = request_timeout(http.timeout, exchange.request)
         try:
-            async with http.stream("POST", exchange.url, content=exchange.payload,
+            async with http.stream("POST", exchange.url, content=exchange.payload, timeout=timeout,
                                    headers=self.target.headers(),
                                    extensions={"trace": trace.atrace}) as response:
                 recorder.start(response)
@@ -330,7 +359,7 @@ class AsyncGLMClient:
                     for timed in recorder.take(data):
                         yield timed
         except httpx.HTTPError as error:
-            recorder.fail(error)
+            recorder.fail(error, timeout)
 
     async def aclose(self) -> None:
         await self._http.aclose()

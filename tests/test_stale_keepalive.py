@@ -15,7 +15,9 @@ import socket
 import threading
 from collections.abc import Iterator
 
-from harness.client import AsyncGLMClient, GLMClient
+import httpx
+
+from harness.client import FLOOR_TOKENS_PER_S, AsyncGLMClient, GLMClient, request_timeout
 from harness.targets import Target
 
 BODY = json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "m",
@@ -103,3 +105,18 @@ def test_a_fresh_connection_dropped_unanswered_stays_a_failure() -> None:
         exchange = client.send(REQUEST)
     assert exchange.retried_stale is None
     assert exchange.transport_error is not None and exchange.transport_error.kind == "protocol"
+
+
+def test_a_non_streamed_request_gets_a_budget_from_max_tokens_a_stream_does_not() -> None:
+    base = httpx.Timeout(10.0, read=30.0)
+    assert request_timeout(base, {"stream": True, "max_tokens": 4096}).read == 30.0
+    assert request_timeout(base, {"max_tokens": 200}).read == 30.0 + 200 / FLOOR_TOKENS_PER_S
+
+
+def test_a_timeout_says_how_long_it_waited() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    with listener, GLMClient(_target(url), timeout=httpx.Timeout(5.0, read=0.2)) as client:
+        exchange = client.send({**REQUEST, "stream": True})
+    error = exchange.transport_error
+    assert error is not None and error.kind == "timeout" and "(after 0.2 s)" in str(error)

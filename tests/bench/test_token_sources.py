@@ -83,3 +83,10 @@ def test_the_openai_compatible_profile_asks_for_usage_in_streams_only() -> None:
     assert "stream_options" not in with_usage_asked("openai-compatible", {"stream": False})
     own = {"stream": True, "stream_options": {"include_usage": False}}
     assert with_usage_asked("openai-compatible", own) == own  # a request's own choice stands
+
+
+def test_a_model_named_like_a_path_makes_no_folder() -> None:
+    from harness.bench.commands import _default_out
+
+    path = _default_out("zai-org/GLM-4.6", "live")
+    assert path.parent.name == "reports" and path.name.startswith("bench-zai-org_GLM-4.6-live-")

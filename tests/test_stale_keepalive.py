@@ -111,6 +111,7 @@ def test_a_non_streamed_request_gets_a_budget_from_max_tokens_a_stream_does_not(
     base = httpx.Timeout(10.0, read=30.0)
     assert request_timeout(base, {"stream": True, "max_tokens": 4096}).read == 30.0
     assert request_timeout(base, {"max_tokens": 200}).read == 30.0 + 200 / FLOOR_TOKENS_PER_S
+    assert request_timeout(base, {}).read == 30.0  # no size to budget for: a hung server shows fast
 
 
 def test_a_timeout_says_how_long_it_waited() -> None:

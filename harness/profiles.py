@@ -24,6 +24,9 @@ GLM_ONLY: Final[dict[str, str]] = {
     "echo_conformance.request_id": "GLM echoes the caller's request_id",
     "thinking_conformance.enabled": "GLM's thinking parameter",
     "thinking_conformance.disabled": "GLM's thinking parameter",
+    # Asked for usage (stream_options), an OpenAI-compatible server sends it in one more chunk
+    # with `choices: []` after the finish_reason; GLM puts both in its last chunk.
+    "stream_invariants.finish_reason_not_last": "GLM's finish_reason and usage share the last chunk",
 }
 NOT_APPLIED: Final = "GLM-only, not applied"
 

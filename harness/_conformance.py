@@ -20,6 +20,7 @@ class Conformance:
     broke: Counter[str] = field(default_factory=Counter)  # check -> answers that broke it
     rules: Counter[str] = field(default_factory=Counter)  # "check.rule" -> answers that broke it
     not_applied: Counter[str] = field(default_factory=Counter)  # "check.rule" -> answers
+    waived: Counter[str] = field(default_factory=Counter)  # check -> answers with a not-applied rule
 
     def add(self, run: CheckRun) -> None:
         self.answers += 1
@@ -27,10 +28,13 @@ class Conformance:
         self.broke.update({v.check for v in run.violations})
         self.rules.update({f"{v.check}.{v.rule}" for v in run.violations})
         self.not_applied.update({f"{v.check}.{v.rule}" for v in run.not_applied})
+        self.waived.update({v.check for v in run.not_applied})
 
     def met(self) -> dict[str, int]:
-        """Checks no answer broke, with how many answers they judged."""
-        return {check: n for check, n in sorted(self.ran.items()) if not self.broke[check]}
+        """Checks no answer broke, with how many answers they judged; a check whose GLM-only rule
+        was not applied is not claimed as met (its line under "not applied" says why)."""
+        return {check: n for check, n in sorted(self.ran.items())
+                if not self.broke[check] and not self.waived[check]}
 
     def to_json(self) -> dict[str, Any]:
         return {

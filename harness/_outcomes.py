@@ -49,9 +49,10 @@ class OutcomeRecorder:
         outcome = yield
         report: pytest.TestReport = outcome.get_result()
         if report.when == "call" or report.outcome != "passed":
-            from .pytest_plugin import violations_key
+            from .pytest_plugin import not_applied_key, violations_key
 
             violations = item.stash.get(violations_key, [])
+            waived = item.stash.get(not_applied_key, [])
             entry = self.tests.setdefault(item.nodeid, {"nodeid": item.nodeid})
             if report.when == "call" or entry.get("outcome") in (None, "passed"):
                 entry.update(
@@ -60,6 +61,7 @@ class OutcomeRecorder:
                     checks=sorted({v.check for v in violations}),
                     violations=[self._scrub(str(v)) for v in violations],
                     findings=[v.to_json() for v in violations],  # scrubbed with the whole document
+                    not_applied=[v.to_json() for v in waived],  # GLM-only rules, under the profile
                     # scrubbed before the cut, so that a key cut in half cannot slip through
                     message=self._scrub(report.longreprtext)[:2000] if report.failed or report.skipped else "",
                 )
@@ -82,7 +84,9 @@ class OutcomeRecorder:
             "git_sha": _git_sha(),
             "started_at": self.started.isoformat(),
             "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+            "profile": settings.profile,
             "summary": _summary(self.tests.values()),
+            "conformance": _conformance(self.config),
             "tests": sorted(self.tests.values(), key=lambda t: t["nodeid"]),
         }
         text = _scrubber(settings.api_key_env).scrub_text(json.dumps(document, indent=2, ensure_ascii=False))
@@ -119,6 +123,13 @@ def _scrubber(env: str | None = None) -> Scrubber:
 
 def _scrub(text: str) -> str:
     return _scrubber().scrub_text(text)
+
+
+def _conformance(config: pytest.Config) -> dict[str, Any] | None:
+    from .pytest_plugin import conformance_key
+
+    tally = config.stash.get(conformance_key, None)
+    return tally.to_json() if tally is not None else None
 
 
 def _summary(tests: Any) -> dict[str, int]:

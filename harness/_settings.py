@@ -51,6 +51,10 @@ OPTIONS = (
     Option("base_url", "live endpoint base URL (default https://api.z.ai/api/paas/v4); "
                        "any OpenAI-compatible server", metavar="URL"),
     Option("model", "model to call (default glm-4.6)", metavar="MODEL"),
+    Option("profile", "glm (default): hold the target to all of GLM's contract; openai-compatible: "
+                      "a server that is not GLM (vLLM, SGLang, llama.cpp): GLM-only rules are "
+                      "reported as not applied and streams ask for usage",
+           choices=("glm", "openai-compatible")),
     Option("api_key_env", "environment variable holding the API key (default ZAI_API_KEY)",
            metavar="VAR"),
     Option("strict_schema", "also flag unknown fields, nulls and missing always-sent fields (drift)",
@@ -76,6 +80,7 @@ class Settings:
     target: str = "mock"
     base_url: str | None = None
     model: str | None = None  # None: the contract's DEFAULT_MODEL
+    profile: str = "glm"  # profiles.PROFILES (not imported: this module loads nothing)
     api_key_env: str | None = None  # None: targets.DEFAULT_KEY_ENV
     strict_schema: bool = False
     report: str | None = None

@@ -25,6 +25,7 @@ import jsonschema
 from .client import Exchange
 from .contract import Mode, business_error
 from .errors import ContractViolation
+from .profiles import DEFAULT_PROFILE, NOT_APPLIED, Profile, applies
 from .stream import Assembly, Stream, assemble, chunk_schema, invariants, read_stream
 
 
@@ -401,27 +402,50 @@ def default_checks(exchange: Exchange, expect: Expect) -> tuple[str, ...]:
     return (*SUCCESS_CHECKS[:4], "response_schema_conformance", *SUCCESS_CHECKS[4:])
 
 
-def run_checks(exchange: Exchange, expect: Expect | None = None,
-               names: Iterable[str] | None = None) -> list[Violation]:
-    """Run the named checks (by default, all that apply) and return every violation found."""
+@dataclass(frozen=True, slots=True)
+class CheckRun:
+    """What checking one exchange found: the checks that ran (a gate stops the rest), the
+    violations of rules that apply, and those of GLM-only rules the profile does not apply."""
+
+    ran: tuple[str, ...]
+    violations: list[Violation]
+    not_applied: list[Violation]
+
+
+def check_exchange(exchange: Exchange, expect: Expect | None = None, names: Iterable[str] | None = None,
+                   profile: Profile = DEFAULT_PROFILE) -> CheckRun:
+    """Run the named checks (by default, all that apply) under a profile (profiles.py)."""
     observed = Observed(exchange, expect or Expect())
     chosen = tuple(names) if names is not None else default_checks(exchange, observed.expect)
     reproduce = exchange.curl()
+    ran: list[str] = []
     violations: list[Violation] = []
+    not_applied: list[Violation] = []
     for name in chosen:
-        violations += [Violation(name, *failure, reproduce) for failure in CHECKS[name](observed)]
+        ran.append(name)
+        for failure in CHECKS[name](observed):
+            kept = violations if applies(profile, name, failure.rule) else not_applied
+            kept.append(Violation(name, *failure, reproduce))
         if violations and name in GATES:
             break
-    return violations
+    return CheckRun(tuple(ran), violations, not_applied)
 
 
-def describe(violations: list[Violation]) -> str:
+def run_checks(exchange: Exchange, expect: Expect | None = None,
+               names: Iterable[str] | None = None) -> list[Violation]:
+    """Run the named checks (by default, all that apply) and return every violation found."""
+    return check_exchange(exchange, expect, names).violations
+
+
+def describe(violations: list[Violation], not_applied: Iterable[Violation] = ()) -> str:
+    waived = [f"  ({NOT_APPLIED}) {v.line()}" for v in not_applied]
     if not violations:
-        return "conforms"
+        return "\n".join(["conforms", *waived])
     lines = [f"GLM contract violated ({len(violations)} violation(s)):"]
     lines += [f"  {v.line()}" for v in violations]
     if violations[-1].check in GATES:
         lines.append(f"  (checks after {violations[-1].check} were not run: they would restate this failure)")
+    lines += waived
     reproductions = [v.reproduce for v in violations if v.reproduce]  # one request: one line
     if reproductions:
         lines.append(f"  reproduce: {reproductions[0]}")

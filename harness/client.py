@@ -24,10 +24,16 @@ import httpx
 from .contract import ChatCompletion, ErrorBody, Mode, Validated, validate
 from .contract.request import ChatCompletionRequest
 from .errors import TransportError, TransportKind
+from .profiles import with_usage_asked
 from .sse import ServerSentEvent, SSEDecoder, SSEViolation
 from .targets import Target
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
+# A non-streamed answer comes whole, so its first byte waits for its last token: its read timeout
+# is a budget for the whole answer, the stream's timeout plus max_tokens at this floor rate (a
+# slower server is stalled as far as the harness is concerned). Without max_tokens there is no
+# size to budget for, and the read timeout stands as it is (a hung server is still found fast).
+FLOOR_TOKENS_PER_S = 10.0
 Body = Mapping[str, Any] | ChatCompletionRequest | bytes
 OnExchange = Callable[["Exchange"], None]
 
@@ -53,6 +59,9 @@ class Exchange:
     events: list[TimedEvent] = field(default_factory=list)
     sse_violations: list[SSEViolation] = field(default_factory=list)
     transport_error: TransportError | None = None
+    # A first attempt that died before any byte on a reused keep-alive connection: sent again once
+    # on a fresh connection, and reported apart from failures (see `_stale`).
+    retried_stale: TransportError | None = None
     ended_at: float | None = None
     # when the request's last byte went to the socket (async client over a real connection;
     # None with mocked transports): latencies count from here, not from before the
@@ -166,8 +175,8 @@ class _Recorder:
         self.exchange.events.extend(timed)
         return timed
 
-    def fail(self, error: httpx.HTTPError) -> None:
-        self.exchange.transport_error = transport_error(error)
+    def fail(self, error: httpx.HTTPError, timeout: httpx.Timeout) -> None:
+        self.exchange.transport_error = transport_error(error, timeout)
 
     def finish(self) -> list[TimedEvent]:
         self.exchange.ended_at = time.perf_counter()
@@ -179,18 +188,41 @@ class _Recorder:
         return timed
 
 
-def transport_error(error: httpx.HTTPError) -> TransportError:
-    """The httpx failure as the harness's typed value; the key never reaches the message."""
+def request_timeout(base: httpx.Timeout, request: Mapping[str, Any]) -> httpx.Timeout:
+    """The timeouts for one request: a stream's read timeout is the time without a byte; a
+    non-streamed request's also covers generating the whole answer (FLOOR_TOKENS_PER_S)."""
+    if request.get("stream") or base.read is None:
+        return base
+    max_tokens = request.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens <= 0:
+        return base
+    return httpx.Timeout(connect=base.connect, read=base.read + max_tokens / FLOOR_TOKENS_PER_S,
+                         write=base.write, pool=base.pool)
+
+
+def transport_error(error: httpx.HTTPError, timeout: httpx.Timeout | None = None) -> TransportError:
+    """The httpx failure as the harness's typed value; the key never reaches the message. A
+    timeout says how long it waited, so that "slow" and "stalled" can be told from "broken"."""
     kind: TransportKind
     if isinstance(error, httpx.TimeoutException):
-        kind = "timeout"
-    elif isinstance(error, httpx.ConnectError):
+        waited = _waited(error, timeout)
+        return TransportError("timeout", type(error).__name__,
+                              f"{error}" + (f" (after {waited:g} s)" if waited is not None else ""))
+    if isinstance(error, httpx.ConnectError):
         kind = "connect"
     elif isinstance(error, httpx.RemoteProtocolError | httpx.LocalProtocolError):
         kind = "protocol"
     else:
         kind = "network"
     return TransportError(kind, type(error).__name__, str(error))
+
+
+def _waited(error: httpx.TimeoutException, timeout: httpx.Timeout | None) -> float | None:
+    if timeout is None:
+        return None
+    phase = {httpx.ConnectTimeout: timeout.connect, httpx.ReadTimeout: timeout.read,
+             httpx.WriteTimeout: timeout.write, httpx.PoolTimeout: timeout.pool}
+    return next((s for cls, s in phase.items() if isinstance(error, cls)), timeout.read)
 
 
 def _exchange(target: Target, body: Body, path: str | None) -> Exchange:
@@ -200,7 +232,39 @@ def _exchange(target: Target, body: Body, path: str | None) -> Exchange:
         return Exchange(target, {}, time.perf_counter(), url, raw_request=body)
     data = body.to_wire() if isinstance(body, ChatCompletionRequest) else dict(body)
     data.setdefault("model", target.model)
-    return Exchange(target, data, time.perf_counter(), url)
+    return Exchange(target, with_usage_asked(target.profile, data), time.perf_counter(), url)
+
+
+class _ConnectionTrace:
+    """httpcore's trace of one attempt: whether it went out on a connection opened earlier, and
+    when the request's last byte was written (`Exchange.written_at`, where TTFT counts from).
+
+    Only a request that httpcore traced as sent without opening a connection counts as reused;
+    a transport that traces nothing (a test's MockTransport, respx) never does."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.sent = self.connected = False
+
+    def __call__(self, name: str, info: Mapping[str, Any]) -> None:
+        self.connected = self.connected or name.startswith("connection.connect_tcp")
+        self.sent = self.sent or name.endswith("send_request_headers.started")
+        if name.endswith("send_request_body.complete"):
+            self.exchange.written_at = time.perf_counter()
+
+    async def atrace(self, name: str, info: Mapping[str, Any]) -> None:
+        self(name, info)
+
+    def stale(self, exchange: Exchange) -> bool:
+        """The attempt failed before any byte of the answer, on a reused connection: the server
+        had closed it while idle (a keep-alive race), so the request never reached it."""
+        error = exchange.transport_error
+        return (self.sent and not self.connected and error is not None and error.kind != "timeout"
+                and exchange.status is None and not exchange.chunks)
+
+
+def _retry(exchange: Exchange) -> None:
+    exchange.retried_stale, exchange.transport_error = exchange.transport_error, None
 
 
 class GLMClient:
@@ -227,17 +291,27 @@ class GLMClient:
     def _drive(self, exchange: Exchange) -> Iterator[TimedEvent]:
         recorder = _Recorder(exchange)
         exchange.sent_at = time.perf_counter()
+        trace = _ConnectionTrace(exchange)
+        yield from self._attempt(self._http, exchange, recorder, trace)
+        if trace.stale(exchange):
+            _retry(exchange)
+            with httpx.Client(timeout=self._http.timeout) as fresh:
+                yield from self._attempt(fresh, exchange, recorder, _ConnectionTrace(exchange))
+        yield from recorder.finish()
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
+
+    def _attempt(self, http: httpx.Client, exchange: Exchange, recorder: _Recorder,
+                 trace: _ConnectionTrace) -> Iterator[TimedEvent]:
+        timeout = request_timeout(http.timeout, exchange.request)
         try:
-            with self._http.stream("POST", exchange.url, content=exchange.payload,
-                                   headers=self.target.headers()) as response:
+            with http.stream("POST", exchange.url, content=exchange.payload, timeout=timeout,
+                             headers=self.target.headers(), extensions={"trace": trace}) as response:
                 recorder.start(response)
                 for data in response.iter_bytes():
                     yield from recorder.take(data)
         except httpx.HTTPError as error:
-            recorder.fail(error)
-        yield from recorder.finish()
-        if self.on_exchange is not None:
-            self.on_exchange(exchange)
+            recorder.fail(error, timeout)
 
     def close(self) -> None:
         self._http.close()
@@ -275,26 +349,33 @@ class AsyncGLMClient:
 
     async def _drive(self, exchange: Exchange) -> AsyncIterator[TimedEvent]:
         recorder = _Recorder(exchange)
-
-        async def trace(name: str, info: dict[str, Any]) -> None:  # httpcore's trace extension
-            if name.endswith("send_request_body.complete"):
-                exchange.written_at = time.perf_counter()
-
         exchange.sent_at = time.perf_counter()
+        trace = _ConnectionTrace(exchange)
+        async for timed in self._attempt(self._http, exchange, recorder, trace):
+            yield timed
+        if trace.stale(exchange):
+            _retry(exchange)
+            async with httpx.AsyncClient(timeout=self._http.timeout) as fresh:
+                async for timed in self._attempt(fresh, exchange, recorder, _ConnectionTrace(exchange)):
+                    yield timed
+        for timed in recorder.finish():
+            yield timed
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
+
+    async def _attempt(self, http: httpx.AsyncClient, exchange: Exchange, recorder: _Recorder,
+                       trace: _ConnectionTrace) -> AsyncIterator[TimedEvent]:
+        timeout = request_timeout(http.timeout, exchange.request)
         try:
-            async with self._http.stream("POST", exchange.url, content=exchange.payload,
-                                         headers=self.target.headers(),
-                                         extensions={"trace": trace}) as response:
+            async with http.stream("POST", exchange.url, content=exchange.payload, timeout=timeout,
+                                   headers=self.target.headers(),
+                                   extensions={"trace": trace.atrace}) as response:
                 recorder.start(response)
                 async for data in response.aiter_bytes():
                     for timed in recorder.take(data):
                         yield timed
         except httpx.HTTPError as error:
-            recorder.fail(error)
-        for timed in recorder.finish():
-            yield timed
-        if self.on_exchange is not None:
-            self.on_exchange(exchange)
+            recorder.fail(error, timeout)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -23,11 +23,13 @@ from . import _settings
 if TYPE_CHECKING:
     import httpx
 
+    from ._conformance import Conformance
     from ._silence import Silence
     from .checks import Violation
     from .client import AsyncGLMClient, Exchange, GLMClient
     from .contract import Mode
     from .mock import GLMTwin
+    from .profiles import Profile
     from .targets import Target
 
 MARKERS = {
@@ -52,11 +54,22 @@ ClientFactory = Callable[[str | None], "GLMClient"]
 
 settings_key = pytest.StashKey[_settings.Settings]()
 violations_key: pytest.StashKey[list[Violation]] = pytest.StashKey()
+not_applied_key: pytest.StashKey[list[Violation]] = pytest.StashKey()
+conformance_key: pytest.StashKey[Conformance] = pytest.StashKey()
 _used_key = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     _settings.add_options(parser)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The conformance tally, for a vendor's README: what the server meets and breaks."""
+    tally = config.stash.get(conformance_key, None)
+    if tally is not None and tally.answers:
+        terminalreporter.write_sep("=", "glm-harness conformance summary")
+        for line in tally.lines():
+            terminalreporter.write_line(line)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -176,9 +189,11 @@ def _target_of(settings: _settings.Settings) -> Target:
     from .targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, live_target, mock_target
 
     model = settings.model or DEFAULT_MODEL
+    profile: Profile = "openai-compatible" if settings.profile == "openai-compatible" else "glm"
     if not settings.live:
-        return mock_target(model)
-    return live_target(settings.base_url or LIVE_BASE_URL, model, settings.api_key_env or DEFAULT_KEY_ENV)
+        return dataclasses.replace(mock_target(model), profile=profile)
+    return live_target(settings.base_url or LIVE_BASE_URL, model, settings.api_key_env or DEFAULT_KEY_ENV,
+                       profile)
 
 
 @pytest.fixture(scope="session")
@@ -327,15 +342,21 @@ def glm_check(request: pytest.FixtureRequest, glm_mode: Mode) -> GLMCheck:
     """`glm_check(exchange, status=200, code=None, checks=None, **expect)`: run the named checks
     (with `Expect`'s other fields, e.g. `tool_calls=("weather",)`), record the violations on the
     test for the report, and fail with every violation spelled out."""
-    from .checks import Expect, describe, run_checks
+    from ._conformance import Conformance
+    from .checks import Expect, check_exchange, describe
 
     recorded = request.node.stash.setdefault(violations_key, [])
+    waived = request.node.stash.setdefault(not_applied_key, [])
+    profile = _target_of(request.config.stash[settings_key]).profile
+    tally = request.config.stash.setdefault(conformance_key, Conformance(profile))
 
     def check(exchange: Exchange, status: int = 200, code: str | tuple[str, ...] | None = None,
               checks: tuple[str, ...] | None = None, **expect: Any) -> None:
-        violations = run_checks(exchange, Expect(status, code, glm_mode, **expect), checks)
-        recorded.extend(violations)
-        if violations:
-            pytest.fail(describe(violations), pytrace=False)
+        run = check_exchange(exchange, Expect(status, code, glm_mode, **expect), checks, profile)
+        tally.add(run)
+        recorded.extend(run.violations)
+        waived.extend(run.not_applied)
+        if run.violations:
+            pytest.fail(describe(run.violations, run.not_applied), pytrace=False)
 
     return check

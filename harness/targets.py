@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .contract import DEFAULT_MODEL
+from .profiles import DEFAULT_PROFILE, Profile
 
 LIVE_BASE_URL = "https://api.z.ai/api/paas/v4"
 # `.invalid` never resolves (RFC 2606): if the twin's router is not active, nothing leaves the box.
@@ -46,6 +47,7 @@ class Target:
     model: str
     api_key: Secret | None
     api_key_env: str = DEFAULT_KEY_ENV
+    profile: Profile = DEFAULT_PROFILE  # which of GLM's rules apply, and how usage is asked for
 
     def __post_init__(self) -> None:
         if self.kind == "live" and self.api_key:
@@ -67,7 +69,8 @@ class Target:
         return redact(text, self.api_key)
 
     def describe(self) -> dict[str, str]:
-        return {"target": self.kind, "base_url": self.base_url, "model": self.model}
+        return {"target": self.kind, "base_url": self.base_url, "model": self.model,
+                "profile": self.profile}
 
 
 def redact(text: str, *secrets: Secret | str | None) -> str:
@@ -85,7 +88,8 @@ def mock_target(model: str = DEFAULT_MODEL, base_url: str = MOCK_BASE_URL) -> Ta
 
 
 def live_target(
-    base_url: str = LIVE_BASE_URL, model: str = DEFAULT_MODEL, api_key_env: str = DEFAULT_KEY_ENV
+    base_url: str = LIVE_BASE_URL, model: str = DEFAULT_MODEL, api_key_env: str = DEFAULT_KEY_ENV,
+    profile: Profile = DEFAULT_PROFILE,
 ) -> Target:
     key = os.environ.get(api_key_env, "").strip()
-    return Target("live", base_url, model, Secret(key) if key else None, api_key_env)
+    return Target("live", base_url, model, Secret(key) if key else None, api_key_env, profile)

@@ -26,9 +26,11 @@ import httpx
 from .._argtypes import at_least, output_file
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
+from ..profiles import DEFAULT_PROFILE, PROFILES
 from ..targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
 from .gate import DEFAULT_MAX_ERROR_RATE
 from .health import ClientHealth
+from .report import level_tokens_line
 from .runner import RetryPolicy
 from .session import DEFAULT_PROMPT, EXIT_INTERRUPTED, BenchConfig, run_session
 from .tasks import load_task_set
@@ -84,6 +86,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
              "served by `glm-harness serve`")
     add("--model", default=DEFAULT_MODEL, help="model name (default: %(default)s)")
     add("--api-key-env", default=DEFAULT_KEY_ENV, help="environment variable holding the key")
+    add("--profile", choices=PROFILES, default=DEFAULT_PROFILE,
+        help="glm (default): GLM sends usage unasked; openai-compatible: a server that sends "
+             "usage in a stream only when asked (vLLM, SGLang, llama.cpp), so every request "
+             "asks with stream_options.include_usage")
     add("--concurrency", type=_int_list, default=[1, 8], metavar="N[,N...]",
         help="concurrency levels to sweep (default: 1,8)")
     add("--requests", type=at_least(int, 1), default=16, metavar="N",
@@ -139,7 +145,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 def _default_out(model: str, target: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("reports") / f"bench-{model}-{target}-{stamp}.json"
+    # A model named like a path (zai-org/GLM-4.6) must not make a folder of its own.
+    flat = re.sub(r"[^A-Za-z0-9._-]+", "_", model)
+    return Path("reports") / f"bench-{flat}-{target}-{stamp}.json"
 
 
 def bench_config(args: argparse.Namespace) -> BenchConfig:
@@ -169,13 +177,15 @@ def _resolve_target(args: argparse.Namespace) -> tuple[Target | None, list[str]]
         return None, []
     if args.target == "mock":
         return mock_target(args.model, args.base_url), ["target: a twin served at the base URL"]
-    target = live_target(args.base_url or LIVE_BASE_URL, args.model, args.api_key_env)
+    target = live_target(args.base_url or LIVE_BASE_URL, args.model, args.api_key_env, args.profile)
+    notes = ([f"profile {args.profile}: every streamed request asks for usage "
+              "(stream_options.include_usage)"] if args.profile != DEFAULT_PROFILE else [])
     if not target.api_key:
         if args.base_url is None:
             raise UsageError(f"--target live needs an API key in ${args.api_key_env} "
                              "(or pass --base-url for a server that needs none)")
-        return target, [f"no key in ${args.api_key_env}: requests sent without Authorization"]
-    return target, []
+        notes.append(f"no key in ${args.api_key_env}: requests sent without Authorization")
+    return target, notes
 
 
 @contextlib.contextmanager
@@ -240,15 +250,17 @@ def run_bench(args: argparse.Namespace) -> int:
         ttft = level.summaries.get("ttft_ms")
         p50 = f"{ttft.p50:.1f} ms" if ttft and ttft.p50 is not None else "-"
         rate = f"{level.requests_per_s:.2f} req/s" if level.requests_per_s is not None else "- req/s"
-        print(f"  {level.name}: {level.succeeded}/{level.completed} ok, p50 TTFT {p50}, {rate}"
+        print(f"  {level.name}: {level.succeeded}/{level.completed} ok, p50 TTFT {p50}, {rate}, "
+              f"{level_tokens_line(level)}"
               + (f" over {len(level.workers)} workers" if len(level.workers) > 1 else "")
               + ("  [client-bound]" if level.health and level.health.client_bound else ""))
         if level.health and level.health.client_bound:
             print("    " + _client_bound_line(level.health))
     if report.efficiency:
         for s in report.efficiency.sets:
+            completion = "unknown (no usage)" if s.completion_tokens is None else s.completion_tokens
             print(f"  tasks thinking {'on' if s.thinking else 'off'}: {s.solved}/{s.tasks} solved, "
-                  f"{s.completion_tokens} completion tokens")
+                  f"{completion} completion tokens")
     if report.stopped:
         stop = report.stopped
         print(f"{BENCH_PROG}: stopped: HTTP {stop.status} code {stop.code} ({stop.meaning}): "

@@ -86,6 +86,7 @@ class TaskResult(_Strict):
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    token_source: str | None = None  # metrics.TokenSource; None: no count at all
     reasoning_tokens_est: int | None = None
     content_tokens_est: int | None = None
     tool_tokens_est: int | None = None
@@ -103,9 +104,10 @@ class SetSummary(_Strict):
     errors: int
     solved: int
     pass_rate: float
-    prompt_tokens: int
-    completion_tokens: int
-    reasoning_tokens_est: int
+    # None: some answered task has no count (the server sent no usage): unknown, never 0
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    reasoning_tokens_est: int | None
     cached_tokens: int
     completion_tokens_per_solved: float | None
     total_tokens_per_solved: float | None
@@ -157,7 +159,8 @@ def _row(task_set: TaskSet, outcome: Outcome, repeat: int, price: PriceRef | Non
         error=(f"{sample.error.kind} {sample.error.code or ''} {sample.error.message}".strip()
                if sample.error else None),
         finish_reason=sample.finish_reason, prompt_tokens=sample.prompt_tokens,
-        completion_tokens=sample.completion_tokens, reasoning_tokens_est=sample.reasoning_tokens_est,
+        completion_tokens=sample.completion_tokens, token_source=sample.token_source,
+        reasoning_tokens_est=sample.reasoning_tokens_est,
         content_tokens_est=sample.content_tokens_est, tool_tokens_est=sample.tool_tokens_est,
         cached_tokens=sample.cached_tokens, ttft_ms=sample.ttft_ms, ttfc_ms=sample.ttfc_ms,
         e2e_ms=sample.e2e_ms,
@@ -193,22 +196,27 @@ def summarize_efficiency(task_set: TaskSet, outcomes: Sequence[Outcome], modes: 
 
 
 def _set_summary(rows: Sequence[TaskResult], thinking: bool, price: PriceRef | None) -> SetSummary:
-    def total(name: str) -> int:
-        return sum(getattr(r, name) or 0 for r in rows)
+    answered = [r for r in rows if r.ok]
+
+    def total(name: str) -> int | None:
+        """The sum over answered tasks; None when one of them has no count."""
+        values = [getattr(r, name) for r in answered]
+        return None if None in values else sum(values)
 
     solved = sum(r.passed for r in rows)
     prompt, completion = total("prompt_tokens"), total("completion_tokens")
-    reasoning, cached = total("reasoning_tokens_est"), total("cached_tokens")
-    cost = round(sum(r.cost_usd or 0.0 for r in rows), 8) if price is not None else None
+    reasoning, cached = total("reasoning_tokens_est"), sum(r.cached_tokens or 0 for r in answered)
+    cost = total("cost_usd") if price is not None else None
+    both = prompt + completion if prompt is not None and completion is not None else None
     return SetSummary(
         thinking=thinking, tasks=len(rows), errors=sum(not r.ok for r in rows), solved=solved,
         pass_rate=round(solved / len(rows), 4) if rows else 0.0,
         prompt_tokens=prompt, completion_tokens=completion, reasoning_tokens_est=reasoning,
         cached_tokens=cached,
-        completion_tokens_per_solved=round(completion / solved, 2) if solved else None,
-        total_tokens_per_solved=round((prompt + completion) / solved, 2) if solved else None,
-        reasoning_share=round(reasoning / completion, 4) if completion else None,
+        completion_tokens_per_solved=round(completion / solved, 2) if solved and completion is not None else None,
+        total_tokens_per_solved=round(both / solved, 2) if solved and both is not None else None,
+        reasoning_share=round(reasoning / completion, 4) if completion and reasoning is not None else None,
         cached_share=round(cached / prompt, 4) if prompt else None,
-        cost_usd=cost,
+        cost_usd=round(cost, 8) if cost is not None else None,
         cost_per_solved_usd=round(cost / solved, 8) if cost is not None and solved else None,
     )

@@ -133,6 +133,8 @@ class Sample(BaseModel):
     task_id: str | None = None
     thinking: bool | None = None
     attempts: int = 1
+    # sent again once on a fresh connection: the reused one had been closed while idle (client.py)
+    retried_stale: bool = False
     retry_wait_s: float = 0.0
     worker: int | None = None  # which worker measured it, when the level was split (bench --workers)
     scheduled_s: float
@@ -302,6 +304,7 @@ def build_sample(
         chunk_kinds="".join(_LETTER[e.kind] for e in stream.events),
         reads=len(exchange.chunks) if exchange is not None else 0,
         token_chunks=len(tokens), finish_reason=stream.finish_reason,
+        retried_stale=exchange is not None and exchange.retried_stale is not None,
     )
     sample.ok = error is None and sample.status == 200 and bool(token_times)
     _add_tokens(sample, stream)

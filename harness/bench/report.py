@@ -132,6 +132,10 @@ class LevelResult(_Strict):
     # the suites' checks on the level's 200 answers (up to runner.CHECKED_PER_LEVEL of them)
     checked: int = 0
     conformance: dict[str, int] = {}  # "check.rule" -> answers that broke it
+    # successful requests by where their token counts came from (metrics.TokenSource); "none":
+    # neither usage nor a token-bearing chunk, so their tokens are unknown
+    token_sources: dict[str, int] = {}
+    retried_stale: int = 0  # requests sent again on a fresh connection (not failures)
 
 
 class StopRecord(_Strict):
@@ -241,7 +245,8 @@ def level_result(run: LevelRun, *, seed: int = 0) -> LevelResult:
         first = min(s.sent_s for s in samples)
         last = max(s.sent_s + (s.end_ms or 0) / 1000 for s in samples)
         duration = round(last - first, 6) if last > first else None
-    tokens = sum(s.completion_tokens or 0 for s in good)
+    counted = [s for s in good if s.completion_tokens is not None]
+    tokens = sum(s.completion_tokens or 0 for s in counted)
     per_chunk = [s.tokens_per_chunk for s in good if s.tokens_per_chunk is not None]
     return LevelResult(
         name=spec.name, kind="tasks" if any(s.task_id for s in samples) else "latency",
@@ -253,13 +258,32 @@ def level_result(run: LevelRun, *, seed: int = 0) -> LevelResult:
         errors=dict(Counter(_error_key(s) for s in samples if not s.ok)),
         # no success: rates unknown, not zero
         requests_per_s=round(len(good) / duration, 4) if duration and good else None,
-        output_tokens_per_s=round(tokens / duration, 4) if duration and good else None,
+        # no request with a token count: unknown, not zero
+        output_tokens_per_s=round(tokens / duration, 4) if duration and counted else None,
         tokens_per_chunk_mean=round(sum(per_chunk) / len(per_chunk), 4) if per_chunk else None,
         summaries=summaries, samples=values, health=run.health, workers=run.workers,
         interrupted=run.interrupted,
         checked=sum(o.checked for o in run.outcomes),
         conformance=dict(Counter(rule for s in samples for rule in s.violations)),
+        token_sources=dict(Counter(s.token_source or "none" for s in good)),
+        retried_stale=sum(s.retried_stale for s in samples),
     )
+
+
+def token_source_phrase(sources: dict[str, int]) -> str:
+    """Where a level's token figures came from, in words for the console and the markdown."""
+    known = {k: v for k, v in sources.items() if k != "none" and v}
+    if not known:
+        return "unknown (no usage, no token-bearing chunk)"
+    if set(known) == {"usage"}:
+        said = "from usage"
+    elif set(known) == {"chunks"}:
+        said = "counted from chunks; the server sent no usage"
+    else:
+        said = f"from usage for {known.get('usage', 0)}, counted from chunks for {known['chunks']} " \
+               "(no usage)"
+    missing = sources.get("none", 0)
+    return said + (f"; {missing} request(s) with no token count left out" if missing else "")
 
 
 # -- schema ----------------------------------------------------------------------------------------
@@ -420,6 +444,37 @@ def _i(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
+UNKNOWN_TOKENS = "unknown (no usage)"
+
+
+def _tps(value: float | None) -> str:
+    return UNKNOWN_TOKENS if value is None else f"{value:,.1f}"
+
+
+def _known(value: float | int | None, digits: int | None = None) -> str:
+    """A token count or a cost, or "unknown (no usage)": never a zero that means unknown."""
+    if value is None:
+        return UNKNOWN_TOKENS
+    return str(value) if digits is None else f"{value:,.{digits}f}"
+
+
+def level_tokens_line(level: LevelResult) -> str:
+    """The console's token figure: its value or "unknown (no usage)", and where it came from."""
+    return (f"{_tps(level.output_tokens_per_s)} output tokens/s "
+            f"({token_source_phrase(level.token_sources)})" + _stale(level))
+
+
+def _cost(value: float | None, eff: Efficiency) -> str:
+    if eff.price is None:
+        return "-"  # no price: said once, above the table
+    return _known(value, 6)
+
+
+def _stale(level: LevelResult) -> str:
+    return (f", {level.retried_stale} sent again on a fresh connection (the reused one was closed "
+            "while idle; not failures)" if level.retried_stale else "")
+
+
 def _header(*names: str) -> list[str]:
     return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
 
@@ -449,7 +504,7 @@ def render_markdown(report: BenchReport) -> str:
         f"host {meta.host} ({meta.cpu_count} CPUs)",
         f"- report schema {report.schema_version}"
         + ("" if report.complete else "; **incomplete run** (interrupted or stopped)"),
-        f"- tokens: from `usage` only. {report.token_accounting.reasoning_split}",
+        f"- tokens: {report.token_accounting.source} {report.token_accounting.reasoning_split}",
     ]
     if report.stopped:
         stop = report.stopped
@@ -464,11 +519,12 @@ def render_markdown(report: BenchReport) -> str:
     for level in report.levels:
         mode = (f"{level.rate:g} req/s {level.arrival}" if level.rate else "closed loop")
         out += ["", f"## {level.name}: concurrency {level.concurrency}, {mode}", "",
-                f"{level.succeeded}/{level.completed} succeeded, {level.warmup} warm-up excluded; "
-                f"{_f(level.requests_per_s, 2)} req/s and {_f(level.output_tokens_per_s, 1)} "
-                f"output tokens/s over {_f(level.duration_s, 2)} s "
-                f"(successful requests or sum of usage.completion_tokens / (last end - first send)); "
-                f"{_f(level.tokens_per_chunk_mean, 2)} usage tokens per token-bearing chunk.", "",
+                f"{level.succeeded}/{level.completed} succeeded, {level.warmup} warm-up excluded"
+                f"{_stale(level)}; {_f(level.requests_per_s, 2)} req/s and "
+                f"{_tps(level.output_tokens_per_s)} output tokens/s "
+                f"({token_source_phrase(level.token_sources)}) over {_f(level.duration_s, 2)} s "
+                f"(successful requests or sum of completion tokens / (last end - first send)); "
+                f"{_f(level.tokens_per_chunk_mean, 2)} tokens per token-bearing chunk.", "",
                 *_header("metric", "formula", "denominator", "n", "mean", "std", "p50", "p90",
                          "p95", "p99", "95% CI mean", "95% CI p50")]
         for name, summary in level.summaries.items():
@@ -527,18 +583,18 @@ def _efficiency_markdown(eff: Efficiency) -> list[str]:
                     "cost", "cost/solved")]
     for s in eff.sets:
         out.append(f"| {'on' if s.thinking else 'off'} | {s.tasks} | {s.solved} | "
-                   f"{s.pass_rate:.0%} | {s.prompt_tokens} | {s.completion_tokens} | "
-                   f"{s.reasoning_tokens_est} | {s.cached_tokens} | "
+                   f"{s.pass_rate:.0%} | {_known(s.prompt_tokens)} | {_known(s.completion_tokens)} | "
+                   f"{_known(s.reasoning_tokens_est)} | {s.cached_tokens} | "
                    f"{_f(s.completion_tokens_per_solved)} | {_f(s.total_tokens_per_solved)} | "
-                   f"{_f(s.cost_usd, 6)} | {_f(s.cost_per_solved_usd, 6)} |")
+                   f"{_cost(s.cost_usd, eff)} | {_cost(s.cost_per_solved_usd, eff)} |")
     out += ["", *_header("task", "kind", "thinking", "passed", "prompt", "completion",
                          "reasoning (est.)", "cached", "cost", "grader")]
     for r in eff.rows:
         detail = (r.error or r.grade_detail).replace("|", "\\|")[:100]
         out.append(f"| {r.task_id} | {r.kind} | {'on' if r.thinking else 'off'} | "
                    f"{'yes' if r.passed else 'no'} | {_i(r.prompt_tokens)} | "
-                   f"{_i(r.completion_tokens)} | {_i(r.reasoning_tokens_est)} | "
-                   f"{_i(r.cached_tokens)} | "
-                   f"{_f(r.cost_usd, 6)} | {detail} |")
+                   f"{_i(r.completion_tokens)}{' (chunks)' if r.token_source == 'chunks' else ''} | "
+                   f"{_i(r.reasoning_tokens_est)} | {_i(r.cached_tokens)} | "
+                   f"{_cost(r.cost_usd, eff) if r.ok else '-'} | {detail} |")
     out += [f"- note: {n}" for n in eff.notes]
     return out

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..checks import Expect, run_checks
+from ..checks import Expect, check_exchange
 from ..client import AsyncGLMClient, Exchange, TimedEvent
 from ..contract import business_error, is_retryable
 from .clients import ShardedClient
@@ -408,7 +408,7 @@ def _check_answers(outcomes: Sequence[Outcome]) -> None:
     for outcome in outcomes:
         exchange = outcome.exchange
         if exchange is not None and exchange.status == 200 and exchange.transport_error is None:
-            found = run_checks(exchange, Expect())
+            found = check_exchange(exchange, Expect(), profile=exchange.target.profile).violations
             outcome.sample.violations = sorted({f"{v.check}.{v.rule}" for v in found})
             outcome.checked = True
         if not outcome.keep:

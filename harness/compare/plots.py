@@ -210,6 +210,9 @@ def plot_tokens_per_solved(reports: Sequence[Loaded], labels: Sequence[str],
             if not s.solved:
                 ax.text(x, 0, "none\nsolved", ha="center", va="bottom", fontsize=8, color=color)
                 continue
+            if s.completion_tokens is None or s.reasoning_tokens_est is None:
+                ax.text(x, 0, "tokens\nunknown", ha="center", va="bottom", fontsize=8, color=color)
+                continue
             reasoning = s.reasoning_tokens_est / s.solved
             visible = (s.completion_tokens - s.reasoning_tokens_est) / s.solved
             ax.bar(x, reasoning, width * 0.92, color=color, alpha=0.55, hatch="//",

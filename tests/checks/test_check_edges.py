@@ -280,6 +280,16 @@ def test_describe_lists_every_violation_then_one_reproduction() -> None:
     assert one == "GLM contract violated (1 violation(s)):\n  [x] p: expected e; got g"
 
 
+def test_rules_not_applied_are_listed_after_the_verdict() -> None:
+    from harness.checks import NOT_APPLIED
+
+    waived = Violation("echo_conformance", "request_id", "$.request_id", "'a'", "None")
+    assert describe([], [waived]) == (
+        f"conforms\n  ({NOT_APPLIED}) [echo_conformance] $.request_id: expected 'a'; got None")
+    text = describe([Violation("x", "r", "p", "e", "g")], [waived])
+    assert text.splitlines()[-1] == f"  ({NOT_APPLIED}) [echo_conformance] $.request_id: expected 'a'; got None"
+
+
 def test_assert_conforms_raises_a_contract_violation_carrying_the_violations() -> None:
     assert_conforms(answer("simple"))
     with pytest.raises(ContractViolation) as raised:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import UsageError
-from .workers import Message, Share, run_share
+from .workers import Message, Share, drain, run_share
 
 _STOP = object()
 
@@ -131,13 +131,7 @@ class RayPool:
             self._lost[worker] = f"Ray task failed: {type(failure).__name__}"
 
     def receive(self, timeout_s: float) -> list[Message]:
-        messages: list[Message] = []
-        try:
-            messages.append(self._inbox.get(timeout=timeout_s))
-            while True:
-                messages.append(self._inbox.get_nowait())
-        except queue.Empty:
-            return messages
+        return drain(self._inbox, timeout_s)
 
     def lost(self, workers: Sequence[int]) -> dict[int, str]:
         return {k: why for k, why in self._lost.items() if k in workers}

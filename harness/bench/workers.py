@@ -78,6 +78,18 @@ Message = SampleMsg | DoneMsg
 Emit = Callable[[Message], None]
 
 
+def drain(inbox: Any, timeout_s: float) -> list[Message]:
+    """What has arrived in `inbox` (waiting up to `timeout_s` for the first): one thread hop per
+    batch. `inbox` is a queue.Queue or a multiprocessing queue; both raise queue.Empty."""
+    messages: list[Message] = []
+    try:
+        messages.append(inbox.get(timeout=timeout_s))
+        while True:
+            messages.append(inbox.get_nowait())
+    except queue.Empty:
+        return messages
+
+
 def usable_cores() -> int:
     """CPUs this process may run on (its affinity mask, not the machine's count)."""
     try:
@@ -183,14 +195,7 @@ class LocalPool:
             self._commands[share.worker].put(share)
 
     def receive(self, timeout_s: float) -> list[Message]:
-        """What has arrived (waiting up to `timeout_s` for the first): one thread hop per batch."""
-        messages: list[Message] = []
-        try:
-            messages.append(self._results.get(timeout=timeout_s))
-            while True:
-                messages.append(self._results.get_nowait())
-        except queue.Empty:
-            return messages
+        return drain(self._results, timeout_s)
 
     def lost(self, workers: Sequence[int]) -> dict[int, str]:
         return {k: f"worker process exited with status {self._processes[k].exitcode}"

@@ -5,11 +5,26 @@ written into the --glm-report document."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import CheckRun
 from .profiles import GLM_ONLY, NOT_APPLIED
+
+Answer = Mapping[str, Sequence[str]]
+"""One checked answer's part of the tally, as plain data: under pytest-xdist it is made in a
+worker and added up in the controller (it travels on the test report)."""
+
+
+def answer_of(run: CheckRun) -> dict[str, list[str]]:
+    return {
+        "ran": list(run.ran),
+        "broke": sorted({v.check for v in run.violations}),
+        "rules": sorted({f"{v.check}.{v.rule}" for v in run.violations}),
+        "not_applied": sorted({f"{v.check}.{v.rule}" for v in run.not_applied}),
+        "waived": sorted({v.check for v in run.not_applied}),
+    }
 
 
 @dataclass
@@ -22,13 +37,13 @@ class Conformance:
     not_applied: Counter[str] = field(default_factory=Counter)  # "check.rule" -> answers
     waived: Counter[str] = field(default_factory=Counter)  # check -> answers with a not-applied rule
 
-    def add(self, run: CheckRun) -> None:
+    def add(self, answer: Answer) -> None:
         self.answers += 1
-        self.ran.update(run.ran)
-        self.broke.update({v.check for v in run.violations})
-        self.rules.update({f"{v.check}.{v.rule}" for v in run.violations})
-        self.not_applied.update({f"{v.check}.{v.rule}" for v in run.not_applied})
-        self.waived.update({v.check for v in run.not_applied})
+        self.ran.update(answer["ran"])
+        self.broke.update(answer["broke"])
+        self.rules.update(answer["rules"])
+        self.not_applied.update(answer["not_applied"])
+        self.waived.update(answer["waived"])
 
     def met(self) -> dict[str, int]:
         """Checks no answer broke, with how many answers they judged; a check whose GLM-only rule

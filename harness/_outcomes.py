@@ -49,27 +49,39 @@ class OutcomeRecorder:
         outcome = yield
         report: pytest.TestReport = outcome.get_result()
         if report.when == "call" or report.outcome != "passed":
-            from .pytest_plugin import not_applied_key, violations_key
+            report.glm_outcome = self._entry(item, report)  # type: ignore[attr-defined]  # plain data, as xdist sends it
 
-            violations = item.stash.get(violations_key, [])
-            waived = item.stash.get(not_applied_key, [])
-            entry = self.tests.setdefault(item.nodeid, {"nodeid": item.nodeid})
-            if report.when == "call" or entry.get("outcome") in (None, "passed"):
-                entry.update(
-                    outcome="skipped" if report.skipped else report.outcome,
-                    duration_s=round(report.duration, 4),
-                    checks=sorted({v.check for v in violations}),
-                    violations=[self._scrub(str(v)) for v in violations],
-                    findings=[v.to_json() for v in violations],  # scrubbed with the whole document
-                    not_applied=[v.to_json() for v in waived],  # GLM-only rules, under the profile
-                    # scrubbed before the cut, so that a key cut in half cannot slip through
-                    message=self._scrub(report.longreprtext)[:2000] if report.failed or report.skipped else "",
-                )
+    def _entry(self, item: pytest.Item, report: pytest.TestReport) -> dict[str, Any]:
+        from .pytest_plugin import not_applied_key, violations_key
+
+        violations = item.stash.get(violations_key, [])
+        waived = item.stash.get(not_applied_key, [])
+        return {
+            "outcome": "skipped" if report.skipped else report.outcome,
+            "duration_s": round(report.duration, 4),
+            "checks": sorted({v.check for v in violations}),
+            "violations": [self._scrub(str(v)) for v in violations],
+            "findings": [v.to_json() for v in violations],  # scrubbed with the whole document
+            "not_applied": [v.to_json() for v in waived],  # GLM-only rules, under the profile
+            # scrubbed before the cut, so that a key cut in half cannot slip through
+            "message": self._scrub(report.longreprtext)[:2000] if report.failed or report.skipped else "",
+        }
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """In the process that writes the report: the controller under pytest-xdist."""
+        new = getattr(report, "glm_outcome", None)
+        if new is None:
+            return
+        entry = self.tests.setdefault(report.nodeid, {"nodeid": report.nodeid})
+        if report.when == "call" or entry.get("outcome") in (None, "passed"):
+            entry.update(new)
 
     def _scrub(self, text: str) -> str:
         return _scrubber(self.settings.api_key_env).scrub_text(text)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput"):  # a pytest-xdist worker: the controller writes it
+            return
         from .contract import DEFAULT_MODEL
 
         settings = self.settings

@@ -85,75 +85,66 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="glm-harness", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    if _available("serve", commands, "run the GLM twin over HTTP on loopback"):
-        from .mock.server import add_serve_arguments
-
-        serve = commands.add_parser("serve", help="run the GLM twin over HTTP on loopback")
-        add_serve_arguments(serve)
-        serve.set_defaults(run=_serve)
-
-    validate = commands.add_parser("validate", help="validate recorded requests, answers, streams")
+def _add_validate_arguments(validate: argparse.ArgumentParser) -> None:
     validate.add_argument("files", nargs="+", metavar="FILE|DIR")
     validate.add_argument("--strict", action="store_true",
                           help="also report unknown fields, nulls, missing always-sent fields (drift), "
                                "and undocumented fields real GLM is known to send (notices)")
-    validate.set_defaults(run=_validate)
 
-    schema = commands.add_parser("schema", help="export the contract's JSON Schemas")
+
+def _add_schema_arguments(schema: argparse.ArgumentParser) -> None:
     schema.add_argument("--out", type=output_dir(), default=Path("fixtures/schemas"),
                         help="directory (default %(default)s)")
-    schema.set_defaults(run=_schema)
-
-    from .drift import add_drift_arguments, run_drift
-    from .learn import add_learn_arguments, run_learn
-    from .record import add_record_arguments, run_record
-
-    drift = commands.add_parser("drift", help="compare the twin's answer shapes with recorded real answers")
-    add_drift_arguments(drift)
-    drift.set_defaults(run=run_drift)
-
-    learn = commands.add_parser("learn", help="propose contract changes from a folder of new recordings")
-    add_learn_arguments(learn)
-    learn.set_defaults(run=run_learn)
-
-    record = commands.add_parser("record", help="record exchanges as scrubbed transcripts")
-    add_record_arguments(record)
-    record.set_defaults(run=run_record)
-
-    _add_optional_commands(commands)
-    return parser
 
 
-def _available(name: str, commands: argparse._SubParsersAction, helptext: str) -> bool:  # type: ignore[type-arg]
-    """True if `name`'s extras are installed; else list it in --help with the extra it needs
-    (`main` stops a run of it with one line before parsing)."""
-    lacking = [extra for extra in COMMAND_EXTRAS.get(name, ()) if missing(extra)]
-    if lacking:
-        needs = ",".join(lacking)
-        commands.add_parser(name, help=f"{helptext} (needs glm-harness[{needs}])", add_help=False)
-    return not lacking
+# name: (help, where its arguments are added, what runs it), as "module:function" under harness.
+# Only the command being run is imported: together they pull in numpy, scipy, the twin and
+# uvicorn, seconds of start-up that every `glm-harness` call (and every bench worker) would pay.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "serve": ("run the GLM twin over HTTP on loopback", "mock.server:add_serve_arguments", "cli:_serve"),
+    "validate": ("validate recorded requests, answers, streams", "cli:_add_validate_arguments",
+                 "cli:_validate"),
+    "schema": ("export the contract's JSON Schemas", "cli:_add_schema_arguments", "cli:_schema"),
+    "drift": ("compare the twin's answer shapes with recorded real answers", "drift:add_drift_arguments",
+              "drift:run_drift"),
+    "learn": ("propose contract changes from a folder of new recordings", "learn:add_learn_arguments",
+              "learn:run_learn"),
+    "record": ("record exchanges as scrubbed transcripts", "record:add_record_arguments",
+               "record:run_record"),
+    "compare": ("compare reports; exit 1 on a regression beyond the thresholds",
+                "compare.commands:add_compare_arguments", "compare.commands:run_compare"),
+    "plot": ("plot benchmark reports (PNG)", "compare.commands:add_plot_arguments",
+             "compare.commands:run_plot"),
+    "summary": ("bench and contract reports side by side as Markdown (e.g. one per model)",
+                "compare.summary:add_summary_arguments", "compare.summary:run_summary"),
+    "bench": ("run latency and token-efficiency benchmarks", "bench.commands:add_bench_arguments",
+              "bench.commands:run_bench"),
+    "calibrate": ("measure the harness's own timing error against the twin",
+                  "bench.commands:add_calibrate_arguments", "bench.commands:run_calibrate"),
+}
 
 
-def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    specs = (
-        ("compare", "compare reports; exit 1 on a regression beyond the thresholds", "compare.commands", "compare"),
-        ("plot", "plot benchmark reports (PNG)", "compare.commands", "plot"),
-        ("summary", "bench and contract reports side by side as Markdown (e.g. one per model)",
-         "compare.summary", "summary"),
-        ("bench", "run latency and token-efficiency benchmarks", "bench.commands", "bench"),
-        ("calibrate", "measure the harness's own timing error against the twin", "bench.commands", "calibrate"),
-    )
-    for name, helptext, module_name, stem in specs:
-        if not _available(name, commands, helptext):
+def _load(spec: str) -> Callable[..., Any]:
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(f"harness.{module}"), name)  # type: ignore[no-any-return]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command listed (with the extra it needs, if one is missing); only `command`'s
+    arguments loaded (`main` stops a command whose extra is missing with one line first)."""
+    parser = _Parser(prog="glm-harness", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, (helptext, add, run) in COMMANDS.items():
+        lacking = [extra for extra in COMMAND_EXTRAS.get(name, ()) if missing(extra)]
+        if lacking:
+            commands.add_parser(name, help=f"{helptext} (needs glm-harness[{','.join(lacking)}])",
+                                add_help=False)
             continue
-        module = importlib.import_module(f"harness.{module_name}")
         sub = commands.add_parser(name, help=helptext)
-        getattr(module, f"add_{stem}_arguments")(sub)
-        sub.set_defaults(run=getattr(module, f"run_{stem}"))
+        if name == command:
+            _load(add)(sub)
+            sub.set_defaults(run=_load(run))
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -163,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as error:
         print(f"glm-harness: error: {error}", file=sys.stderr)
         return 2
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or one line about bad arguments

@@ -23,7 +23,7 @@ from . import _settings
 if TYPE_CHECKING:
     import httpx
 
-    from ._conformance import Conformance
+    from ._conformance import Answer, Conformance
     from ._silence import Silence
     from .checks import Violation
     from .client import AsyncGLMClient, Exchange, GLMClient
@@ -56,6 +56,7 @@ settings_key = pytest.StashKey[_settings.Settings]()
 violations_key: pytest.StashKey[list[Violation]] = pytest.StashKey()
 not_applied_key: pytest.StashKey[list[Violation]] = pytest.StashKey()
 conformance_key: pytest.StashKey[Conformance] = pytest.StashKey()
+answers_key: pytest.StashKey[list[Answer]] = pytest.StashKey()
 _used_key = pytest.StashKey[bool]()
 
 
@@ -72,6 +73,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(line)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (pytest-xdist) keeps a live target and the benchmarks in one process: a live
+    API counts concurrent requests against the key's limit, and pytest-benchmark does not time
+    under xdist. An explicit `-n N` is obeyed; the twin's runs spread over the cores."""
+    benchmarks = re.search(r"(?<!not )glm_bench", config.option.markexpr or "") is not None
+    return 0 if benchmarks or _settings.read(config).live else None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
@@ -84,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         check_record_sensitive(settings.record_sensitive)
     config.pluginmanager.register(_ScrubShim(), "glm-harness-scrub")
+    config.pluginmanager.register(_Tally(config), "glm-harness-tally")
     if settings.report:
         from ._outcomes import OutcomeRecorder, check_report_path
 
@@ -107,6 +118,35 @@ class _ScrubShim:
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
         outcome = yield
         _scrub(outcome.get_result())
+
+
+class _Tally:
+    """The conformance tally, added up from the test reports rather than in the fixture: under
+    pytest-xdist the checks run in the workers and only their reports reach the controller,
+    which prints the summary and writes --glm-report."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        outcome = yield
+        answers = item.stash.get(answers_key, None)
+        if answers:
+            outcome.get_result().glm_answers = list(answers)  # plain data, as xdist sends it
+            answers.clear()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        answers = getattr(report, "glm_answers", None)
+        if not answers:
+            return
+        from ._conformance import Conformance
+
+        settings = self.config.stash[settings_key]
+        profile = "openai-compatible" if settings.profile == "openai-compatible" else "glm"
+        tally = self.config.stash.setdefault(conformance_key, Conformance(profile))
+        for answer in answers:
+            tally.add(answer)
 
 
 def _scrub(report: pytest.TestReport | pytest.CollectReport) -> None:
@@ -342,18 +382,18 @@ def glm_check(request: pytest.FixtureRequest, glm_mode: Mode) -> GLMCheck:
     """`glm_check(exchange, status=200, code=None, checks=None, **expect)`: run the named checks
     (with `Expect`'s other fields, e.g. `tool_calls=("weather",)`), record the violations on the
     test for the report, and fail with every violation spelled out."""
-    from ._conformance import Conformance
+    from ._conformance import answer_of
     from .checks import Expect, check_exchange, describe
 
     recorded = request.node.stash.setdefault(violations_key, [])
     waived = request.node.stash.setdefault(not_applied_key, [])
+    answers = request.node.stash.setdefault(answers_key, [])
     profile = _target_of(request.config.stash[settings_key]).profile
-    tally = request.config.stash.setdefault(conformance_key, Conformance(profile))
 
     def check(exchange: Exchange, status: int = 200, code: str | tuple[str, ...] | None = None,
               checks: tuple[str, ...] | None = None, **expect: Any) -> None:
         run = check_exchange(exchange, Expect(status, code, glm_mode, **expect), checks, profile)
-        tally.add(run)
+        answers.append(answer_of(run))
         recorded.extend(run.violations)
         waived.extend(run.not_applied)
         if run.violations:

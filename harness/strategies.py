@@ -9,6 +9,7 @@ model card states, and carry the business code the contract says the API must an
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,9 @@ class InvalidRequest:
     expected_code: str
 
 
+@functools.cache
 def _schema() -> dict[str, Any]:
+    """Read-only: pydantic rebuilds the schema on every call, a cost paid per drawn example."""
     return ChatCompletionRequest.model_json_schema()
 
 

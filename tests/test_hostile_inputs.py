@@ -40,6 +40,7 @@ class Case:
     code: int
     first: str  # regex the first line of `stream` must match (search)
     stream: str = "err"  # err, out, or out-last (the last line of stdout)
+    suite: str = "test_schemas.py"  # pytest cases: the contract module they run
 
     def __str__(self) -> str:
         return " ".join(self.argv)[:80]
@@ -231,7 +232,7 @@ def test_cli_input(case: Case, values: dict[str, str], capsys: pytest.CaptureFix
 
 
 # -- pytest's own options (in-process through pytester), and signals -----------------------------------
-SUITE = str(ROOT / "suites" / "contract" / "test_schemas.py")
+SUITES = ROOT / "suites" / "contract"
 PYTEST_CASES = [
     Case(("--glm-twin-fault", "bogus"), 4, r"^ERROR: --glm-twin-fault bogus: unknown fault 'bogus'"),
     Case(("--glm-twin-fault", "stall:-1"), 4, r"^ERROR: --glm-twin-fault stall:-1: invalid fault 'stall:-1'"),
@@ -241,7 +242,10 @@ PYTEST_CASES = [
     Case(("--glm-read-timeout", "-1"), 4, r"^ERROR: --glm-read-timeout: expected a number of seconds > 0, got '-1'"),
     Case(("--glm-read-timeout", "0"), 4, r"^ERROR: --glm-read-timeout: expected a number of seconds > 0, got '0'"),
     Case(("--glm-target", "live", "--glm-base-url", "http://127.0.0.1:{silent_port}/api/paas/v4",
-          "--glm-read-timeout", "1"), 1, r"has not answered 3 requests in a row within 1 s", "out-grep"),
+          "--glm-read-timeout", "1", "-k", "not json_answer"), 1,
+         r"has not answered 3 requests in a row within 1 s", "out-grep",
+         # streamed only: a non-streamed request's read timeout also covers generating max_tokens
+         suite="test_streaming.py"),
 ]
 
 
@@ -250,7 +254,7 @@ def test_pytest_option(case: Case, values: dict[str, str], pytester: pytest.Pyte
                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZAI_API_KEY", "hostile-id.hostile-secret-0123456789")
     started = time.monotonic()
-    result = pytester.runpytest_inprocess(SUITE, "-q", "-p", "no:cacheprovider",
+    result = pytester.runpytest_inprocess(str(SUITES / case.suite), "-q", "-p", "no:cacheprovider",
                                           *(_fill(arg, values) for arg in case.argv))
     assert time.monotonic() - started < TIMEOUT_S
     _check(case, int(result.ret), "\n".join(result.outlines), "\n".join(result.errlines) + "\n")

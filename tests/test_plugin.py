@@ -228,3 +228,16 @@ def test_an_answer_resets_the_count() -> None:
 def test_the_default_read_timeout_is_bounded() -> None:
     """Not httpx's or pytest's "forever": a hung live target costs each test seconds, not minutes."""
     assert _settings.Settings().read_timeout == _settings.DEFAULT_READ_TIMEOUT_S <= 60
+
+
+@pytest.mark.parametrize(("args", "workers"), [
+    ((), None),  # the twin: xdist's own count (every core)
+    (("--glm-target", "live"), 0),
+    (("-m", "glm_bench"), 0),
+    (("-m", "not glm_bench"), None),
+])
+def test_n_auto_keeps_live_targets_and_benchmarks_in_one_process(
+        pytester: pytest.Pytester, args: tuple[str, ...], workers: int | None) -> None:
+    from harness.pytest_plugin import pytest_xdist_auto_num_workers
+
+    assert pytest_xdist_auto_num_workers(pytester.parseconfig(*args)) == workers

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import httpx
 
-from ..client import AsyncGLMClient
+from ..client import AsyncGLMClient, tls_context
 from ..targets import MOCK_BASE_URL, Target
 from .transport import BenchHTTPClient
 
@@ -32,18 +32,15 @@ class ShardedClient:
         count = max(1, -(-slots // shard_size))
         if fast if fast is not None else target.base_url != MOCK_BASE_URL:
             connect = timeout.connect if isinstance(timeout, httpx.Timeout) else timeout
-            # One TLS context for all shards, and none for plain HTTP: building one loads the
-            # CA bundle (20-90 ms of CPU).
-            https = target.base_url.startswith("https:")
-            tls = httpx.create_ssl_context() if https else None
+            # None for plain HTTP: the bench transport then never touches TLS.
+            tls = tls_context() if target.base_url.startswith("https:") else None
             self._clients: list[AsyncGLMClient | BenchHTTPClient] = [
                 BenchHTTPClient(target, connect_timeout_s=connect or 10.0, tls=tls)
                 for _ in range(count)]
             return
-        tls = httpx.create_ssl_context()
         limits = httpx.Limits(max_connections=shard_size, max_keepalive_connections=shard_size)
         self._clients = [
-            AsyncGLMClient(target, http=httpx.AsyncClient(timeout=timeout, limits=limits, verify=tls))
+            AsyncGLMClient(target, http=httpx.AsyncClient(timeout=timeout, limits=limits, verify=tls_context()))
             for _ in range(count)
         ]
 

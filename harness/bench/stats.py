@@ -14,7 +14,6 @@ from collections.abc import Iterable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy import stats as sps
 
 PERCENTILES = (50, 90, 95, 99)
 BOOTSTRAP_RESAMPLES = 1000
@@ -66,6 +65,9 @@ def bootstrap_ci(array: np.ndarray, statistic: str, *, seed: int = 0,
 
 def _order_statistic_ci(array: np.ndarray, q: float, level: float = 0.95) -> tuple[float, float]:
     """Distribution-free interval for the q-quantile from binomial order statistics."""
+    # Imported here: scipy.stats takes a second to import, and every bench process (workers,
+    # `glm-harness bench`) would pay it for the rare level with more than BOOTSTRAP_MAX_N samples.
+    from scipy import stats as sps
     ordered = np.sort(array)
     n = ordered.size
     alpha = (1 - level) / 2

@@ -26,7 +26,7 @@ from typing import Any
 import h11
 import httpx
 
-from ..client import Exchange, TimedEvent, _exchange
+from ..client import Exchange, TimedEvent, _exchange, tls_context
 from ..errors import TransportError
 from ..sse import SSEDecoder
 from ..targets import Target
@@ -75,7 +75,7 @@ class BenchHTTPClient:
         self.target = target
         self._url = httpx.URL(target.chat_url)
         self._connect_timeout_s = connect_timeout_s
-        self._tls = (tls or httpx.create_ssl_context()) if self._url.scheme == "https" else None
+        self._tls = (tls or tls_context()) if self._url.scheme == "https" else None
         self._idle: list[_Connection] = []
         self._all: set[_Connection] = set()
         self._last: _Request | None = None

@@ -17,7 +17,7 @@ from harness.client import Exchange, TimedEvent
 from harness.contract import ChatCompletionChunk, Mode, validate
 from harness.mock import TWIN_KEY, GLMTwin, Style, TwinConfig, WireRequest
 from harness.sse import SSEDecoder
-from harness.stream import assemble
+from harness.stream import Stream, assemble, read_stream
 from harness.targets import mock_target
 
 pytestmark = pytest.mark.glm_bench
@@ -79,8 +79,14 @@ def test_sample_from_exchange(benchmark: Any, stream: list[bytes]) -> None:
     benchmark.extra_info["chunks"] = CHUNKS
 
 
-def test_stream_assembly(benchmark: Any, stream: list[bytes]) -> None:
+def test_stream_reading_and_assembly(benchmark: Any, stream: list[bytes]) -> None:
+    """What a check does with a finished stream: read each event once, join the deltas."""
     events = _decode(stream)
-    assembly = benchmark(assemble, events)
-    assert assembly.done and assembly.usage is not None
-    benchmark.extra_info["chunks"] = len(assembly.chunks)
+
+    def read_and_assemble() -> tuple[Stream, Any]:
+        read = read_stream(events)
+        return read, assemble(read)
+
+    read, assembly = benchmark(read_and_assemble)
+    assert read.done and read.usage is not None and assembly.content
+    benchmark.extra_info["chunks"] = len(read.events)

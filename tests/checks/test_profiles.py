@@ -54,11 +54,13 @@ def test_wrong_status(glm_client, glm_check):
 '''
 
 
-def test_the_run_ends_with_a_conformance_summary(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["one-process", "xdist"])
+def test_the_run_ends_with_a_conformance_summary(pytester: pytest.Pytester, workers: str) -> None:
+    """Under pytest-xdist the checks run in the workers; the controller still adds them up."""
     pytester.makepyfile(test_suite=SUITE)
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--glm-profile", "openai-compatible",
-                                          "--glm-report", str(report))
+                                          "--glm-report", str(report), "-n", workers)
     text = result.stdout.str()
     assert "glm-harness conformance summary" in text
     assert "profile openai-compatible: 2 answer(s) checked" in text
@@ -68,3 +70,6 @@ def test_the_run_ends_with_a_conformance_summary(pytester: pytest.Pytester) -> N
     assert data["profile"] == "openai-compatible"
     assert data["conformance"]["broken"] == {"status_code_conformance.status": {"answers": 1, "of": 2}}
     assert data["conformance"]["answers_checked"] == 2
+    assert {t["nodeid"]: t["outcome"] for t in data["tests"]} == {
+        "test_suite.py::test_echo": "passed", "test_suite.py::test_wrong_status": "failed"}
+    assert data["tests"][1]["checks"] == ["status_code_conformance"]

@@ -26,7 +26,7 @@ from .client import Exchange
 from .contract import Mode, business_error
 from .errors import ContractViolation
 from .profiles import DEFAULT_PROFILE, NOT_APPLIED, Profile, applies
-from .stream import Assembly, Stream, assemble, chunk_schema, invariants, read_stream
+from .stream import Assembly, Stream, as_dict, assemble, chunk_schema, invariants, read_stream, token_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +247,8 @@ def usage_conformance(o: Observed) -> Iterator[Failure]:
     if usage is None:
         yield Failure("present", "usage", "a usage object", "none")
         return
-    prompt, completion, total = (_count(usage.get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    prompt, completion, total = (token_count(usage.get(k))
+                                 for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
     if prompt == 0:
         yield Failure("prompt_counted", "usage.prompt_tokens", "at least 1 (every request has a prompt)", "0")
     said = {k for k, v in (o.message() or {}).items() if k != "role" and v}
@@ -256,11 +257,11 @@ def usage_conformance(o: Observed) -> Iterator[Failure]:
                       f"at least 1 (the answer carries {', '.join(sorted(said))})", "0")
     if prompt is not None and completion is not None and total != prompt + completion:
         yield Failure("total", "usage.total_tokens", f"{prompt + completion} (prompt + completion)", repr(total))
-    cached = _count(_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
+    cached = token_count(as_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
     if cached is not None and prompt is not None and cached > prompt:
         yield Failure("cached", "usage.prompt_tokens_details.cached_tokens", f"<= prompt_tokens ({prompt})",
                       str(cached))
-    reasoning = _count(_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
+    reasoning = token_count(as_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
     if reasoning is not None and completion is not None and reasoning > completion:
         yield Failure("reasoning", "usage.completion_tokens_details.reasoning_tokens",
                       f"<= completion_tokens ({completion})", str(reasoning))
@@ -282,7 +283,8 @@ def finish_reason_conformance(o: Observed) -> Iterator[Failure]:
     if bool(calls) != (reason == "tool_calls"):
         yield Failure("tool_calls_match", "finish_reason", "'tool_calls' exactly when the message has tool calls",
                       f"{reason!r} with {calls} tool call(s)")
-    completion, max_tokens = _count((o.usage() or {}).get("completion_tokens")), o.exchange.request.get("max_tokens")
+    completion = token_count((o.usage() or {}).get("completion_tokens"))
+    max_tokens = o.exchange.request.get("max_tokens")
     if reason == "length" and completion is not None and isinstance(max_tokens, int) and completion < max_tokens:
         yield Failure("length_at_limit", "finish_reason",
                       f"'length' only when completion_tokens reaches max_tokens ({max_tokens})",
@@ -293,7 +295,7 @@ def tool_call_conformance(o: Observed) -> Iterator[Failure]:
     message = o.message() or {}
     calls = [c if isinstance(c, dict) else {} for c in message.get("tool_calls") or ()]
     wanted = o.expect.tool_calls
-    names = [_dict(c.get("function")).get("name") for c in calls]
+    names = [as_dict(c.get("function")).get("name") for c in calls]
     if wanted is not None and set(names) != set(wanted):
         yield Failure("expected_calls", "tool_calls", f"calls to {sorted(wanted)}", f"calls to {names}")
     pieces = sum(len(e.tool_calls) for e in o.stream.events)
@@ -311,7 +313,7 @@ def _tool_call(where: str, i: int, call: dict[str, Any], tools: dict[str, Any]) 
         yield Failure("id", f"{where}.id", "a tool call id", repr(call.get("id")))
     if call.get("index", i) != i:
         yield Failure("index", f"{where}.index", f"{i} (the call's position)", repr(call.get("index")))
-    function = _dict(call.get("function"))
+    function = as_dict(call.get("function"))
     name = function.get("name")
     if name not in tools:
         yield Failure("name", f"{where}.function.name", f"one of {sorted(tools)}", repr(name))
@@ -361,7 +363,7 @@ def echo_conformance(o: Observed) -> Iterator[Failure]:
 
 
 def thinking_conformance(o: Observed) -> Iterator[Failure]:
-    thinking = _dict(o.exchange.request.get("thinking")).get("type")
+    thinking = as_dict(o.exchange.request.get("thinking")).get("type")
     reasoning = (o.message() or {}).get("reasoning_content") or ""
     if thinking == "disabled" and reasoning:
         yield Failure("disabled", "reasoning_content", "no reasoning_content with thinking disabled",
@@ -457,15 +459,6 @@ def assert_conforms(exchange: Exchange, expect: Expect | None = None,
     violations = run_checks(exchange, expect, names)
     if violations:
         raise ContractViolation(describe(violations), violations)
-
-
-def _count(value: Any) -> int | None:
-    """A token count as the API sends it: a non-negative integer (anything else: unknown)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _peek(raw: bytes) -> str:

@@ -100,7 +100,7 @@ def read_event(event: ServerSentEvent, n: int, at: float | None = None) -> Strea
         error = data["error"] if isinstance(data["error"], dict) else {"message": str(data["error"])}
         return StreamEvent(n, at, EventKind.ERROR, data, usage=usage, error=error)
     choice = _first(data.get("choices"))
-    delta = _dict(choice.get("delta"))
+    delta = as_dict(choice.get("delta"))
     reasoning, content = _text(delta.get("reasoning_content")), _text(delta.get("content"))
     calls = tuple(_fragment(c) for c in delta.get("tool_calls") or () if isinstance(c, dict))
     finish = choice.get("finish_reason")
@@ -123,7 +123,7 @@ def _kind(reasoning: str, content: str, calls: tuple[ToolCallFragment, ...], end
 
 
 def _fragment(call: dict[str, Any]) -> ToolCallFragment:
-    function = _dict(call.get("function"))
+    function = as_dict(call.get("function"))
     index = call.get("index")
     return ToolCallFragment(
         index if isinstance(index, int) and not isinstance(index, bool) else None,
@@ -134,15 +134,21 @@ def _fragment(call: dict[str, Any]) -> ToolCallFragment:
 
 
 def _first(choices: Any) -> dict[str, Any]:
-    return _dict(choices[0]) if isinstance(choices, list) and choices else {}
+    return as_dict(choices[0]) if isinstance(choices, list) and choices else {}
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON object the API sent, or {} for anything else (absent, null, the wrong type)."""
     return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def token_count(value: Any) -> int | None:
+    """A token count as the API sends it: a non-negative integer (anything else: unknown)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 @dataclass(slots=True)

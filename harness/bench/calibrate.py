@@ -410,4 +410,12 @@ def format_table(result: CalibrationResult) -> str:
             f"{(f'{level.server_cpu_percent:.0f}%' if level.server_cpu_percent is not None else '-'):>5} "
             f"{'exact' if level.tokens_exact else 'OFF':>5}")
     out += [f"note: {n}" for n in result.notes]
+    out += [_bound_line(level) for level in result.levels if level.client and level.client.client_bound]
     return "\n".join(out)
+
+
+def _bound_line(level: CalibrationLevel) -> str:
+    """The bench's own rule (harness.bench.health): at such a level the error is the client's."""
+    reasons = "; ".join(level.client.reasons) if level.client else ""
+    return (f"client-bound at c{level.concurrency} ({reasons}): its errors measure this client, "
+            "not the server; spread the load (bench --workers) or lower the concurrency")

@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..client import Exchange, TimedEvent
-from ..stream import EventKind, Stream, StreamEvent, read_stream
+from ..stream import EventKind, Stream, StreamEvent, as_dict, read_stream, token_count
 
 # One character per SSE data event, in arrival order (the report keeps them as a string).
 REASONING, CONTENT, TOOL_CALL, MIXED, NO_TOKEN, ERROR_EVENT, UNPARSED = "r", "c", "t", "x", "-", "!", "?"
@@ -330,16 +330,16 @@ def _add_tokens(sample: Sample, stream: Stream) -> None:
     (glm-4.7 and later); otherwise they are estimated by chunk share (REASONING_SPLIT_METHOD).
     """
     usage = stream.usage or {}
-    sample.prompt_tokens = _count(usage.get("prompt_tokens"))
-    sample.completion_tokens = _count(usage.get("completion_tokens"))
-    sample.cached_tokens = _count(_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
+    sample.prompt_tokens = token_count(usage.get("prompt_tokens"))
+    sample.completion_tokens = token_count(usage.get("completion_tokens"))
+    sample.cached_tokens = token_count(as_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
     sample.token_source = "usage" if sample.completion_tokens is not None else None
     if sample.completion_tokens is None and sample.token_chunks:
         sample.completion_tokens, sample.token_source = sample.token_chunks, "chunks"
     if sample.completion_tokens is None:
         return
     tokens = stream.tokens()
-    reported = _count(_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
+    reported = token_count(as_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
     if reported is not None and reported <= sample.completion_tokens:
         _, content, tool = _apportion(sample.completion_tokens - reported, _visible_weights(tokens))
         sample.reasoning_tokens_est, sample.content_tokens_est, sample.tool_tokens_est = reported, content, tool
@@ -355,14 +355,6 @@ def _add_tokens(sample: Sample, stream: Stream) -> None:
 def _visible_weights(events: Sequence[StreamEvent]) -> list[float]:
     """Chunk shares of content and tool calls only: what is left once reasoning is known."""
     return [0.0, float(sum(bool(e.content) for e in events)), float(sum(bool(e.tool_calls) for e in events))]
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _add_metrics(sample: Sample, token_times: list[float]) -> None:

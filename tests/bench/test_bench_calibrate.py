@@ -32,8 +32,15 @@ def test_calibration_end_to_end_on_a_fast_twin() -> None:
         # processes); the twin stamps once its write has returned, so a lean client on another
         # CPU may stamp a few microseconds sooner
         assert level.stamp_delay.err_p50_ms is not None and level.stamp_delay.err_p50_ms > -0.5
-    table = format_table(result)
-    assert "err nominal" in table and len(table.splitlines()) == 4 + len(result.levels)
+    rows = [line for line in format_table(result).splitlines() if not line.startswith("client-bound")]
+    assert "err nominal" in rows[3] and len(rows) == 4 + len(result.levels)
+    bound = result.model_copy(deep=True)
+    health = bound.levels[1].client
+    assert health is not None
+    health.client_bound, health.reasons = True, ["event-loop lag p99 23.6 ms (flag at >= 10 ms)"]
+    assert format_table(bound).splitlines()[-1] == (
+        "client-bound at c3 (event-loop lag p99 23.6 ms (flag at >= 10 ms)): its errors measure this "
+        "client, not the server; spread the load (bench --workers) or lower the concurrency")
 
 
 def test_traced_twin_stamps_and_openai_object() -> None:

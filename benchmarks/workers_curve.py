@@ -1,10 +1,13 @@
 """Streamed chunks/s the bench holds without being client-bound, with 1 worker and with N.
 
 Run: ``python benchmarks/workers_curve.py [--workers 1,2] [--concurrency 32,64,128,256]
-      [--itl-ms 20] [--reply-tokens 50]``
+      [--itl-ms 20] [--reply-tokens 50] [--server lean|twin]``
 
-One twin (``glm-harness serve``, no jitter, no reasoning: one token per chunk) serves every run
-in its own process; for each worker count, ``glm-harness bench --workers N`` sweeps the levels
+One server serves every run in its own process: by default `benchmarks/lean_sse_server.py`
+(the twin's answer replayed on a bare asyncio socket, a few µs of CPU per chunk, so that on a
+small machine the client is what runs out first); `--server twin` uses ``glm-harness serve`` (no
+jitter, no reasoning: one token per chunk), whose own CPU then caps the curve. For each worker
+count, ``glm-harness bench --workers N`` sweeps the levels
 against it, closed loop, twice as many requests as slots. Each level's chunks/s is its
 `output_tokens_per_s`; the verdict is the report's own client-bound rule (harness.bench.health).
 The figure asked for is the highest chunks/s of a level not client-bound, per worker count, and
@@ -38,20 +41,24 @@ def main() -> int:
     parser.add_argument("--ttft-ms", type=float, default=50.0)
     parser.add_argument("--itl-ms", type=float, default=20.0)
     parser.add_argument("--reply-tokens", type=int, default=50)
+    parser.add_argument("--server", choices=("lean", "twin"), default="lean")
     args = parser.parse_args()
     requests = 2 * max(_ints(args.concurrency))
-    serve = subprocess.Popen([*HARNESS, "serve", "--port", "0", "--ttft-ms", f"{args.ttft_ms:g}",
-                              "--itl-ms", f"{args.itl_ms:g}", "--jitter", "0", "--reply-tokens",
-                              str(args.reply_tokens), "--reasoning-tokens", "0"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    timing = ["--port", "0", "--ttft-ms", f"{args.ttft_ms:g}", "--itl-ms", f"{args.itl_ms:g}",
+              "--reply-tokens", str(args.reply_tokens)]
+    server = ([sys.executable, str(Path(__file__).with_name("lean_sse_server.py")), *timing]
+              if args.server == "lean" else
+              [*HARNESS, "serve", *timing, "--jitter", "0", "--reasoning-tokens", "0"])
+    serve = subprocess.Popen(server, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert serve.stdout is not None
         match = re.search(r"(http://\S+)", serve.stdout.readline())
         if match is None:
-            print("the twin did not start", file=sys.stderr)
+            print(f"the {args.server} server did not start", file=sys.stderr)
             return 2
         best: dict[int, float] = {}
-        print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        print(f"server: {args.server}; load average at start: "
+              f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         print(f"{'workers':>7} {'level':>6} {'chunks/s':>9} {'TTFT p50':>9} {'busiest CPU':>11}  verdict")
         with tempfile.TemporaryDirectory() as tmp:
             for workers in args.workers:

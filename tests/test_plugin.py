@@ -241,3 +241,12 @@ def test_n_auto_keeps_live_targets_and_benchmarks_in_one_process(
     from harness.pytest_plugin import pytest_xdist_auto_num_workers
 
     assert pytest_xdist_auto_num_workers(pytester.parseconfig(*args)) == workers
+
+
+@pytest.mark.parametrize("args", [("--glm-target", "live"), ("-m", "glm_bench")], ids=["live", "bench"])
+def test_n_auto_starts_no_worker_for_them_whatever_the_plugin_load_order(
+        pytester: pytest.Pytester, args: tuple[str, ...]) -> None:
+    """xdist's own count answers first unless ours goes first: the entry points load in no fixed order."""
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-n", "auto", *args)
+    assert "created:" not in result.stdout.str() and "workers" not in result.stdout.str()

@@ -1,0 +1,106 @@
+"""A GLM-shaped SSE server that costs the machine almost nothing: for client-side benchmarks.
+
+Run: ``python benchmarks/lean_sse_server.py [--port 0] [--ttft-ms 50] [--itl-ms 20]
+      [--reply-tokens 50]``; it prints ``listening on http://127.0.0.1:PORT/api/paas/v4``.
+
+The twin (``glm-harness serve``) renders each answer and streams it through uvicorn and
+Starlette: some 100 µs of CPU per chunk, so on a small machine it, not the client, is what a
+client-side curve measures (`benchmarks/workers_curve.py --server twin` shows it: its TTFT grows
+past the configured one long before the client is busy). This server renders one answer once,
+with the twin's own engine (so the chunks are the twin's, byte for byte: GLM's shape, usage on
+the last one), and then only replays those bytes on a plain asyncio socket, HTTP/1.1 keep-alive
+with chunked framing, on schedule: the first chunk `ttft` after the request's body arrived, then
+one every `itl`. Every request gets the same answer; it answers nothing else (any path, any
+body: the client is what is measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+try:
+    import harness  # noqa: F401
+except ModuleNotFoundError:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(REPO_ROOT))
+
+from harness.mock import TWIN_KEY, GLMTwin, Style, TwinConfig, WireRequest  # noqa: E402
+
+HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+        b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+
+def rendered_answer(reply_tokens: int) -> list[bytes]:
+    """The twin's streamed answer (no reasoning, one token per chunk), as its SSE pieces."""
+    twin = GLMTwin(TwinConfig(style=Style(reply_tokens=reply_tokens, reasoning_tokens=0)))
+    body = json.dumps({"model": "glm-4.6", "stream": True, "thinking": {"type": "disabled"},
+                       "messages": [{"role": "user", "content": "hello"}]}).encode()
+    reply = twin.handle(WireRequest("POST", "/api/paas/v4/chat/completions",
+                                    {"Authorization": f"Bearer {TWIN_KEY}"}, body))
+    assert reply.script is not None
+    pieces = [step.data for step in reply.script if step.data]
+    reply.close()
+    return pieces
+
+
+def _framed(piece: bytes) -> bytes:
+    return b"%x\r\n" % len(piece) + piece + b"\r\n"
+
+
+async def _answer(writer: asyncio.StreamWriter, frames: list[bytes], ttft_s: float, itl_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    writer.write(HEAD)
+    for i, frame in enumerate(frames):
+        # on the clock, not after the previous write: a late write does not delay the rest
+        await asyncio.sleep(max(0.0, start + ttft_s + i * itl_s - loop.time()))
+        writer.write(frame)
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()
+
+
+async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, frames: list[bytes],
+                      ttft_s: float, itl_s: float) -> None:
+    try:
+        while head := await reader.readuntil(b"\r\n\r\n"):
+            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            await reader.readexactly(length)
+            await _answer(writer, frames, ttft_s, itl_s)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def serve(port: int, ttft_ms: float, itl_ms: float, reply_tokens: int) -> None:
+    frames = [_framed(piece) for piece in rendered_answer(reply_tokens)]
+    server = await asyncio.start_server(
+        lambda r, w: _connection(r, w, frames, ttft_ms / 1000, itl_ms / 1000), "127.0.0.1", port,
+        backlog=4096)
+    bound = server.sockets[0].getsockname()[1]
+    print(f"listening on http://127.0.0.1:{bound}/api/paas/v4", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--ttft-ms", type=float, default=50.0)
+    parser.add_argument("--itl-ms", type=float, default=20.0)
+    parser.add_argument("--reply-tokens", type=int, default=50)
+    args = parser.parse_args()
+    try:
+        asyncio.run(serve(args.port, args.ttft_ms, args.itl_ms, args.reply_tokens))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

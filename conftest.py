@@ -9,7 +9,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
-@pytest.hookimpl(optionalhook=True)
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """The `-n auto` of pyproject's addopts is for the outer run: a pytest started by one of the
     tests (pytester, a subprocess) runs in that one process."""

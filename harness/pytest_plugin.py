@@ -73,7 +73,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(line)
 
 
-@pytest.hookimpl(optionalhook=True)
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto` (pytest-xdist) keeps a live target and the benchmarks in one process: a live
     API counts concurrent requests against the key's limit, and pytest-benchmark does not time

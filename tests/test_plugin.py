@@ -241,3 +241,9 @@ def test_n_auto_keeps_live_targets_and_benchmarks_in_one_process(
     from harness.pytest_plugin import pytest_xdist_auto_num_workers
 
     assert pytest_xdist_auto_num_workers(pytester.parseconfig(*args)) == workers
+
+
+def test_n_auto_asks_the_plugin_before_xdist(pytester: pytest.Pytester) -> None:
+    """The hook is first-result: xdist's own answer (every core) must not come first."""
+    config = pytester.parseconfig("--glm-target", "live")
+    assert config.hook.pytest_xdist_auto_num_workers(config=config) == 0

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from _suites import KEY, KEY_ENV, run_suites
 
 # Gemma's turn format as a Jinja chat template (llama-server --chat-template-file).
 TEMPLATE = (
@@ -113,25 +114,15 @@ def main() -> int:
             if args.hog]
     for h in hogs:
         h.start()
-    env = {**os.environ, "LLAMA_KEY": "none"}
+    env = {**os.environ, KEY_ENV: KEY}
     try:
         with _server(args.server, args.model or _model(), args.port, out) as base:
-            started = time.monotonic()
-            suites = subprocess.run(
-                [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q", "-rfs",
-                 "--glm-target", "live", "--glm-base-url", base, "--glm-model", "gemma",
-                 "--glm-api-key-env", "LLAMA_KEY", "--glm-profile", "openai-compatible",
-                 "--glm-read-timeout", "120", "-m", "not glm_live_cost",
-                 "--glm-report", str(out / "contract.json")], env=env, capture_output=True, text=True)
-            (out / "suites.txt").write_text(suites.stdout + suites.stderr)
-            tally = suites.stdout.strip().splitlines()[-1] if suites.stdout.strip() else "no output"
-            print(f"suites exit {suites.returncode} in {time.monotonic() - started:.0f} s: {tally}; "
-                  f"output in {out / 'suites.txt'}")
+            run_suites(base, "gemma", out)
             _compare(args.out)
             bench_out = out / "bench.json"
             bench = subprocess.run(
                 [sys.executable, "-m", "harness.cli", "bench", "--target", "live", "--base-url", base,
-                 "--model", "gemma", "--api-key-env", "LLAMA_KEY", "--profile", "openai-compatible",
+                 "--model", "gemma", "--api-key-env", KEY_ENV, "--profile", "openai-compatible",
                  "--concurrency", "1", "--requests", "4", "--warmup", "1", "--max-tokens", "128",
                  "--tasks", "none", "--prompt", PROMPT, "--no-progress", "--out", str(bench_out)],
                 env=env, capture_output=True, text=True)

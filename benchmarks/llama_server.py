@@ -8,7 +8,9 @@ llama-server on 127.0.0.1 with the model and a chat template, runs the contract 
 --profile openai-compatible`, then compares the bench's output tokens with the server's own
 count (`usage.completion_tokens` of a non-streamed answer to the same prompt, and the server's
 `timings.predicted_n`). `--hog` runs a busy loop on every core beside it (a loaded machine).
-Prints one line per figure; exits 1 when the bench's and the server's counts differ by over 2%.
+Prints one line per figure; once both an idle and a `--hog` run are in --out, compares their
+verdicts (benchmarks/compare_verdicts.py). Exits 1 when the bench's and the server's counts
+differ by over 2%.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from _suites import KEY, KEY_ENV, run_suites
 
 # Gemma's turn format as a Jinja chat template (llama-server --chat-template-file).
 TEMPLATE = (
@@ -55,7 +58,10 @@ def _server(binary: str, model: str, port: int, out: Path) -> Iterator[str]:
     template.write_text(TEMPLATE)
     log = (out / "llama-server.log").open("w")
     proc = subprocess.Popen([binary, "-m", model, "--host", "127.0.0.1", "--port", str(port),
-                             "--chat-template-file", str(template), "-c", "4096", "-np", "2"],
+                             "--chat-template-file", str(template), "-c", "4096", "-np", "2",
+                             # greedy unless a request says otherwise, so that two runs differ in
+                             # the machine's load and not in what the model happened to sample
+                             "--temp", "0", "--seed", "1"],
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -85,6 +91,14 @@ def _server_count(base: str, max_tokens: int) -> tuple[int, int | None]:
     return data["usage"]["completion_tokens"], data.get("timings", {}).get("predicted_n")
 
 
+def _compare(root: Path) -> None:
+    """Once both runs are there, whether the loaded run reached the idle run's verdicts."""
+    reports = [root / run / "contract.json" for run in ("idle", "hog")]
+    if all(r.exists() for r in reports):
+        subprocess.run([sys.executable, str(Path(__file__).with_name("compare_verdicts.py")),
+                        *map(str, reports)])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8089)
@@ -100,21 +114,15 @@ def main() -> int:
             if args.hog]
     for h in hogs:
         h.start()
-    env = {**os.environ, "LLAMA_KEY": "none"}
+    env = {**os.environ, KEY_ENV: KEY}
     try:
         with _server(args.server, args.model or _model(), args.port, out) as base:
-            suites = subprocess.run(
-                [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q", "-rfs",
-                 "--glm-target", "live", "--glm-base-url", base, "--glm-model", "gemma",
-                 "--glm-api-key-env", "LLAMA_KEY", "--glm-profile", "openai-compatible",
-                 "--glm-read-timeout", "120", "-m", "not glm_live_cost",
-                 "--glm-report", str(out / "contract.json")], env=env, capture_output=True, text=True)
-            (out / "suites.txt").write_text(suites.stdout + suites.stderr)
-            print(f"suites exit {suites.returncode}; output in {out / 'suites.txt'}")
+            run_suites(base, "gemma", out)
+            _compare(args.out)
             bench_out = out / "bench.json"
             bench = subprocess.run(
                 [sys.executable, "-m", "harness.cli", "bench", "--target", "live", "--base-url", base,
-                 "--model", "gemma", "--api-key-env", "LLAMA_KEY", "--profile", "openai-compatible",
+                 "--model", "gemma", "--api-key-env", KEY_ENV, "--profile", "openai-compatible",
                  "--concurrency", "1", "--requests", "4", "--warmup", "1", "--max-tokens", "128",
                  "--tasks", "none", "--prompt", PROMPT, "--no-progress", "--out", str(bench_out)],
                 env=env, capture_output=True, text=True)

@@ -105,11 +105,8 @@ def add_options(parser: pytest.Parser) -> None:
             else {"action": "append", "metavar": option.metavar} if option.kind == "list"
             else {"metavar": option.metavar, "choices": option.choices})
         group.addoption(option.flag, dest=f"glm_{option.name}", help=option.help, default=None, **how)
-        ini_help = f"{option.help} (as {option.flag})"
-        if option.kind == "list":
-            parser.addini(option.ini, help=ini_help, type="args")
-        else:
-            parser.addini(option.ini, help=ini_help, type="string")
+        ini_kind: Literal["args", "string"] = "args" if option.kind == "list" else "string"
+        parser.addini(option.ini, help=f"{option.help} (as {option.flag})", type=ini_kind)
 
 
 def read(config: pytest.Config) -> Settings:

@@ -22,6 +22,8 @@ GLM_ONLY: Final[dict[str, str]] = {
     "error_code_conformance.message": "the wording of GLM's error messages",
     "error_schema_conformance.status_for_code": "the HTTP status GLM gives each business code",
     "echo_conformance.request_id": "GLM echoes the caller's request_id",
+    # OpenAI itself answers "gpt-4o" with a dated snapshot's name; llama.cpp names its .gguf.
+    "echo_conformance.model": "GLM answers with the model name it was asked for",
     "thinking_conformance.enabled": "GLM's thinking parameter",
     "thinking_conformance.disabled": "GLM's thinking parameter",
     # Asked for usage (stream_options), an OpenAI-compatible server sends it in one more chunk

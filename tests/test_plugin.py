@@ -250,3 +250,4 @@ def test_n_auto_starts_no_worker_for_them_whatever_the_plugin_load_order(
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-n", "auto", *args)
     assert "created:" not in result.stdout.str() and "workers" not in result.stdout.str()
+

@@ -1,5 +1,6 @@
 """A request that dies before any byte on a reused keep-alive connection is sent once more on a
-fresh one and counted apart (`retried_stale`); every other failure stays a failure.
+fresh one and counted apart (`retried_stale`), by the clients and by the bench's own transport;
+every other failure stays a failure.
 
 The loopback server below answers the first request on each connection with keep-alive, then
 closes the connection when the next request arrives on it, without a byte: the race a server
@@ -17,7 +18,8 @@ from collections.abc import Iterator
 
 import httpx
 
-from harness.client import FLOOR_TOKENS_PER_S, AsyncGLMClient, GLMClient, request_timeout
+from harness.bench.transport import BenchHTTPClient
+from harness.client import FLOOR_TOKENS_PER_S, AsyncGLMClient, Exchange, GLMClient, request_timeout
 from harness.targets import Target
 
 BODY = json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "m",
@@ -121,3 +123,28 @@ def test_a_timeout_says_how_long_it_waited() -> None:
         exchange = client.send({**REQUEST, "stream": True})
     error = exchange.transport_error
     assert error is not None and error.kind == "timeout" and "(after 0.2 s)" in str(error)
+
+
+def _bench_pair(answers: int) -> list[Exchange]:
+    async def run() -> list[Exchange]:
+        with closing_server(answers) as url:
+            client = BenchHTTPClient(_target(url))
+            try:
+                return [[item async for item in client.iter_events(REQUEST)][-1] for _ in range(2)]
+            finally:
+                await client.aclose()
+
+    return [e for e in asyncio.run(run()) if isinstance(e, Exchange)]
+
+
+def test_the_bench_transport_retries_the_same_way() -> None:
+    first, second = _bench_pair(answers=1)
+    assert (first.status, first.retried_stale) == (200, None)
+    assert (second.status, second.transport_error) == (200, None)
+    assert second.retried_stale is not None and "closed the connection" in str(second.retried_stale)
+
+
+def test_the_bench_transport_keeps_a_fresh_connection_dropped_unanswered_a_failure() -> None:
+    for exchange in _bench_pair(answers=0):
+        assert exchange.retried_stale is None
+        assert exchange.status is None and exchange.transport_error is not None

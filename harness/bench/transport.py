@@ -46,6 +46,7 @@ class _Connection(asyncio.Protocol):
         self.done: asyncio.Future[None] | None = None
         self.lost: Exception | None = None
         self.open = True
+        self.answered = 0  # responses read whole on it: a keep-alive connection once above 0
         # wake the request on every read (its head, or a body not chunked: an error, plain JSON),
         # not only on a chunked body's possible ends
         self.every_read = True
@@ -90,19 +91,33 @@ class BenchHTTPClient:
 
     async def _exchange(self, exchange: Exchange) -> None:
         exchange.sent_at = time.perf_counter()
+        if await self._attempt(exchange, reuse=True):
+            # as AsyncGLMClient does: sent once more on a fresh connection, counted apart
+            exchange.retried_stale, exchange.transport_error = exchange.transport_error, None
+            exchange.ended_at = None
+            await self._attempt(exchange, reuse=False)
+
+    async def _attempt(self, exchange: Exchange, *, reuse: bool) -> bool:
+        """One try; True when it died as a stale keep-alive connection does: on a connection
+        that had answered before, without a byte of the answer (the server closed it while
+        idle, so the request never reached it)."""
         conn: _Connection | None = None
         finished = False
         try:
             try:
-                conn = await self._checkout()
+                conn = await self._checkout(reuse)
             except (OSError, TimeoutError) as failure:
                 exchange.transport_error = _connect_error(failure)
-                return
+                return False
             request = self._request(exchange.payload)
             await self._response(conn, request, exchange)
             finished = True
+            conn.answered += 1
+            return False
         except (OSError, h11.ProtocolError, TimeoutError) as failure:
             exchange.transport_error = _transport_error(failure)
+            return (conn is not None and conn.answered > 0 and not conn.reads
+                    and not isinstance(failure, TimeoutError))
         finally:
             if exchange.ended_at is None:
                 exchange.ended_at = time.perf_counter()
@@ -144,8 +159,8 @@ class BenchHTTPClient:
                 ("Accept", "*/*"), ("Content-Length", str(len(payload))),
                 *self.target.headers().items()]
 
-    async def _checkout(self) -> _Connection:
-        while self._idle:
+    async def _checkout(self, reuse: bool = True) -> _Connection:
+        while reuse and self._idle:
             conn = self._idle.pop()
             if conn.open:
                 return conn

@@ -10,7 +10,14 @@ from harness._resources import fixtures_dir
 
 TOOLS = fixtures_dir() / "tools"
 SMALL = 64
-ROOMY = 1024  # enough for a thinking model to reason its way to a tool call
+# Enough for a thinking model to reason its way to a tool call or a short answer: recorded GLM
+# tool calls, reasoning included, took 69-178 tokens (real-traffic/, 2025-09..11). No more: a
+# model that never calls the tool (a small self-hosted one) writes all of it, and a slow server
+# takes minutes per 1000 tokens.
+ROOMY = 512
+# GLM-4.6 thinking "through" a sum: kept large so the reasoning and the answer both fit (a cut-off
+# answer has no content to check the order against); no recording bounds it yet.
+THINKING_ROOM = 2048
 
 
 def tool(name: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import asyncio
 
 from harness.checks import Observed
 
-from ._requests import ask
+from ._requests import THINKING_ROOM, ask
 
 
 def test_stream_conforms(glm_client, glm_check, cheap) -> None:
@@ -29,7 +29,7 @@ def test_stream_assembles_to_the_shape_of_the_json_answer(glm_client, glm_check,
 def test_thinking_stream_reasons_before_it_answers(glm_client, glm_check) -> None:
     # stream_invariants: reasoning before content; thinking_conformance: reasoning at all
     glm_check(glm_client.send(ask("What is 17 * 23? Think it through.", stream=True,
-                                  thinking={"type": "enabled"}, max_tokens=2048)), reasoning=True)
+                                  thinking={"type": "enabled"}, max_tokens=THINKING_ROOM)), reasoning=True)
 
 
 def test_async_client_streams_the_same_contract(glm_async_client, glm_check, cheap) -> None:

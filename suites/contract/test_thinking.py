@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ._requests import ask
+from ._requests import THINKING_ROOM, ask
 
 
 def test_thinking_enabled_returns_reasoning(glm_client, glm_check) -> None:
     exchange = glm_client.send(ask("What is 17 * 23? Think it through.",
-                                   thinking={"type": "enabled"}, max_tokens=2048))
+                                   thinking={"type": "enabled"}, max_tokens=THINKING_ROOM))
     glm_check(exchange, reasoning=True)
 
 

@@ -112,7 +112,9 @@ def test_unit_test_grader_runs_code_in_a_subprocess(monkeypatch: pytest.MonkeyPa
     assert grade(task, {"content": "```python\ndef f(x):\n    return x * 2\n```"}).passed
     failed = grade(task, {"content": "```python\ndef f(x):\n    return x + 3\n```"})
     assert not failed.passed and "AssertionError" in failed.detail
-    looping = grade(task, {"content": "```python\ndef f(x):\n    while True:\n        pass\n```"})
+    # a short limit for the loop alone: it spins until killed
+    quick = task.model_copy(update={"grader": grader.model_copy(update={"timeout_s": 0.3})})
+    looping = grade(quick, {"content": "```python\ndef f(x):\n    while True:\n        pass\n```"})
     assert not looping.passed and "timed out" in looping.detail
     assert "no definition" in grade(task, {"content": "def g(): pass"}).detail
     # the reply cannot read this process's environment: the child gets PATH only

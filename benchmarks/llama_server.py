@@ -58,7 +58,9 @@ def _server(binary: str, model: str, port: int, out: Path) -> Iterator[str]:
     template.write_text(TEMPLATE)
     log = (out / "llama-server.log").open("w")
     proc = subprocess.Popen([binary, "-m", model, "--host", "127.0.0.1", "--port", str(port),
-                             "--chat-template-file", str(template), "-c", "4096", "-np", "2",
+                             # -np 2 splits the context: 4096 a slot, room for the thinking
+                             # tests' 2048 tokens and the prompt (at -c 4096 they hit its end)
+                             "--chat-template-file", str(template), "-c", "8192", "-np", "2",
                              # greedy unless a request says otherwise, so that two runs differ in
                              # the machine's load and not in what the model happened to sample
                              "--temp", "0", "--seed", "1"],

@@ -251,3 +251,29 @@ def test_n_auto_starts_no_worker_for_them_whatever_the_plugin_load_order(
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-n", "auto", *args)
     assert "created:" not in result.stdout.str() and "workers" not in result.stdout.str()
 
+
+
+TWO_ANSWERS = """
+def test_echo(glm_client, glm_check):
+    glm_check(glm_client.send({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}))
+
+def test_wrong_status(glm_client, glm_check):
+    glm_check(glm_client.send({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}),
+              status=400)
+"""
+
+
+def test_under_xdist_the_controller_adds_up_the_workers_checks(pytester: pytest.Pytester) -> None:
+    """The checks run in the workers; the summary and --glm-report are the controller's."""
+    pytester.makepyfile(test_two=TWO_ANSWERS)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-n", "2", "--glm-report", str(report))
+    assert "created: 2/2 workers" in result.stdout.str()
+    result.stdout.fnmatch_lines(["*glm-harness conformance summary*", "profile glm: 2 answer(s) checked",
+                                 "  BREAKS status_code_conformance.status: 1 of 2 answer(s)"])
+    data = json.loads(report.read_text())
+    assert data["conformance"]["answers_checked"] == 2
+    assert data["conformance"]["broken"] == {"status_code_conformance.status": {"answers": 1, "of": 2}}
+    assert {t["nodeid"]: (t["outcome"], t["checks"]) for t in data["tests"]} == {
+        "test_two.py::test_echo": ("passed", []),
+        "test_two.py::test_wrong_status": ("failed", ["status_code_conformance"])}

@@ -54,13 +54,11 @@ def test_wrong_status(glm_client, glm_check):
 '''
 
 
-@pytest.mark.parametrize("workers", ["0", "2"], ids=["one-process", "xdist"])
-def test_the_run_ends_with_a_conformance_summary(pytester: pytest.Pytester, workers: str) -> None:
-    """Under pytest-xdist the checks run in the workers; the controller still adds them up."""
+def test_the_run_ends_with_a_conformance_summary(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--glm-profile", "openai-compatible",
-                                          "--glm-report", str(report), "-n", workers)
+                                          "--glm-report", str(report))
     text = result.stdout.str()
     assert "glm-harness conformance summary" in text
     assert "profile openai-compatible: 2 answer(s) checked" in text

@@ -142,8 +142,7 @@ class _Tally:
             return
         from ._conformance import Conformance
 
-        settings = self.config.stash[settings_key]
-        profile = "openai-compatible" if settings.profile == "openai-compatible" else "glm"
+        profile = _target_of(self.config.stash[settings_key]).profile
         tally = self.config.stash.setdefault(conformance_key, Conformance(profile))
         for answer in answers:
             tally.add(answer)

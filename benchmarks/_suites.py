@@ -9,10 +9,28 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 KEY_ENV = "SELF_HOSTED_KEY"  # such servers take any key; the harness wants one named
 # A key that no answer contains: every artifact is scrubbed of the key, and "none" would turn
 # "None" and "nonexistent" in the reports into "<scrubbed>".
 KEY = "self-hosted-placeholder-key"
+
+
+def wait_until_answering(proc: subprocess.Popen[bytes], probe: str, name: str, log: Path,
+                         within_s: float) -> None:
+    """Poll `probe` until it answers 200; one line and exit if the server dies or stays silent."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(probe, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"error: {name} exited; see {log}")
+        time.sleep(0.5)
+    raise SystemExit(f"error: {name} did not answer {probe} within {within_s:g} s; see {log}")
 
 
 def run_suites(base: str, model: str, out: Path, read_timeout: float = 120) -> int:

@@ -24,12 +24,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from _suites import KEY, KEY_ENV, run_suites
+from _suites import KEY, KEY_ENV, run_suites, wait_until_answering
 
 # Gemma's turn format as a Jinja chat template (llama-server --chat-template-file).
 TEMPLATE = (
@@ -67,13 +66,7 @@ def _server(binary: str, model: str, port: int, out: Path) -> Iterator[str]:
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None:
-                raise SystemExit(f"llama-server exited; see {log.name}")
-            time.sleep(0.5)
+        wait_until_answering(proc, base + "/health", "llama-server", Path(log.name), within_s=120)
         yield base + "/v1"
     finally:
         proc.terminate()

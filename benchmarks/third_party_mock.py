@@ -20,12 +20,10 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-from _suites import run_suites, summary
+from _suites import run_suites, summary, wait_until_answering
 
 ANSWERS = """\
 responses:
@@ -47,15 +45,7 @@ def _server(python: str, port: int, out: Path) -> Iterator[str]:
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + "/models", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None:
-                raise SystemExit(f"error: mockllm exited; see {log.name}")
-            time.sleep(0.5)
-        else:
-            raise SystemExit(f"error: mockllm did not answer on {base} within 60 s; see {log.name}")
+        wait_until_answering(proc, base + "/models", "mockllm", Path(log.name), within_s=60)
         yield base + "/v1"
     finally:
         proc.terminate()

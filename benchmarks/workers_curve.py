@@ -1,7 +1,7 @@
 """Streamed chunks/s the bench holds without being client-bound, with 1 worker and with N.
 
 Run: ``python benchmarks/workers_curve.py [--workers 1,2] [--concurrency 32,64,128,256]
-      [--itl-ms 20] [--reply-tokens 50] [--server lean|twin]``
+      [--itl-ms 20] [--jitter 0] [--reply-tokens 50] [--server lean|twin]``
 
 One server serves every run in its own process: by default `benchmarks/lean_sse_server.py`
 (the twin's answer replayed on a bare asyncio socket, a few µs of CPU per chunk, so that on a
@@ -40,15 +40,21 @@ def main() -> int:
     parser.add_argument("--concurrency", default="32,64,128,256")
     parser.add_argument("--ttft-ms", type=float, default=50.0)
     parser.add_argument("--itl-ms", type=float, default=20.0)
+    parser.add_argument("--jitter", type=float, default=0.0,
+                        help="the server's gaps' coefficient of variation (0: every stream in lock-step)")
+    parser.add_argument("--ramp", type=float, default=None,
+                        help="bench --ramp: seconds over which a level's slots start (default: one "
+                             "request's duration, ttft + reply tokens x itl; 0: all at once)")
     parser.add_argument("--reply-tokens", type=int, default=50)
     parser.add_argument("--server", choices=("lean", "twin"), default="lean")
     args = parser.parse_args()
     requests = 2 * max(_ints(args.concurrency))
+    ramp = args.ramp if args.ramp is not None else (args.ttft_ms + args.reply_tokens * args.itl_ms) / 1000
     timing = ["--port", "0", "--ttft-ms", f"{args.ttft_ms:g}", "--itl-ms", f"{args.itl_ms:g}",
-              "--reply-tokens", str(args.reply_tokens)]
+              "--jitter", f"{args.jitter:g}", "--reply-tokens", str(args.reply_tokens)]
     server = ([sys.executable, str(Path(__file__).with_name("lean_sse_server.py")), *timing]
               if args.server == "lean" else
-              [*HARNESS, "serve", *timing, "--jitter", "0", "--reasoning-tokens", "0"])
+              [*HARNESS, "serve", *timing, "--reasoning-tokens", "0"])
     serve = subprocess.Popen(server, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert serve.stdout is not None
@@ -57,7 +63,7 @@ def main() -> int:
             print(f"the {args.server} server did not start", file=sys.stderr)
             return 2
         best: dict[int, float] = {}
-        print(f"server: {args.server}; load average at start: "
+        print(f"server: {args.server}, jitter {args.jitter:g}; ramp {ramp:g} s; load average at start: "
               f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         print(f"{'workers':>7} {'level':>6} {'chunks/s':>9} {'TTFT p50':>9} {'busiest CPU':>11}  verdict")
         with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +71,8 @@ def main() -> int:
                 out = Path(tmp) / f"w{workers}.json"
                 subprocess.run([*HARNESS, "bench", "--target", "mock", "--base-url", match.group(1),
                                 "--concurrency", args.concurrency, "--requests", str(requests),
-                                "--tasks", "none", "--workers", str(workers), "--no-progress",
+                                "--ramp", f"{ramp:g}", "--tasks", "none", "--workers", str(workers),
+                                "--no-progress",
                                 "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
                 best[workers] = _table(workers, json.loads(out.read_text()))
         print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

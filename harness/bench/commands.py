@@ -96,6 +96,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="measured requests per level (default: %(default)s)")
     add("--warmup", type=at_least(int, 0), default=None, metavar="N",
         help="warm-up requests per level, excluded from the figures (default: one per slot)")
+    add("--ramp", type=at_least(float, 0), default=0.0, metavar="S",
+        help="closed loop: start the slots spread evenly over S seconds, not all at once (a "
+             "server with steady timings otherwise keeps every round in lock-step) (default: 0)")
     add("--rate", type=_rate_list, default=None, metavar="R[,R...]",
         help="open loop at R requests/s (sweep with a list); default: closed loop")
     add("--arrival", choices=("poisson", "constant"), default="poisson",
@@ -155,7 +158,7 @@ def bench_config(args: argparse.Namespace) -> BenchConfig:
     thinking = {"both": (True, False), "on": (True,), "off": (False,)}[args.task_thinking]
     return BenchConfig(
         concurrency=tuple(args.concurrency), requests=args.requests, warmup=args.warmup,
-        rates=tuple(args.rate) if args.rate else (None,), arrival=args.arrival,
+        ramp_s=args.ramp, rates=tuple(args.rate) if args.rate else (None,), arrival=args.arrival,
         timeout_s=args.timeout, retry=RetryPolicy(max_retries=args.max_retries),
         thinking=args.thinking == "on", prompt=args.prompt, max_tokens=args.max_tokens,
         task_set=task_set, task_thinking=thinking, task_concurrency=args.task_concurrency,
@@ -277,6 +280,9 @@ def _check_levels(config: BenchConfig) -> None:
     """A closed-loop level cannot keep more requests in flight than it sends: asking for it
     would open that many connections (and warm up as many requests) to measure a few."""
     if config.rates != (None,):
+        if config.ramp_s:
+            raise UsageError("--ramp spreads a closed loop's first requests; with --rate the "
+                             "schedule decides when each starts")
         return
     too_many = [c for c in config.concurrency if c > config.requests]
     if too_many:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import gc
 import random
 import time
@@ -33,6 +34,7 @@ from ..contract import business_error, is_retryable
 from .clients import ShardedClient
 from .health import ClientHealth, HealthMonitor, WorkerHealth
 from .metrics import Phase, Sample, SampleError, build_sample
+from .transport import Answer, BenchHTTPClient
 
 Arrival = Literal["constant", "poisson"]
 
@@ -203,6 +205,7 @@ class LoadRunner:
         self._index = 0
         self._checking = 0  # exchanges of this level kept for the contract checks
         self._jitter = random.Random(seed)
+        self._finisher = _Finisher()  # the running level's (see _closed_loop, _open_loop)
 
     def next_index(self) -> int:
         """The next sample number; samples measured elsewhere (workers) are numbered here too."""
@@ -252,7 +255,7 @@ class LoadRunner:
     async def _closed_loop(self, spec: LevelSpec, jobs: Sequence[Job], phase: Phase,
                            out: list[Outcome], level: str) -> None:
         """Each slot sends its next request when its last one ends. Lateness counts from that
-        end (the client stamped it), so sample building, logging and loop backlog all show."""
+        end (the client stamped it), so a slow start and loop backlog both show."""
         pending = iter(jobs)
         start = time.perf_counter()
 
@@ -265,14 +268,10 @@ class LoadRunner:
             for job in pending:
                 if self.stopped is not None:
                     return
-                outcome = await self._one(job, phase, level, slot, scheduled_at=free_at,
-                                          ready_at=free_at)
-                out.append(outcome)
-                sample = outcome.sample
-                end_ms = sample.end_ms if sample.end_ms is not None else 0.0
-                free_at = self.run_t0 + sample.sent_s + end_ms / 1000
+                free_at = await self._one(job, phase, level, slot, free_at, free_at, out)
 
-        await self._gather([worker(k) for k in range(slots)])
+        async with _Finisher() as self._finisher:
+            await self._gather([worker(k) for k in range(slots)])
 
     async def _open_loop(self, spec: LevelSpec, jobs: Sequence[Job], phase: Phase,
                          out: list[Outcome], level: str) -> None:
@@ -286,26 +285,27 @@ class LoadRunner:
 
         async def send(job: Job, slot: int, scheduled_at: float, ready_at: float) -> None:
             try:
-                out.append(await self._one(job, phase, level, slot, scheduled_at, ready_at))
+                await self._one(job, phase, level, slot, scheduled_at, ready_at, out)
             finally:
                 free.put_nowait(slot)
 
         start = time.perf_counter() + spec.delay_s
         try:
-            for job, offset in zip(jobs, offsets, strict=True):
-                due = start + offset
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if self.stopped is not None:
-                    break
-                # A full house is the server's doing, not the client's: lateness then counts
-                # from the moment a slot came free.
-                waited = free.empty()
-                slot = await free.get()
-                ready = time.perf_counter() if waited else due
-                tasks.append(asyncio.create_task(send(job, slot, due, ready)))
-            await self._gather(tasks)
+            async with _Finisher() as self._finisher:
+                for job, offset in zip(jobs, offsets, strict=True):
+                    due = start + offset
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    if self.stopped is not None:
+                        break
+                    # A full house is the server's doing, not the client's: lateness then
+                    # counts from the moment a slot came free.
+                    waited = free.empty()
+                    slot = await free.get()
+                    ready = time.perf_counter() if waited else due
+                    tasks.append(asyncio.create_task(send(job, slot, due, ready)))
+                await self._gather(tasks)
         finally:
             for task in tasks:
                 task.cancel()
@@ -321,22 +321,76 @@ class LoadRunner:
 
     # -- one request --------------------------------------------------------------------------------
     async def _one(self, job: Job, phase: Phase, level: str, slot: int, scheduled_at: float,
-                   ready_at: float) -> Outcome:
+                   ready_at: float, out: list[Outcome]) -> float:
+        """Send `job`, retried as the policy says; returns when its answer has ended, with the
+        time it ended. An answer read whole with status 200 is never retried nor a reason to
+        stop, so its outcome is left to the finisher: the slot's next request goes first."""
         index = self.next_index()
         first_sent: float | None = None
         waited = 0.0
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt(job, phase, level, index, slot, scheduled_at, ready_at,
-                                          attempt, waited, first_sent)
-            sample = outcome.sample
-            first_sent = first_sent if first_sent is not None else self.run_t0 + sample.sent_s
-            wait = self._retry_wait(sample, outcome.exchange, attempt)
+            tried = await self._try(job, slot)
+            build = functools.partial(
+                self._outcome, tried, job, phase, level, index, scheduled_at, ready_at, attempt,
+                waited, first_sent)
+            if tried.answered:
+                self._finisher.defer(build, lambda outcome: self._keep(outcome, job, out))
+                return tried.ended_at
+            outcome = build()
+            first_sent = first_sent if first_sent is not None else tried.sent_at
+            wait = self._retry_wait(outcome.sample, outcome.exchange, attempt)
             if wait is None or self.stopped is not None:
                 break
             await asyncio.sleep(wait)
             waited += wait
+        self._keep(outcome, job, out)
+        return tried.ended_at
+
+    async def _try(self, job: Job, slot: int) -> _Try:
+        tried = _Try(sent_at=time.perf_counter())
+        client = self.client.for_slot(slot)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                if isinstance(client, BenchHTTPClient):
+                    tried.answer = await client.answer(job.body)
+                else:
+                    async for item in client.iter_events(job.body):
+                        if isinstance(item, Exchange):
+                            tried.answer = Answer(item)
+                        else:
+                            tried.events.append(item)
+        except TimeoutError:
+            tried.error = SampleError(kind="timeout", message=f"no complete response in {self.timeout_s:g} s")
+        except asyncio.CancelledError:
+            raise
+        except Exception as failure:  # a bug or an odd transport must not end the run
+            message = self.client.target.redact(f"{type(failure).__name__}: {failure}")
+            tried.error = SampleError(kind="client", message=message[:300])
+        sent = tried.answer.sent if tried.answer is not None else None
+        if sent is not None:
+            tried.sent_at = sent.written_at or sent.sent_at
+        tried.ended_at = (sent.ended_at if sent is not None else None) or time.perf_counter()
+        return tried
+
+    def _outcome(self, tried: _Try, job: Job, phase: Phase, level: str, index: int,
+                 scheduled_at: float, ready_at: float, attempt: int, waited: float,
+                 first_sent: float | None) -> Outcome:
+        exchange = tried.answer.exchange() if tried.answer is not None else None
+        sample = build_sample(
+            exchange.events if exchange is not None else tried.events, tried.sent_at,
+            run_t0=self.run_t0, index=index, level=level, phase=phase, scheduled_at=scheduled_at,
+            ready_at=ready_at, exchange=exchange,
+            ended_at=tried.ended_at if exchange is None else None, error=tried.error,
+            task_id=job.task_id, thinking=job.thinking, attempts=attempt, retry_wait_s=waited,
+            first_sent_at=first_sent,
+        )
+        return Outcome(sample, exchange)
+
+    def _keep(self, outcome: Outcome, job: Job, out: list[Outcome]) -> None:
+        """A finished request: checked for a stop, reported, kept for the contract checks."""
+        sample = outcome.sample
         self._check_stop(sample)
         if self.on_sample is not None:
             self.on_sample(sample)
@@ -346,37 +400,7 @@ class LoadRunner:
         if not job.keep and self._checking >= CHECKED_PER_LEVEL:
             outcome.exchange = None
         self._checking += outcome.exchange is not None
-        return outcome
-
-    async def _attempt(self, job: Job, phase: Phase, level: str, index: int, slot: int,
-                       scheduled_at: float, ready_at: float, attempt: int, waited: float,
-                       first_sent: float | None) -> Outcome:
-        events: list[TimedEvent] = []
-        exchange: Exchange | None = None
-        error: SampleError | None = None
-        sent_at = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                async for item in self.client.for_slot(slot).iter_events(job.body):
-                    if isinstance(item, Exchange):
-                        exchange = item
-                    else:
-                        events.append(item)
-        except TimeoutError:
-            error = SampleError(kind="timeout", message=f"no complete response in {self.timeout_s:g} s")
-        except asyncio.CancelledError:
-            raise
-        except Exception as failure:  # a bug or an odd transport must not end the run
-            message = self.client.target.redact(f"{type(failure).__name__}: {failure}")
-            error = SampleError(kind="client", message=message[:300])
-        ended_at = time.perf_counter() if exchange is None else None
-        sample = build_sample(
-            events, sent_at, run_t0=self.run_t0, index=index, level=level, phase=phase,
-            scheduled_at=scheduled_at, ready_at=ready_at, exchange=exchange, ended_at=ended_at,
-            error=error, task_id=job.task_id, thinking=job.thinking, attempts=attempt,
-            retry_wait_s=waited, first_sent_at=first_sent,
-        )
-        return Outcome(sample, exchange)
+        out.append(outcome)
 
     def _retry_wait(self, sample: Sample, exchange: Exchange | None, attempt: int) -> float | None:
         """Seconds to wait before another try, or None: only retryable 429s are retried."""
@@ -401,6 +425,74 @@ class LoadRunner:
             known = business_error(error.code) if error.code else None
             meaning = known.meaning if known else "authentication failed"
             self.stopped = StopInfo(sample.status, error.code, error.message, meaning)
+
+
+@dataclass(slots=True)
+class _Try:
+    """One attempt at a request, as it came: the answer (not yet decoded), or why none came."""
+
+    sent_at: float  # when its bytes were written, once known
+    ended_at: float = 0.0
+    answer: Answer | None = None
+    events: list[TimedEvent] = field(default_factory=list)  # a partial stream, if it timed out
+    error: SampleError | None = None
+
+    @property
+    def answered(self) -> bool:
+        """A 200 answer read whole: no retry and no stop can follow from it."""
+        sent = self.answer.sent if self.answer is not None else None
+        return (self.error is None and sent is not None and sent.status == 200
+                and sent.transport_error is None)
+
+
+class _Finisher:
+    """Builds outcomes after their answers ended, one per turn of the event loop.
+
+    With fixed server timings a closed loop's streams end together; building each sample (SSE
+    decoding, reading every chunk's JSON) before its slot's next request would start the last
+    slot a whole round's work late, and stamp every chunk landing meanwhile as late. Deferred,
+    the requests go first, and each turn of the loop stamps what landed before the next build.
+    Whatever is left when the level is cancelled is built at once: nothing measured is lost.
+    """
+
+    def __init__(self) -> None:
+        self._steps: asyncio.Queue[tuple[Callable[[], Outcome], Callable[[Outcome], None]]] = (
+            asyncio.Queue())
+        self._task: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+
+    def defer(self, build: Callable[[], Outcome], then: Callable[[Outcome], None]) -> None:
+        self._steps.put_nowait((build, then))
+
+    async def __aenter__(self) -> _Finisher:
+        self._task = asyncio.create_task(self._run(), name="bench-finisher")
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        try:
+            if kind is None:
+                await self._steps.join()
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+            while not self._steps.empty():
+                self._step(self._steps.get_nowait())
+        if self._failure is not None and kind is None:
+            raise self._failure
+
+    async def _run(self) -> None:
+        while True:
+            self._step(await self._steps.get())
+            await asyncio.sleep(0)
+
+    def _step(self, step: tuple[Callable[[], Outcome], Callable[[Outcome], None]]) -> None:
+        build, then = step
+        try:
+            then(build())
+        except Exception as failure:  # surfaced when the level ends; the rest still build
+            self._failure = self._failure or failure
+        finally:
+            self._steps.task_done()
 
 
 def _check_answers(outcomes: Sequence[Outcome]) -> None:

@@ -50,6 +50,7 @@ class BenchConfig:
     concurrency: tuple[int, ...] = (1, 8)
     requests: int = 16
     warmup: int | None = None  # None: one request per slot (a full wave) before measuring
+    ramp_s: float = 0.0  # closed loop: the slots start spread over this long
     rates: tuple[float | None, ...] = (None,)
     arrival: Arrival = "poisson"
     timeout_s: float = 120.0
@@ -71,7 +72,7 @@ class BenchConfig:
     def levels(self) -> list[LevelSpec]:
         return [LevelSpec(concurrency=c, requests=self.requests,
                           warmup=c if self.warmup is None else self.warmup,
-                          rate=rate, arrival=self.arrival)
+                          rate=rate, arrival=self.arrival, ramp_s=self.ramp_s)
                 for c in self.concurrency for rate in self.rates]
 
     def body(self) -> dict[str, Any]:

@@ -6,10 +6,12 @@ times the CPU of a bare asyncio reader per chunk, all of it on the event loop th
 next chunk (benchmarks/client_cpu_per_chunk.py). Here an `asyncio.Protocol` stamps each read in
 `data_received`, the earliest point its bytes are in Python, keeps it, and looks only at its
 last bytes to see whether the response may be over; nothing wakes the request's coroutine until
-then. Once it is, h11 parses the whole exchange (status, headers, framing, exactly as httpx's
-h11 would) and the body is split into SSE events with each read's stamp, so `TimedEvent`s and
-`Exchange`s are the ones `AsyncGLMClient` makes. The request's bytes are written with one
-`transport.write`, and `Exchange.written_at` is stamped right after it.
+then. Once it is, h11 parses the response's head and its framing is checked (exactly as
+httpx's h11 would), and that is all `answer` waits for: the body is split into SSE events with
+each read's stamp only when `Answer.exchange()` asks, so a closed loop sends its next request
+before it decodes the last answer. The `TimedEvent`s and `Exchange`s are the ones
+`AsyncGLMClient` makes. The request's bytes are written with one `transport.write`, and
+`Exchange.written_at` is stamped right after it.
 
 For the bench only, on plain HTTP/1.1 (TLS included): no proxies, no HTTP/2, no redirects. The
 contract suites keep httpx.
@@ -83,24 +85,28 @@ class BenchHTTPClient:
 
     async def iter_events(self, body: dict[str, Any]) -> AsyncIterator[TimedEvent | Exchange]:
         """The response's events, then its `Exchange`; yielded once the response has ended."""
-        exchange = _exchange(self.target, body, None)
-        await self._exchange(exchange)
+        exchange = (await self.answer(body)).exchange()
         for timed in exchange.events:
             yield timed
         yield exchange
 
-    async def _exchange(self, exchange: Exchange) -> None:
-        exchange.sent_at = time.perf_counter()
-        if await self._attempt(exchange, reuse=True):
+    async def answer(self, body: dict[str, Any]) -> Answer:
+        """The response, read whole (or failed); its body is decoded by `Answer.exchange()`."""
+        answer = Answer(_exchange(self.target, body, None))
+        answer.sent.sent_at = time.perf_counter()
+        if await self._attempt(answer, reuse=True):
             # as AsyncGLMClient does: sent once more on a fresh connection, counted apart
+            exchange = answer.sent
             exchange.retried_stale, exchange.transport_error = exchange.transport_error, None
             exchange.ended_at = None
-            await self._attempt(exchange, reuse=False)
+            await self._attempt(answer, reuse=False)
+        return answer
 
-    async def _attempt(self, exchange: Exchange, *, reuse: bool) -> bool:
+    async def _attempt(self, answer: Answer, *, reuse: bool) -> bool:
         """One try; True when it died as a stale keep-alive connection does: on a connection
         that had answered before, without a byte of the answer (the server closed it while
         idle, so the request never reached it)."""
+        exchange = answer.sent
         conn: _Connection | None = None
         finished = False
         try:
@@ -110,7 +116,7 @@ class BenchHTTPClient:
                 exchange.transport_error = _connect_error(failure)
                 return False
             request = self._request(exchange.payload)
-            await self._response(conn, request, exchange)
+            answer.body = await self._response(conn, request, exchange)
             finished = True
             conn.answered += 1
             return False
@@ -133,7 +139,8 @@ class BenchHTTPClient:
                                               headers=self._headers(payload)), payload)
         return self._last
 
-    async def _response(self, conn: _Connection, request: _Request, exchange: Exchange) -> None:
+    async def _response(self, conn: _Connection, request: _Request,
+                        exchange: Exchange) -> tuple[_Response, list[tuple[float, bytes]]]:
         assert conn.transport is not None
         conn.reads, conn.tail, conn.every_read = [], b"", True  # every read until the head is in
         loop = asyncio.get_running_loop()
@@ -152,7 +159,7 @@ class BenchHTTPClient:
         exchange.ended_at = conn.reads[-1][0]
         if response.close:
             conn.open = False
-        response.record(conn.reads, exchange)
+        return response, conn.reads  # the connection takes a new list for its next request
 
     def _headers(self, payload: bytes) -> list[tuple[str, str]]:
         return [("Host", self._url.netloc.decode()), ("Content-Type", "application/json"),
@@ -186,6 +193,23 @@ class BenchHTTPClient:
                 conn.transport.close()
         self._all.clear()
         self._idle.clear()
+
+
+class Answer:
+    """A response read whole, or failed: status, headers and times are in `sent`, the body is
+    held as the reads that brought it until `exchange()` decodes it (once)."""
+
+    def __init__(self, sent: Exchange) -> None:
+        self.sent = sent
+        self.body: tuple[_Response, list[tuple[float, bytes]]] | None = None
+
+    def exchange(self) -> Exchange:
+        """The `Exchange`, its chunks and SSE events stamped with the reads that brought them."""
+        if self.body is not None:
+            response, reads = self.body
+            self.body = None
+            response.record(reads, self.sent)
+        return self.sent
 
 
 class _Request:

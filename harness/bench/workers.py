@@ -6,9 +6,12 @@ level's concurrency (or request rate) is split into shares, one per worker, and 
 runs its share with the same `LoadRunner` the single-process bench uses (`run_share`). A worker
 is a spawned local process (`LocalPool`) or a Ray task (`harness.bench.distributed.RayPool`);
 both hand the parent the same messages, and `run_split_level` merges them into one `LevelRun`:
-each sample is written to the sample log the moment it reaches the parent, so a worker killed
-mid-level loses only its requests in flight. Each worker checks its own answers against the
-contract after its level and sends the rules broken, so the report counts them as before.
+each sample is written to the sample log the moment it reaches the parent. A worker ships its
+samples in batches, at most `SHIP_S` after each ended (a message per sample kept the parent and
+each worker's queue thread busy enough to hold back the workers' loops), so a worker killed
+mid-level loses its requests in flight and the samples of its last `SHIP_S`. Each worker
+checks its own answers against the contract after its level and sends the rules broken, so the
+report counts them as before.
 
 Every worker puts its times on the run's axis through the wall clock the parent started at
 (`run_t0_wall`); latencies are differences of one worker's own monotonic stamps and never mix
@@ -39,6 +42,7 @@ from .runner import Job, LevelRun, LevelSpec, LoadRunner, Outcome, RetryPolicy, 
 
 # How long the parent waits for a message before it looks whether its workers are still alive.
 _POLL_S = 0.25
+SHIP_S = 0.05
 _READY_TIMEOUT_S = 120.0
 
 
@@ -61,7 +65,7 @@ class Share:
 @dataclass(frozen=True, slots=True)
 class SampleMsg:
     worker: int
-    sample: Sample
+    samples: list[Sample]
 
 
 @dataclass(slots=True)
@@ -123,15 +127,12 @@ async def run_share(share: Share, emit: Emit, node: str | None = None) -> None:
     done = DoneMsg(me)
     timeout = httpx.Timeout(connect=10.0, read=share.timeout_s, write=30.0, pool=None)
 
-    def on_sample(sample: Sample) -> None:
-        sample.worker = share.worker
-        emit(SampleMsg(share.worker, sample))
-
+    shipper = _Shipper(share.worker, emit)
     try:
         async with ShardedClient(share.target, slots=spec.concurrency, timeout=timeout) as client:
             await asyncio.sleep(max(share.start_wall - time.time(), 0.0))
             runner = LoadRunner(client, run_t0=run_t0, timeout_s=share.timeout_s,
-                                retry=share.retry, on_sample=on_sample,
+                                retry=share.retry, on_sample=shipper.add,
                                 seed=share.seed + share.worker)
             run = await runner.run_level(spec, lambda _: Job(share.body, thinking=share.thinking))
         me.health, me.completed, done.stopped = run.health, len(run.outcomes), run.stopped
@@ -140,7 +141,31 @@ async def run_share(share: Share, emit: Emit, node: str | None = None) -> None:
         done.checked = [o.sample.index for o in run.outcomes if o.checked]
     except Exception as failure:  # reported to the parent, which marks the level
         me.error = share.target.redact(f"{type(failure).__name__}: {failure}")[:300]
+    shipper.flush()
     emit(done)
+
+
+class _Shipper:
+    """A worker's samples to the parent, in one message per `SHIP_S`."""
+
+    def __init__(self, worker: int, emit: Emit) -> None:
+        self.worker, self.emit = worker, emit
+        self.batch: list[Sample] = []
+        self.due: asyncio.TimerHandle | None = None
+
+    def add(self, sample: Sample) -> None:
+        sample.worker = self.worker
+        self.batch.append(sample)
+        if self.due is None:
+            self.due = asyncio.get_running_loop().call_later(SHIP_S, self.flush)
+
+    def flush(self) -> None:
+        if self.due is not None:
+            self.due.cancel()
+            self.due = None
+        if self.batch:
+            self.emit(SampleMsg(self.worker, self.batch))
+            self.batch = []
 
 
 def _process_main(worker: int, commands: Any, results: Any) -> None:
@@ -232,7 +257,9 @@ async def run_split_level(pool: Pool, run: LevelRun, share_for: Callable[[int, L
             messages = await asyncio.to_thread(pool.receive, _POLL_S)
             for message in messages:
                 if isinstance(message, SampleMsg):
-                    _take_sample(run, message, by_local, next_index, on_sample, progress)
+                    for sample in message.samples:
+                        _take_sample(run, message.worker, sample, by_local, next_index, on_sample,
+                                     progress)
                 else:
                     reports[message.worker.worker] = message.worker
                     _apply_checks(message, by_local)
@@ -255,12 +282,11 @@ async def run_split_level(pool: Pool, run: LevelRun, share_for: Callable[[int, L
             progress.end_level()
 
 
-def _take_sample(run: LevelRun, message: SampleMsg, by_local: dict[tuple[int, int], Outcome],
-                 next_index: Callable[[], int], on_sample: Callable[[Sample], None],
-                 progress: Any) -> None:
-    sample = message.sample
+def _take_sample(run: LevelRun, worker: int, sample: Sample,
+                 by_local: dict[tuple[int, int], Outcome], next_index: Callable[[], int],
+                 on_sample: Callable[[Sample], None], progress: Any) -> None:
     outcome = Outcome(sample)
-    by_local[message.worker, sample.index] = outcome
+    by_local[worker, sample.index] = outcome
     sample.index = next_index()  # one numbering for the whole run, in the order samples came
     (run.warmup if sample.phase == "warmup" else run.outcomes).append(outcome)
     on_sample(sample)

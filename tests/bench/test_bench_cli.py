@@ -19,6 +19,8 @@ from harness.cli import main
     (["bench", "--requests", "-1"], "expected a number >= 1"),
     (["bench", "--rate", "0"], "request rates > 0"),
     (["bench", "--target", "staging"], "invalid choice"),
+    (["bench", "--rate", "5", "--ramp", "1"], "--ramp spreads a closed loop's first requests"),
+    (["bench", "--ramp", "-1"], "expected a number >= 0"),
     (["bench", "--base-url", "api.z.ai"], "http(s) base URL"),
     (["bench", "--tasks", "nosuch"], "no task set 'nosuch'"),
     (["bench", "--out", "report.txt"], "--out: must end in .json"),

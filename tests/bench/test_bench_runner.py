@@ -138,6 +138,22 @@ def test_warmup_requests_are_run_and_excluded() -> None:
     assert min(s.index for s in run.samples) > max(o.sample.index for o in run.warmup)
 
 
+def test_a_closed_loop_ramp_spreads_the_slots_first_starts() -> None:
+    slow = twin(timing=Timing(ttft_ms=100, itl_ms=0.2))  # no slot is free before the last starts
+    _, (run,) = run_levels(slow, LevelSpec(4, 4, ramp_s=0.06))
+    starts = sorted(s.scheduled_s for s in run.samples)
+    assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx([0.015] * 3, abs=1e-6)
+    assert all(s.sent_s >= s.scheduled_s for s in run.samples)
+
+
+def test_a_slot_sends_its_next_request_before_the_last_answer_is_read() -> None:
+    the_twin = twin()
+    sent_when_reported: list[int] = []
+    run_levels(the_twin, LevelSpec(1, 3),
+               on_sample=lambda sample: sent_when_reported.append(len(the_twin.requests)))
+    assert sent_when_reported == [2, 3, 3]
+
+
 def test_poisson_schedule_is_reproducible_with_a_seed() -> None:
     a = schedule(50, 20.0, "poisson", seed=7)
     assert a == schedule(50, 20.0, "poisson", seed=7)

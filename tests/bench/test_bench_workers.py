@@ -123,9 +123,9 @@ def test_samples_are_logged_as_they_come_renumbered_and_checked_by_their_worker(
     done0 = DoneMsg(_worker(0, _health(30)), violations={1: ["finish_reason.expected"]}, checked=[0, 1])
     done1 = DoneMsg(_worker(1, _health(35)), checked=[0, 1])
     pool = FakePool({
-        0: [SampleMsg(0, _sample(0, 0, "warmup")), SampleMsg(0, _sample(0, 0)),
-            SampleMsg(0, _sample(1, 0)), done0],
-        1: [SampleMsg(1, _sample(0, 1)), SampleMsg(1, _sample(1, 1)), done1],
+        0: [SampleMsg(0, [_sample(0, 0, "warmup")]), SampleMsg(0, [_sample(0, 0)]),
+            SampleMsg(0, [_sample(1, 0)]), done0],
+        1: [SampleMsg(1, [_sample(0, 1)]), SampleMsg(1, [_sample(1, 1)]), done1],
     })
     run, logged = _run(pool)
     assert [(s.concurrency, s.requests) for s in (sh.spec for sh in pool.started)] == [(2, 2), (2, 2)]
@@ -140,8 +140,8 @@ def test_samples_are_logged_as_they_come_renumbered_and_checked_by_their_worker(
 
 def test_a_worker_that_dies_keeps_what_it_sent_and_marks_the_level() -> None:
     pool = FakePool({
-        0: [SampleMsg(0, _sample(0, 0)), DoneMsg(_worker(0, _health(30)))],
-        1: [SampleMsg(1, _sample(0, 1))],  # killed before its DoneMsg
+        0: [SampleMsg(0, [_sample(0, 0)]), DoneMsg(_worker(0, _health(30)))],
+        1: [SampleMsg(1, [_sample(0, 1)])],  # killed before its DoneMsg
     })
     run, logged = _run(pool)
     assert len(logged) == 2 and len(run.outcomes) == 2

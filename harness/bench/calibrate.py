@@ -3,7 +3,9 @@
 The twin runs over real HTTP in its own process, pinned to one CPU, with no jitter: it sleeps
 `ttft_ms` before the first chunk and `itl_ms` before each later one, one token per chunk, so the
 nominal truth per request is exact (TTFT, every gap, and usage.completion_tokens == chunks). The
-client (this process's event loop) is pinned to another CPU and measures as in any benchmark.
+client (this process's event loop) is pinned to another CPU and measures as in any benchmark;
+with `workers` above 1 a level is split over that many worker processes as `bench --workers`
+splits it, unpinned (every core, the twin's too), and each worker sends back its answers' stamps.
 
 Two truths are reported. Against the nominal sleeps, the error is what the client adds plus what
 the twin adds (request parsing and rendering before the first sleep, asyncio timers firing up
@@ -46,8 +48,9 @@ from .clients import ShardedClient
 from .health import ClientHealth
 from .progress import BenchProgress
 from .report import git_sha, harness_version
-from .runner import Job, LevelSpec, LoadRunner, Outcome, RetryPolicy
+from .runner import Job, LevelRun, LevelSpec, LoadRunner, Outcome, RetryPolicy, stamps_of
 from .traced_twin import TRACE_PATH
+from .workers import LocalPool, Pool, Share, run_split_level, split
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _START_TIMEOUT_S = 20.0
@@ -66,6 +69,7 @@ class CalibrationSettings:
     model: str = DEFAULT_MODEL
     traced: bool = True  # serve with harness.bench.traced_twin (else harness.mock.server)
     timeout_s: float = 120.0  # per request; a twin that never answers is given up on after it
+    workers: int = 1  # client processes a level is split over (harness.bench.workers)
 
     @property
     def request_s(self) -> float:
@@ -245,7 +249,7 @@ async def fetch_traces(base_url: str) -> dict[str, dict[str, Any]]:
 
 
 async def measure_levels(base_url: str, settings: CalibrationSettings,
-                         server_pid: int | None) -> list[CalibrationLevel]:
+                         server_pid: int | None, pool: Pool | None = None) -> list[CalibrationLevel]:
     target = mock_target(settings.model, base_url)
     limit = settings.timeout_s
     timeout = httpx.Timeout(connect=min(30.0, limit), read=limit, write=min(30.0, limit), pool=None)
@@ -265,8 +269,7 @@ async def measure_levels(base_url: str, settings: CalibrationSettings,
                     await fetch_traces(base_url)  # drop earlier levels' stamps
                 cpu0 = process_cpu_seconds(server_pid) if server_pid else None
                 wall0 = time.perf_counter()
-                run = await runner.run_level(spec, lambda i, p=prefix: Job(  # type: ignore[misc]
-                    calibration_body(f"{p}-{i}-{uuid.uuid4().hex[:6]}"), keep=True))
+                run = await _run_level(runner, pool, spec, settings, prefix)
                 cpu1 = process_cpu_seconds(server_pid) if server_pid else None
                 wall = time.perf_counter() - wall0
                 server_cpu = (round((cpu1 - cpu0) / wall * 100, 1)
@@ -278,6 +281,24 @@ async def measure_levels(base_url: str, settings: CalibrationSettings,
         if progress is not None:
             progress.close()
     return levels
+
+
+async def _run_level(runner: LoadRunner, pool: Pool | None, spec: LevelSpec,
+                     settings: CalibrationSettings, prefix: str) -> LevelRun:
+    if pool is None or len(split(spec, pool.size)) == 1:
+        return await runner.run_level(spec, lambda i: Job(
+            calibration_body(f"{prefix}-{i}-{uuid.uuid4().hex[:6]}"), keep=True))
+    run = LevelRun(spec)
+    t0_wall = time.time() - (time.perf_counter() - runner.run_t0)
+
+    def share_for(worker: int, part: LevelSpec, start_wall: float) -> Share:
+        return Share(worker, part, runner.client.target, calibration_body("each worker's own"),
+                     False, settings.timeout_s, RetryPolicy(max_retries=0), 0, t0_wall, start_wall,
+                     request_ids=prefix)
+
+    await run_split_level(pool, run, share_for, on_sample=lambda _: None,
+                          next_index=runner.next_index, progress=runner.progress)
+    return run
 
 
 async def _probe(runner: LoadRunner, base_url: str, timeout_s: float) -> None:
@@ -320,14 +341,14 @@ def _add_server_view(level: CalibrationLevel, settings: CalibrationSettings,
     client_gaps: list[float] = []
     delays: list[float] = []
     for outcome in good:
-        exchange = outcome.exchange
-        trace = traces.get(str(exchange.request.get("request_id"))) if exchange else None
+        stamps = stamps_of(outcome.exchange) if outcome.exchange is not None else outcome.stamps
+        trace = traces.get(stamps[0]) if stamps is not None else None
         start = trace.get("first_bytes") or trace.get("arrived") if trace else None
-        if exchange is None or trace is None or start is None:
+        if stamps is None or trace is None or start is None:
             continue
         tokens = settings.reply_tokens
         server = trace["sends"][:tokens]
-        client = [e.at for e in exchange.data_events()][:tokens]
+        client = stamps[1][:tokens]
         if len(server) < tokens or len(client) < tokens or outcome.sample.ttft_ms is None:
             continue
         server_ttft.append((server[0] - start) * 1000)
@@ -347,6 +368,9 @@ def calibrate(settings: CalibrationSettings) -> CalibrationResult:
     notes = []
     if settings.pin and client_cpu is None:
         notes.append("fewer than 2 CPUs available: the twin and the client share a CPU")
+    if settings.workers > 1:
+        client_cpu = None  # spawned workers would inherit the pin: all of them on one CPU
+        notes.append(f"client split over {settings.workers} worker processes, not pinned")
     command: list[str] | None = None
     with contextlib.ExitStack() as stack:
         if settings.base_url is None:
@@ -356,8 +380,10 @@ def calibrate(settings: CalibrationSettings) -> CalibrationResult:
         else:
             base_url, pid, server_cpu = settings.base_url, None, None
             notes.append("external twin: its timing must match --ttft-ms/--itl-ms, no jitter")
+        pool = (stack.enter_context(contextlib.closing(LocalPool(settings.workers)))
+                if settings.workers > 1 else None)
         with pinned(client_cpu):
-            levels = asyncio.run(measure_levels(base_url, settings, pid))
+            levels = asyncio.run(measure_levels(base_url, settings, pid, pool))
     import platform
 
     return CalibrationResult(
@@ -383,7 +409,8 @@ def format_table(result: CalibrationResult) -> str:
     out = [
         f"calibration: twin at {result.base_url} (ttft {s['ttft_ms']:g} ms, itl {s['itl_ms']:g} ms, "
         f"{s['reply_tokens']} tokens/reply, no jitter, {'traced' if result.traced else 'untraced'}); "
-        f"twin on CPU {result.server_cpu}, client on CPU {result.client_cpu}",
+        f"twin on CPU {result.server_cpu}, client "
+        + (f"on CPU {result.client_cpu}" if s.get("workers", 1) == 1 else f"in {s['workers']} workers"),
         "all in ms; err = measured - truth, as p50 / p99. 'nominal': truth = the twin's "
         "configured sleeps; 'server': truth = the traced twin's own write times (same clock)",
         "",

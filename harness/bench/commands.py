@@ -342,6 +342,9 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
         help="use a twin already serving at this URL with the same --ttft-ms/--itl-ms and no "
              "jitter (default: start one in a process pinned to its own CPU)")
     add("--no-pin", action="store_true", help="do not pin the twin and the client to CPUs")
+    add("--workers", type=at_least(int, 1), default=1, metavar="N",
+        help="split each level over N client processes, as bench --workers does (unpinned; "
+             "default: %(default)s)")
     add("--untraced", action="store_true",
         help="serve with `python -m harness.mock.server` (no server-side truth) instead of the "
              "traced twin")
@@ -362,6 +365,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         itl_ms=args.itl_ms, reply_tokens=args.reply_tokens, base_url=args.base_url,
         pin=not args.no_pin, progress=not args.no_progress and sys.stderr.isatty(),
         traced=not args.untraced and args.base_url is None, timeout_s=args.timeout,
+        workers=args.workers,
     )
     try:
         result = calibrate(settings)

@@ -37,6 +37,7 @@ from .metrics import Phase, Sample, SampleError, build_sample
 from .transport import Answer, BenchHTTPClient
 
 Arrival = Literal["constant", "poisson"]
+Stamps = tuple[str, list[float]]  # a request_id, and when each data event of its answer came
 
 # 1000-1004 auth, 1110-1113 and 1120 account, 1304 daily limit, 1308-1310 plan quota or expiry.
 STOP_CODES = frozenset({"1000", "1001", "1002", "1003", "1004", "1110", "1111", "1112", "1113",
@@ -100,6 +101,8 @@ class Outcome:
     exchange: Exchange | None = None
     keep: bool = False  # hand the exchange back (grading); otherwise it is dropped once checked
     checked: bool = False
+    # measured in a worker (calibration): the answer's request_id and its data events' stamps
+    stamps: Stamps | None = None
 
 
 # Answers checked against the contract per level: all of a typical level, bounded so that a long
@@ -493,6 +496,10 @@ class _Finisher:
             self._failure = self._failure or failure
         finally:
             self._steps.task_done()
+
+
+def stamps_of(exchange: Exchange) -> Stamps:
+    return str(exchange.request.get("request_id")), [e.at for e in exchange.data_events()]
 
 
 def _check_answers(outcomes: Sequence[Outcome]) -> None:

@@ -21,6 +21,7 @@ clocks.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import os
 import queue
@@ -38,7 +39,7 @@ from ..targets import Target
 from .clients import ShardedClient
 from .health import WorkerHealth, combine
 from .metrics import Sample
-from .runner import Job, LevelRun, LevelSpec, LoadRunner, Outcome, RetryPolicy, StopInfo, _utc
+from .runner import Job, LevelRun, LevelSpec, LoadRunner, Outcome, RetryPolicy, Stamps, StopInfo, _utc, stamps_of
 
 # How long the parent waits for a message before it looks whether its workers are still alive.
 _POLL_S = 0.25
@@ -60,6 +61,9 @@ class Share:
     seed: int
     run_t0_wall: float  # time.time() when the run started: the one axis all workers share
     start_wall: float = 0.0  # time.time() at which every worker of the level begins at once
+    # calibration: each request carries request_id "<this>-<worker>-<n>", and the worker sends
+    # back its answers' stamps, to be lined up with the server's (same machine, same clock)
+    request_ids: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class DoneMsg:
     violations: dict[int, list[str]] = field(default_factory=dict)  # local index -> rules
     checked: list[int] = field(default_factory=list)  # local indexes of answers checked
     stopped: StopInfo | None = None
+    stamps: dict[int, Stamps] = field(default_factory=dict)  # local index -> (Share.request_ids)
 
 
 Message = SampleMsg | DoneMsg
@@ -134,15 +139,25 @@ async def run_share(share: Share, emit: Emit, node: str | None = None) -> None:
             runner = LoadRunner(client, run_t0=run_t0, timeout_s=share.timeout_s,
                                 retry=share.retry, on_sample=shipper.add,
                                 seed=share.seed + share.worker)
-            run = await runner.run_level(spec, lambda _: Job(share.body, thinking=share.thinking))
+            run = await runner.run_level(spec, _jobs(share))
         me.health, me.completed, done.stopped = run.health, len(run.outcomes), run.stopped
         done.violations = {o.sample.index: o.sample.violations for o in run.outcomes
                            if o.sample.violations}
         done.checked = [o.sample.index for o in run.outcomes if o.checked]
+        done.stamps = {o.sample.index: stamps_of(o.exchange) for o in run.outcomes
+                       if o.exchange is not None and share.request_ids}
     except Exception as failure:  # reported to the parent, which marks the level
         me.error = share.target.redact(f"{type(failure).__name__}: {failure}")[:300]
     shipper.flush()
     emit(done)
+
+
+def _jobs(share: Share) -> Callable[[int], Job]:
+    if share.request_ids is None:
+        return lambda _: Job(share.body, thinking=share.thinking)
+    numbers = itertools.count()  # warm-up and measured requests alike: every id is new
+    return lambda _: Job({**share.body, "request_id": f"{share.request_ids}-{share.worker}-{next(numbers)}"},
+                         thinking=share.thinking, keep=True)
 
 
 class _Shipper:
@@ -299,6 +314,9 @@ def _apply_checks(done: DoneMsg, by_local: dict[tuple[int, int], Outcome]) -> No
     for local in done.checked:
         if (outcome := by_local.get((worker, local))) is not None:
             outcome.checked = True
+    for local, stamps in done.stamps.items():
+        if (outcome := by_local.get((worker, local))) is not None:
+            outcome.stamps = stamps
     for local, rules in done.violations.items():
         if (outcome := by_local.get((worker, local))) is not None:
             outcome.sample.violations = rules

@@ -43,6 +43,19 @@ def test_calibration_end_to_end_on_a_fast_twin() -> None:
         "client, not the server; spread the load (bench --workers) or lower the concurrency")
 
 
+def test_calibration_split_over_workers_lines_up_every_workers_stamps() -> None:
+    settings = CalibrationSettings(concurrency=(2,), requests=6, ttft_ms=5, itl_ms=1,
+                                   reply_tokens=4, pin=False, workers=2)
+    result = calibrate(settings)
+    (level,) = result.levels
+    assert level.ok == level.requests == 6 and level.tokens_exact
+    assert level.ttft_vs_server is not None and level.ttft_vs_server.n == 6
+    assert level.stamp_delay is not None and level.stamp_delay.n == 6 * 4
+    assert level.stamp_delay.err_p50_ms is not None and level.stamp_delay.err_p50_ms > -0.5
+    assert "client split over 2 worker processes, not pinned" in result.notes
+    assert format_table(result).splitlines()[0].endswith("client in 2 workers")
+
+
 def test_traced_twin_stamps_and_openai_object() -> None:
     settings = CalibrationSettings(ttft_ms=0, itl_ms=0, reply_tokens=3)
     command = [*twin_command(settings), "--openai-object"]

@@ -162,20 +162,21 @@ async def _no_gc_pauses() -> AsyncIterator[None]:
     A full collection walks every live object; with thousands of exchanges held it stalls the
     event loop for tens of milliseconds, and every chunk arriving meanwhile is stamped late.
     Objects from before the level are frozen out of collection and automatic collection is off
-    while the level runs (reference counting still frees almost everything); one collection
-    runs after.
+    while the level runs (reference counting still frees almost everything). After it, only the
+    youngest generation is collected: with collection off nothing was promoted, so that is
+    exactly what the level allocated, and a full collection of a big process (a test session)
+    would cost more than the level.
     """
     was_enabled = gc.isenabled()
-    gc.collect()
-    gc.freeze()
     gc.disable()
+    gc.freeze()
     try:
         yield
     finally:
         gc.unfreeze()
+        gc.collect(0)
         if was_enabled:
             gc.enable()
-        gc.collect()
 
 
 def _utc() -> str:

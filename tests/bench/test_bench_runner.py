@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
+import weakref
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -18,6 +20,7 @@ from harness.bench.runner import (
     LevelSpec,
     LoadRunner,
     RetryPolicy,
+    _no_gc_pauses,
     retry_after_s,
     schedule,
 )
@@ -152,6 +155,24 @@ def test_a_slot_sends_its_next_request_before_the_last_answer_is_read() -> None:
     run_levels(the_twin, LevelSpec(1, 3),
                on_sample=lambda sample: sent_when_reported.append(len(the_twin.requests)))
     assert sent_when_reported == [2, 3, 3]
+
+
+def test_the_collector_is_off_during_a_level_and_its_cycles_are_freed_after() -> None:
+    class Node:
+        pass
+
+    async def level() -> weakref.ref[Node]:
+        async with _no_gc_pauses():
+            assert not gc.isenabled() and gc.get_freeze_count() > 0
+            cycle = Node()
+            cycle.self = cycle  # type: ignore[attr-defined]
+            ref = weakref.ref(cycle)
+            del cycle
+        return ref
+
+    gc.enable()
+    ref = asyncio.run(level())
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and ref() is None
 
 
 def test_poisson_schedule_is_reproducible_with_a_seed() -> None:

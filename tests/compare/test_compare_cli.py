@@ -300,25 +300,19 @@ def test_compare_plots(pair: dict[str, Path], tmp_path: Path,
     _assert_pngs(paths, f"{pair['base'].stem}+{pair['same'].stem}+{pair['slow'].stem}")
 
 
-def test_plot_command_writes_next_to_the_reports(write: Write,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    report = write("one.json", make_report(11, n=30, tokens=8, levels=(2,)))
-    code, out, _ = run(capsys, "plot", str(report))
+def test_plot_writes_next_to_the_report_and_another_reports_plots_overwrite_nothing(
+        write: Write, capsys: pytest.CaptureFixture[str]) -> None:
+    first = write("first.json", make_report(11, n=30, tokens=8, levels=(2,)))
+    second = write("second.json", make_report(12, n=30, tokens=8, levels=(2,), efficiency=False))
+    code, out, _ = run(capsys, "plot", str(first))
     assert code == 0
     paths = [Path(line) for line in out.splitlines()]
-    assert all(p.parent == report.parent for p in paths)
-    _assert_pngs(paths, "one", levels=("c2",))
-
-
-def test_plots_of_another_report_in_the_same_folder_overwrite_nothing(
-        write: Write, capsys: pytest.CaptureFixture[str]) -> None:
-    first = write("first.json", make_report(11, n=30, tokens=8, levels=(2,), efficiency=False))
-    second = write("second.json", make_report(12, n=30, tokens=8, levels=(2,), efficiency=False))
-    assert run(capsys, "plot", str(first))[0] == 0
-    before = {p: p.read_bytes() for p in first.parent.glob("first.*.png")}
+    assert all(p.parent == first.parent for p in paths)
+    _assert_pngs(paths, "first", levels=("c2",))
+    before = {p: p.read_bytes() for p in paths}
     assert run(capsys, "plot", str(second))[0] == 0
-    assert before and all(p.read_bytes() == data for p, data in before.items())
-    assert len(list(first.parent.glob("second.*.png"))) == len(before)
+    assert all(p.read_bytes() == data for p, data in before.items())
+    assert len(list(first.parent.glob("second.*.png"))) == len(before) - 1  # no efficiency: no tokens plot
 
 
 def test_plot_refuses_contract_reports(write: Write, capsys: pytest.CaptureFixture[str]) -> None:

@@ -41,9 +41,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 DEFAULT_ALPHA = 0.01  # family-wise, per comparison: see the module docstring
 DEFAULT_MIN_EFFECT = 0.05
@@ -55,6 +55,14 @@ DEFAULT_RESAMPLES = 2000
 # significant change" would be a foregone conclusion rather than a finding.
 MIN_N = {50.0: 5, 90.0: 50, 95.0: 100, 99.0: 500}
 _BLOCK = 250
+
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use: it takes a second to import, and every process that
+    imports `harness.compare` (the CLI, `plot`, each pytest worker) would pay it."""
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +156,7 @@ def exceedance_p(base: np.ndarray, new: np.ndarray, q: float) -> float:
     threshold = np.percentile(np.concatenate([base, new]), q)
     ka, kb = int((base > threshold).sum()), int((new > threshold).sum())
     table = [[kb, new.size - kb], [ka, base.size - ka]]
-    return float(sps.fisher_exact(table, alternative="two-sided").pvalue)
+    return float(_scipy_stats().fisher_exact(table, alternative="two-sided").pvalue)
 
 
 def grouped_exceedance_p(base: Sequence[np.ndarray], new: Sequence[np.ndarray], q: float) -> float:
@@ -163,7 +171,7 @@ def grouped_exceedance_p(base: Sequence[np.ndarray], new: Sequence[np.ndarray], 
 
 def _mannwhitney(base: np.ndarray, new: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = float(sps.mannwhitneyu(new, base, alternative="two-sided").pvalue)
+        p = float(_scipy_stats().mannwhitneyu(new, base, alternative="two-sided").pvalue)
     return p if math.isfinite(p) else 1.0  # every value tied: no evidence of a difference
 
 
@@ -232,7 +240,7 @@ def compare_clustered(base: Sequence[Sequence[float]], new: Sequence[Sequence[fl
 def newcombe_interval(k1: int, n1: int, k2: int, n2: int,
                       alpha: float = DEFAULT_ALPHA) -> tuple[float, float]:
     """Newcombe's hybrid score interval for p2 - p1 (method 10), from Wilson intervals."""
-    z = float(sps.norm.isf(alpha / 2))
+    z = float(_scipy_stats().norm.isf(alpha / 2))
 
     def wilson(k: int, n: int) -> tuple[float, float]:
         p = k / n
@@ -256,7 +264,7 @@ def compare_proportions(k1: int, n1: int, k2: int, n2: int, *,
         return TestResult(k1 / n1 if n1 else None, k2 / n2 if n2 else None, None, None, "-",
                           n1, n2, note="not tested: no trials on one side")
     table = [[k2, n2 - k2], [k1, n1 - k1]]
-    p = float(sps.fisher_exact(table, alternative="two-sided").pvalue)
+    p = float(_scipy_stats().fisher_exact(table, alternative="two-sided").pvalue)
     return TestResult(k1 / n1, k2 / n2, newcombe_interval(k1, n1, k2, n2, alpha), min(p, 1.0),
                       "Fisher exact", n1, n2)
 

@@ -292,9 +292,10 @@ async def _run_level(runner: LoadRunner, pool: Pool | None, spec: LevelSpec,
     t0_wall = time.time() - (time.perf_counter() - runner.run_t0)
 
     def share_for(worker: int, part: LevelSpec, start_wall: float) -> Share:
-        return Share(worker, part, runner.client.target, calibration_body("each worker's own"),
-                     False, settings.timeout_s, RetryPolicy(max_retries=0), 0, t0_wall, start_wall,
-                     request_ids=prefix)
+        return Share(worker=worker, spec=part, target=runner.client.target,
+                     body=calibration_body("each worker's own"), thinking=False,
+                     timeout_s=settings.timeout_s, retry=RetryPolicy(max_retries=0), seed=0,
+                     run_t0_wall=t0_wall, start_wall=start_wall, request_ids=prefix)
 
     await run_split_level(pool, run, share_for, on_sample=lambda _: None,
                           next_index=runner.next_index, progress=runner.progress)
@@ -369,7 +370,9 @@ def calibrate(settings: CalibrationSettings) -> CalibrationResult:
     if settings.pin and client_cpu is None:
         notes.append("fewer than 2 CPUs available: the twin and the client share a CPU")
     if settings.workers > 1:
-        client_cpu = None  # spawned workers would inherit the pin: all of them on one CPU
+        # the workers use every core; a level left whole (c1) runs in this process, unpinned
+        # too, so that every level of the run is measured the same way
+        client_cpu = None
         notes.append(f"client split over {settings.workers} worker processes, not pinned")
     command: list[str] | None = None
     with contextlib.ExitStack() as stack:

@@ -98,7 +98,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="warm-up requests per level, excluded from the figures (default: one per slot)")
     add("--ramp", type=at_least(float, 0), default=0.0, metavar="S",
         help="closed loop: start the slots spread evenly over S seconds, not all at once (a "
-             "server with steady timings otherwise keeps every round in lock-step) (default: 0)")
+             "server with steady timings otherwise keeps every round in lock-step); the level's "
+             "duration, and so its throughput, includes the ramp (default: 0)")
     add("--rate", type=_rate_list, default=None, metavar="R[,R...]",
         help="open loop at R requests/s (sweep with a list); default: closed loop")
     add("--arrival", choices=("poisson", "constant"), default="poisson",

@@ -184,7 +184,7 @@ def _utc() -> str:
 
 
 class LoadRunner:
-    """Runs levels against one client; every finished sample goes to `on_sample` at once."""
+    """Runs levels against one client; every sample goes to `on_sample` as soon as it is built."""
 
     def __init__(
         self,
@@ -209,7 +209,6 @@ class LoadRunner:
         self._index = 0
         self._checking = 0  # exchanges of this level kept for the contract checks
         self._jitter = random.Random(seed)
-        self._finisher = _Finisher()  # the running level's (see _closed_loop, _open_loop)
 
     def next_index(self) -> int:
         """The next sample number; samples measured elsewhere (workers) are numbered here too."""
@@ -261,7 +260,7 @@ class LoadRunner:
         """Each slot sends its next request when its last one ends. Lateness counts from that
         end (the client stamped it), so a slow start and loop backlog both show."""
         pending = iter(jobs)
-        start = time.perf_counter()
+        start = time.perf_counter() + spec.delay_s
 
         slots = min(spec.concurrency, len(jobs))
 
@@ -272,9 +271,10 @@ class LoadRunner:
             for job in pending:
                 if self.stopped is not None:
                     return
-                free_at = await self._one(job, phase, level, slot, free_at, free_at, out)
+                free_at = await self._one(job, phase, level, slot, scheduled_at=free_at,
+                                          ready_at=free_at, out=out, finisher=finisher)
 
-        async with _Finisher() as self._finisher:
+        async with _Finisher() as finisher:
             await self._gather([worker(k) for k in range(slots)])
 
     async def _open_loop(self, spec: LevelSpec, jobs: Sequence[Job], phase: Phase,
@@ -287,15 +287,17 @@ class LoadRunner:
             free.put_nowait(slot)
         tasks: list[asyncio.Task[None]] = []
 
-        async def send(job: Job, slot: int, scheduled_at: float, ready_at: float) -> None:
+        async def send(job: Job, slot: int, scheduled_at: float, ready_at: float,
+                       finisher: _Finisher) -> None:
             try:
-                await self._one(job, phase, level, slot, scheduled_at, ready_at, out)
+                await self._one(job, phase, level, slot, scheduled_at=scheduled_at,
+                                ready_at=ready_at, out=out, finisher=finisher)
             finally:
                 free.put_nowait(slot)
 
         start = time.perf_counter() + spec.delay_s
         try:
-            async with _Finisher() as self._finisher:
+            async with _Finisher() as finisher:
                 for job, offset in zip(jobs, offsets, strict=True):
                     due = start + offset
                     delay = due - time.perf_counter()
@@ -308,7 +310,7 @@ class LoadRunner:
                     waited = free.empty()
                     slot = await free.get()
                     ready = time.perf_counter() if waited else due
-                    tasks.append(asyncio.create_task(send(job, slot, due, ready)))
+                    tasks.append(asyncio.create_task(send(job, slot, due, ready, finisher)))
                 await self._gather(tasks)
         finally:
             for task in tasks:
@@ -324,8 +326,8 @@ class LoadRunner:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- one request --------------------------------------------------------------------------------
-    async def _one(self, job: Job, phase: Phase, level: str, slot: int, scheduled_at: float,
-                   ready_at: float, out: list[Outcome]) -> float:
+    async def _one(self, job: Job, phase: Phase, level: str, slot: int, *, scheduled_at: float,
+                   ready_at: float, out: list[Outcome], finisher: _Finisher) -> float:
         """Send `job`, retried as the policy says; returns when its answer has ended, with the
         time it ended. An answer read whole with status 200 is never retried nor a reason to
         stop, so its outcome is left to the finisher: the slot's next request goes first."""
@@ -337,10 +339,11 @@ class LoadRunner:
             attempt += 1
             tried = await self._try(job, slot)
             build = functools.partial(
-                self._outcome, tried, job, phase, level, index, scheduled_at, ready_at, attempt,
-                waited, first_sent)
+                self._outcome, tried, job, phase=phase, level=level, index=index,
+                scheduled_at=scheduled_at, ready_at=ready_at, attempt=attempt, waited=waited,
+                first_sent=first_sent)
             if tried.answered:
-                self._finisher.defer(build, lambda outcome: self._keep(outcome, job, out))
+                finisher.defer(build, lambda outcome: self._finish(outcome, job, out))
                 return tried.ended_at
             outcome = build()
             first_sent = first_sent if first_sent is not None else tried.sent_at
@@ -349,7 +352,7 @@ class LoadRunner:
                 break
             await asyncio.sleep(wait)
             waited += wait
-        self._keep(outcome, job, out)
+        self._finish(outcome, job, out)
         return tried.ended_at
 
     async def _try(self, job: Job, slot: int) -> _Try:
@@ -372,13 +375,13 @@ class LoadRunner:
         except Exception as failure:  # a bug or an odd transport must not end the run
             message = self.client.target.redact(f"{type(failure).__name__}: {failure}")
             tried.error = SampleError(kind="client", message=message[:300])
-        sent = tried.answer.sent if tried.answer is not None else None
-        if sent is not None:
-            tried.sent_at = sent.written_at or sent.sent_at
-        tried.ended_at = (sent.ended_at if sent is not None else None) or time.perf_counter()
+        head = tried.answer.head if tried.answer is not None else None
+        if head is not None:
+            tried.sent_at = head.written_at or head.sent_at
+        tried.ended_at = (head.ended_at if head is not None else None) or time.perf_counter()
         return tried
 
-    def _outcome(self, tried: _Try, job: Job, phase: Phase, level: str, index: int,
+    def _outcome(self, tried: _Try, job: Job, *, phase: Phase, level: str, index: int,
                  scheduled_at: float, ready_at: float, attempt: int, waited: float,
                  first_sent: float | None) -> Outcome:
         exchange = tried.answer.exchange() if tried.answer is not None else None
@@ -392,7 +395,7 @@ class LoadRunner:
         )
         return Outcome(sample, exchange)
 
-    def _keep(self, outcome: Outcome, job: Job, out: list[Outcome]) -> None:
+    def _finish(self, outcome: Outcome, job: Job, out: list[Outcome]) -> None:
         """A finished request: checked for a stop, reported, kept for the contract checks."""
         sample = outcome.sample
         self._check_stop(sample)
@@ -444,9 +447,9 @@ class _Try:
     @property
     def answered(self) -> bool:
         """A 200 answer read whole: no retry and no stop can follow from it."""
-        sent = self.answer.sent if self.answer is not None else None
-        return (self.error is None and sent is not None and sent.status == 200
-                and sent.transport_error is None)
+        head = self.answer.head if self.answer is not None else None
+        return (self.error is None and head is not None and head.status == 200
+                and head.transport_error is None)
 
 
 class _Finisher:
@@ -456,8 +459,13 @@ class _Finisher:
     decoding, reading every chunk's JSON) before its slot's next request would start the last
     slot a whole round's work late, and stamp every chunk landing meanwhile as late. Deferred,
     the requests go first, and each turn of the loop stamps what landed before the next build.
-    Whatever is left when the level is cancelled is built at once: nothing measured is lost.
+    Past `BACKLOG` waiting (a loop too busy to keep up, flagged client-bound anyway) a build runs
+    at once, so the answers held undecoded stay bounded. Whatever is left when the level is
+    cancelled is built at once: nothing measured is lost to an interruption. A build that
+    raises is reported when the level ends.
     """
+
+    BACKLOG = 512
 
     def __init__(self) -> None:
         self._steps: asyncio.Queue[tuple[Callable[[], Outcome], Callable[[Outcome], None]]] = (
@@ -466,7 +474,10 @@ class _Finisher:
         self._failure: BaseException | None = None
 
     def defer(self, build: Callable[[], Outcome], then: Callable[[Outcome], None]) -> None:
-        self._steps.put_nowait((build, then))
+        if self._steps.qsize() < self.BACKLOG:
+            self._steps.put_nowait((build, then))
+        else:
+            then(build())
 
     async def __aenter__(self) -> _Finisher:
         self._task = asyncio.create_task(self._run(), name="bench-finisher")

@@ -93,10 +93,10 @@ class BenchHTTPClient:
     async def answer(self, body: dict[str, Any]) -> Answer:
         """The response, read whole (or failed); its body is decoded by `Answer.exchange()`."""
         answer = Answer(_exchange(self.target, body, None))
-        answer.sent.sent_at = time.perf_counter()
+        answer.head.sent_at = time.perf_counter()
         if await self._attempt(answer, reuse=True):
             # as AsyncGLMClient does: sent once more on a fresh connection, counted apart
-            exchange = answer.sent
+            exchange = answer.head
             exchange.retried_stale, exchange.transport_error = exchange.transport_error, None
             exchange.ended_at = None
             await self._attempt(answer, reuse=False)
@@ -106,7 +106,7 @@ class BenchHTTPClient:
         """One try; True when it died as a stale keep-alive connection does: on a connection
         that had answered before, without a byte of the answer (the server closed it while
         idle, so the request never reached it)."""
-        exchange = answer.sent
+        exchange = answer.head
         conn: _Connection | None = None
         finished = False
         try:
@@ -196,11 +196,12 @@ class BenchHTTPClient:
 
 
 class Answer:
-    """A response read whole, or failed: status, headers and times are in `sent`, the body is
-    held as the reads that brought it until `exchange()` decodes it (once)."""
+    """A response read whole, or failed. `head` is its `Exchange` without the body: status,
+    headers, times, transport error. The body is held as the reads that brought it until
+    `exchange()` decodes it (once) into that same `Exchange`."""
 
-    def __init__(self, sent: Exchange) -> None:
-        self.sent = sent
+    def __init__(self, head: Exchange) -> None:
+        self.head = head
         self.body: tuple[_Response, list[tuple[float, bytes]]] | None = None
 
     def exchange(self) -> Exchange:
@@ -208,8 +209,8 @@ class Answer:
         if self.body is not None:
             response, reads = self.body
             self.body = None
-            response.record(reads, self.sent)
-        return self.sent
+            response.record(reads, self.head)
+        return self.head
 
 
 class _Request:

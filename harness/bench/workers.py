@@ -117,14 +117,22 @@ def split(spec: LevelSpec, workers: int) -> list[LevelSpec]:
     return [replace(spec, concurrency=part(spec.concurrency, k), requests=part(spec.requests, k),
                     warmup=part(spec.warmup, k), label=spec.name,
                     rate=spec.rate * part(spec.concurrency, k) / spec.concurrency if spec.rate else None,
-                    # constant arrivals interleave: worker k starts k/rate after worker 0
-                    delay_s=k / spec.rate if spec.rate and spec.arrival == "constant" else 0.0)
+                    delay_s=_offset(spec, k))
             for k in range(workers)]
+
+
+def _offset(spec: LevelSpec, k: int) -> float:
+    """How long after worker 0 worker k starts: constant arrivals and a closed loop's ramp
+    interleave (worker k's slots start between worker 0's), not start in step."""
+    if spec.rate:
+        return k / spec.rate if spec.arrival == "constant" else 0.0
+    return k * spec.ramp_s / spec.concurrency
 
 
 # -- the worker -----------------------------------------------------------------------------------
 async def run_share(share: Share, emit: Emit, node: str | None = None) -> None:
-    """Run one share of a level; every sample goes to `emit` as it ends, then one `DoneMsg`."""
+    """Run one share of a level; its samples go to `emit` in batches (`SHIP_S`), then one
+    `DoneMsg`."""
     run_t0 = time.perf_counter() - (time.time() - share.run_t0_wall)
     spec = share.spec
     me = WorkerHealth(worker=share.worker, host=socket.gethostname(), node=node, pid=os.getpid(),

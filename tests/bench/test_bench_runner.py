@@ -20,6 +20,7 @@ from harness.bench.runner import (
     LevelSpec,
     LoadRunner,
     RetryPolicy,
+    _Finisher,
     _no_gc_pauses,
     retry_after_s,
     schedule,
@@ -173,6 +174,21 @@ def test_the_collector_is_off_during_a_level_and_its_cycles_are_freed_after() ->
     gc.enable()
     ref = asyncio.run(level())
     assert gc.isenabled() and gc.get_freeze_count() == 0 and ref() is None
+
+
+def test_past_its_backlog_the_finisher_builds_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Finisher, "BACKLOG", 2)
+    built: list[int] = []
+
+    async def level() -> list[int]:
+        async with _Finisher() as finisher:
+            for k in range(3):  # no turn of the loop between them: only the third is built now
+                finisher.defer(lambda k=k: k, built.append)  # type: ignore[misc]
+            at_once = list(built)
+        return at_once
+
+    assert asyncio.run(level()) == [2]
+    assert sorted(built) == [0, 1, 2]
 
 
 def test_poisson_schedule_is_reproducible_with_a_seed() -> None:

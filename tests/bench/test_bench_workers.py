@@ -42,6 +42,12 @@ def test_split_rate_sums_to_the_level_rate_and_constant_arrivals_interleave() ->
     assert [p.delay_s for p in poisson] == [0.0, 0.0]
 
 
+def test_a_ramp_split_over_workers_interleaves_their_slots() -> None:
+    parts = split(LevelSpec(concurrency=8, requests=16, ramp_s=0.8), 2)
+    starts = sorted(p.delay_s + slot * p.ramp_s / p.concurrency for p in parts for slot in range(4))
+    assert starts == pytest.approx([0.1 * k for k in range(8)])
+
+
 # -- health -------------------------------------------------------------------------------------------
 def _health(cpu: float, lag_p99: float = 1.0, bound: bool = False) -> ClientHealth:
     lag = summarize([lag_p99] * 10)

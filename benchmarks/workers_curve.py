@@ -1,18 +1,23 @@
 """Streamed chunks/s the bench holds without being client-bound, with 1 worker and with N.
 
 Run: ``python benchmarks/workers_curve.py [--workers 1,2] [--concurrency 32,64,128,256]
-      [--itl-ms 20] [--jitter 0] [--reply-tokens 50] [--server lean|twin]``
+      [--itl-ms 20] [--jitter 0] [--ramp 0] [--reply-tokens 50] [--server lean|twin]``
 
 One server serves every run in its own process: by default `benchmarks/lean_sse_server.py`
 (the twin's answer replayed on a bare asyncio socket, a few µs of CPU per chunk, so that on a
 small machine the client is what runs out first); `--server twin` uses ``glm-harness serve`` (no
-jitter, no reasoning: one token per chunk), whose own CPU then caps the curve. For each worker
-count, ``glm-harness bench --workers N`` sweeps the levels
-against it, closed loop, twice as many requests as slots. Each level's chunks/s is its
-`output_tokens_per_s`; the verdict is the report's own client-bound rule (harness.bench.health).
-The figure asked for is the highest chunks/s of a level not client-bound, per worker count, and
-its growth from the first count to the others. The twin shares the machine: when it is the
-bottleneck (its TTFT grows past the configured one) the curve measures it, not the client.
+reasoning: one token per chunk), whose own CPU then caps the curve. For each worker count,
+``glm-harness bench --workers N`` sweeps the levels against it, closed loop, twice as many
+requests as slots. Each level's chunks/s is its `output_tokens_per_s`; the verdict is the
+report's own client-bound rule (harness.bench.health). The figure asked for is the highest
+chunks/s of a level not client-bound, per worker count, and its growth from the first count to
+the others.
+
+Two regimes. By default (no jitter, no ramp) every stream of a level is in lock-step: a round's
+streams end in the same millisecond, and each worker's loop then starts its share of the next
+round in one go; that burst, not CPU, is what binds a worker, and it halves with each worker
+added. With `--jitter 0.3 --ramp 1.05` the streams spread out and a worker is bound by CPU; on a
+machine whose cores the server and the parent share, the curve then measures the machine.
 """
 
 from __future__ import annotations
@@ -42,14 +47,13 @@ def main() -> int:
     parser.add_argument("--itl-ms", type=float, default=20.0)
     parser.add_argument("--jitter", type=float, default=0.0,
                         help="the server's gaps' coefficient of variation (0: every stream in lock-step)")
-    parser.add_argument("--ramp", type=float, default=None,
-                        help="bench --ramp: seconds over which a level's slots start (default: one "
-                             "request's duration, ttft + reply tokens x itl; 0: all at once)")
+    parser.add_argument("--ramp", type=float, default=0.0,
+                        help="bench --ramp: seconds over which a level's slots start (default: 0, "
+                             "all at once; a request lasts ttft + reply tokens x itl)")
     parser.add_argument("--reply-tokens", type=int, default=50)
     parser.add_argument("--server", choices=("lean", "twin"), default="lean")
     args = parser.parse_args()
     requests = 2 * max(_ints(args.concurrency))
-    ramp = args.ramp if args.ramp is not None else (args.ttft_ms + args.reply_tokens * args.itl_ms) / 1000
     timing = ["--port", "0", "--ttft-ms", f"{args.ttft_ms:g}", "--itl-ms", f"{args.itl_ms:g}",
               "--jitter", f"{args.jitter:g}", "--reply-tokens", str(args.reply_tokens)]
     server = ([sys.executable, str(Path(__file__).with_name("lean_sse_server.py")), *timing]
@@ -63,7 +67,7 @@ def main() -> int:
             print(f"the {args.server} server did not start", file=sys.stderr)
             return 2
         best: dict[int, float] = {}
-        print(f"server: {args.server}, jitter {args.jitter:g}; ramp {ramp:g} s; load average at start: "
+        print(f"server: {args.server}, jitter {args.jitter:g}; ramp {args.ramp:g} s; load average at start: "
               f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         print(f"{'workers':>7} {'level':>6} {'chunks/s':>9} {'TTFT p50':>9} {'busiest CPU':>11}  verdict")
         with tempfile.TemporaryDirectory() as tmp:
@@ -71,7 +75,7 @@ def main() -> int:
                 out = Path(tmp) / f"w{workers}.json"
                 subprocess.run([*HARNESS, "bench", "--target", "mock", "--base-url", match.group(1),
                                 "--concurrency", args.concurrency, "--requests", str(requests),
-                                "--ramp", f"{ramp:g}", "--tasks", "none", "--workers", str(workers),
+                                "--ramp", f"{args.ramp:g}", "--tasks", "none", "--workers", str(workers),
                                 "--no-progress",
                                 "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
                 best[workers] = _table(workers, json.loads(out.read_text()))

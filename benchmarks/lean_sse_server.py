@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ try:
 except ModuleNotFoundError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
-from harness.mock import TWIN_KEY, GLMTwin, Style, TwinConfig, WireRequest  # noqa: E402
+from harness.mock import GLMTwin, Style, TwinConfig  # noqa: E402
 from harness.mock.config import Timing  # noqa: E402
 
 HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
@@ -40,14 +39,8 @@ HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
 def rendered_answer(reply_tokens: int) -> list[bytes]:
     """The twin's streamed answer (no reasoning, one token per chunk), as its SSE pieces."""
     twin = GLMTwin(TwinConfig(style=Style(reply_tokens=reply_tokens, reasoning_tokens=0)))
-    body = json.dumps({"model": "glm-4.6", "stream": True, "thinking": {"type": "disabled"},
-                       "messages": [{"role": "user", "content": "hello"}]}).encode()
-    reply = twin.handle(WireRequest("POST", "/api/paas/v4/chat/completions",
-                                    {"Authorization": f"Bearer {TWIN_KEY}"}, body))
-    assert reply.script is not None
-    pieces = [step.data for step in reply.script if step.data]
-    reply.close()
-    return pieces
+    return twin.stream_pieces({"model": "glm-4.6", "thinking": {"type": "disabled"},
+                               "messages": [{"role": "user", "content": "hello"}]})
 
 
 def _framed(piece: bytes) -> bytes:

@@ -1038,6 +1038,16 @@ def test_fault_duplicate_finish_reason(after: int) -> None:
     assert {cs[i]["choices"][0]["finish_reason"] for i in with_finish} == {"stop"}
 
 
+def test_stream_pieces_are_the_events_the_twin_writes() -> None:
+    twin = GLMTwin(TwinConfig(style=Style(reply_tokens=5, reasoning_tokens=0)))
+    pieces = twin.stream_pieces({"model": "glm-4.6", "thinking": {"type": "disabled"},
+                                 "messages": [{"role": "user", "content": "hello"}]})
+    assert all(p.startswith(b"data: ") and p.endswith(b"\n\n") for p in pieces)
+    assert pieces[-1] == b"data: [DONE]\n\n" and len(pieces) >= 5 + 2
+    with pytest.raises(ValueError, match="the twin did not stream: HTTP 400"):
+        twin.stream_pieces({"model": "glm-4.6", "messages": []})
+
+
 @pytest.mark.parametrize("stream_it", [False, True])
 def test_fault_missing_usage(stream_it: bool) -> None:
     twin = _faulty(Fault.MISSING_USAGE)

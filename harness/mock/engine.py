@@ -35,7 +35,7 @@ from ..contract.catalogue import (
     range_detail,
 )
 from ._journal import Journal
-from .config import KeyState, Profile, TwinConfig
+from .config import TWIN_KEY, KeyState, Profile, TwinConfig
 from .faults import Fault, FaultSpec
 from .render import Answer, Step, completion_body, stream_script, usage_for
 from .scenarios import plan_reply
@@ -133,6 +133,18 @@ class GLMTwin:
             self.requests.clear()
         for spec in self.config.faults:
             self.inject(spec)
+
+    def stream_pieces(self, body: Mapping[str, Any]) -> list[bytes]:
+        """The byte pieces the twin writes for one streamed answer to `body` (one SSE event
+        each), for what replays them without the twin: a micro-benchmark, a lean server."""
+        request = WireRequest("POST", "/api/paas/v4/chat/completions",
+                              {"Authorization": f"Bearer {TWIN_KEY}"},
+                              json.dumps({**body, "stream": True}).encode())
+        reply = self.handle(request)
+        if reply.script is None:
+            raise ValueError(f"the twin did not stream: HTTP {reply.status} {reply.body[:200]!r}")
+        reply.close()
+        return [step.data for step in reply.script if step.data]
 
     # -- faults -------------------------------------------------------------------------------
     def inject(self, spec: FaultSpec | Fault) -> None:

@@ -15,7 +15,7 @@ import pytest
 from harness.bench.metrics import build_sample
 from harness.client import Exchange, TimedEvent
 from harness.contract import ChatCompletionChunk, Mode, validate
-from harness.mock import TWIN_KEY, GLMTwin, Style, TwinConfig, WireRequest
+from harness.mock import GLMTwin, Style, TwinConfig
 from harness.sse import SSEDecoder
 from harness.stream import Stream, assemble, read_stream
 from harness.targets import mock_target
@@ -29,14 +29,7 @@ CHUNKS = 200
 def stream() -> list[bytes]:
     """One streamed answer, as the byte pieces the twin writes (one SSE event each)."""
     twin = GLMTwin(TwinConfig(style=Style(reply_tokens=CHUNKS - 40, reasoning_tokens=40)))
-    body = json.dumps({"model": "glm-4.6", "stream": True,
-                       "messages": [{"role": "user", "content": "hello"}]}).encode()
-    reply = twin.handle(WireRequest("POST", "/api/paas/v4/chat/completions",
-                                    {"Authorization": f"Bearer {TWIN_KEY}"}, body))
-    assert reply.script is not None
-    pieces = [step.data for step in reply.script if step.data]
-    reply.close()
-    return pieces
+    return twin.stream_pieces({"model": "glm-4.6", "messages": [{"role": "user", "content": "hello"}]})
 
 
 def _decode(pieces: list[bytes]) -> list[Any]:

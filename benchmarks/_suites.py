@@ -3,10 +3,12 @@ scripts that check a server nobody here wrote (llama_server.py, third_party_mock
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,9 +19,25 @@ KEY_ENV = "SELF_HOSTED_KEY"  # such servers take any key; the harness wants one 
 KEY = "self-hosted-placeholder-key"
 
 
-def wait_until_answering(proc: subprocess.Popen[bytes], probe: str, name: str, log: Path,
-                         within_s: float) -> None:
-    """Poll `probe` until it answers 200; one line and exit if the server dies or stays silent."""
+@contextlib.contextmanager
+def serving(command: list[str], port: int, *, name: str, probe: str, log: Path, within_s: float,
+            env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `command` (a server on 127.0.0.1:`port`, its output to `log`), wait until `probe`
+    answers 200, yield its OpenAI base URL, stop it; one line and exit if it dies or stays
+    silent."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_answering(proc, base + probe, name, log, within_s)
+            yield base + "/v1"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _wait_until_answering(proc: subprocess.Popen[bytes], probe: str, name: str, log: Path,
+                          within_s: float) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from _suites import KEY, KEY_ENV, run_suites, wait_until_answering
+from _suites import KEY, KEY_ENV, run_suites, serving
 
 # Gemma's turn format as a Jinja chat template (llama-server --chat-template-file).
 TEMPLATE = (
@@ -55,23 +55,16 @@ def _model() -> str:
 def _server(binary: str, model: str, port: int, out: Path) -> Iterator[str]:
     template = out / "chat-template.jinja"
     template.write_text(TEMPLATE)
-    log = (out / "llama-server.log").open("w")
-    proc = subprocess.Popen([binary, "-m", model, "--host", "127.0.0.1", "--port", str(port),
-                             # -np 2 splits the context: 4096 a slot, room for the thinking
-                             # tests' 2048 tokens and the prompt (at -c 4096 they hit its end)
-                             "--chat-template-file", str(template), "-c", "8192", "-np", "2",
-                             # greedy unless a request says otherwise, so that two runs differ in
-                             # the machine's load and not in what the model happened to sample
-                             "--temp", "0", "--seed", "1"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(proc, base + "/health", "llama-server", Path(log.name), within_s=120)
-        yield base + "/v1"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    command = [binary, "-m", model, "--host", "127.0.0.1", "--port", str(port),
+               # -np 2 splits the context: 4096 a slot, room for the thinking
+               # tests' 2048 tokens and the prompt (at -c 4096 they hit its end)
+               "--chat-template-file", str(template), "-c", "8192", "-np", "2",
+               # greedy unless a request says otherwise, so that two runs differ in
+               # the machine's load and not in what the model happened to sample
+               "--temp", "0", "--seed", "1"]
+    with serving(command, port, name="llama-server", probe="/health", log=out / "llama-server.log",
+                 within_s=120) as base:
+        yield base
 
 
 def _hog(stop: object) -> None:

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from _suites import run_suites, summary, wait_until_answering
+from _suites import run_suites, serving, summary
 
 ANSWERS = """\
 responses:
@@ -39,18 +39,10 @@ settings:
 def _server(python: str, port: int, out: Path) -> Iterator[str]:
     answers = out / "responses.yml"
     answers.write_text(ANSWERS)
-    log = (out / "mockllm.log").open("w")
-    proc = subprocess.Popen([python, "-m", "uvicorn", "mockllm.server:app", "--host", "127.0.0.1",
-                             "--port", str(port)], env={**os.environ, "MOCKLLM_RESPONSES_FILE": str(answers)},
-                            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(proc, base + "/models", "mockllm", Path(log.name), within_s=60)
-        yield base + "/v1"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    with serving([python, "-m", "uvicorn", "mockllm.server:app", "--host", "127.0.0.1", "--port", str(port)],
+                 port, name="mockllm", probe="/models", log=out / "mockllm.log", within_s=60,
+                 env={**os.environ, "MOCKLLM_RESPONSES_FILE": str(answers)}) as base:
+        yield base
 
 
 def _version(python: str) -> str:

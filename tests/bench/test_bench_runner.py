@@ -42,6 +42,9 @@ from harness.targets import MOCK_BASE_URL, Secret, Target, mock_target
 BODY = {"messages": [{"role": "user", "content": "hello"}], "stream": True,
         "thinking": {"type": "disabled"}}
 FAST = Timing(ttft_ms=2, itl_ms=0.2)
+# Sample times are rounded to the microsecond, so a gap between two of them is off by up to 1 µs
+# plus float error.
+ROUNDED_GAP = 1.5e-6
 
 
 def twin(**config: Any) -> GLMTwin:
@@ -146,7 +149,7 @@ def test_a_closed_loop_ramp_spreads_the_slots_first_starts() -> None:
     slow = twin(timing=Timing(ttft_ms=100, itl_ms=0.2))  # no slot is free before the last starts
     _, (run,) = run_levels(slow, LevelSpec(4, 4, ramp_s=0.06))
     starts = sorted(s.scheduled_s for s in run.samples)
-    assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx([0.015] * 3, abs=1e-6)
+    assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx([0.015] * 3, abs=ROUNDED_GAP)
     assert all(s.sent_s >= s.scheduled_s for s in run.samples)
 
 
@@ -206,7 +209,7 @@ def test_open_loop_sends_on_schedule() -> None:
     _, (run,) = run_levels(twin(), spec, seed=3)
     samples = sorted(run.samples, key=lambda s: s.scheduled_s)
     offsets = [s.scheduled_s - samples[0].scheduled_s for s in samples]
-    assert offsets == pytest.approx([i / 50 for i in range(6)], abs=1e-6)
+    assert offsets == pytest.approx([i / 50 for i in range(6)], abs=ROUNDED_GAP)
     assert all(s.sent_s >= s.scheduled_s for s in samples)
     assert level_result(run).name == "c4-r50-constant"
 

@@ -9,7 +9,7 @@ from .errors import MissingExtraError
 
 # The modules each extra brings that the code imports; pyproject.toml pins their versions.
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "bench": ("numpy", "scipy", "rich", "pytest_benchmark"),
+    "bench": ("jsonschema_rs", "numpy", "scipy", "rich", "pytest_benchmark"),
     "plots": ("matplotlib",),
     "serve": ("uvicorn",),
 }

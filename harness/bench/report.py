@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import jsonschema
+import jsonschema_rs
 from pydantic import BaseModel, ConfigDict
 
 from ..scrub import scrub_text
@@ -305,17 +305,21 @@ def export_report_schema(directory: str | Path) -> Path:
     return path
 
 
-_validator: jsonschema.Draft202012Validator | None = None
+_validator: jsonschema_rs.Validator | None = None
 
 
 def validate_report_data(data: Any) -> BenchReport:
-    """Both checks a reader relies on: the exported JSON Schema and the pydantic model."""
+    """Both checks a reader relies on: the exported JSON Schema and the pydantic model.
+
+    The schema is checked with jsonschema-rs: on a report of a few thousand samples, Python's
+    jsonschema takes seconds where it takes a millisecond.
+    """
     global _validator
     if _validator is None:
-        _validator = jsonschema.Draft202012Validator(report_json_schema())
-    error = jsonschema.exceptions.best_match(_validator.iter_errors(data))
+        _validator = jsonschema_rs.validator_for(report_json_schema())
+    error = next(iter(_validator.iter_errors(data)), None)
     if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "$"
+        where = "/".join(str(p) for p in error.instance_path) or "$"
         raise ValueError(f"report does not match its schema at {where}: {error.message[:200]}")
     return BenchReport.model_validate(data)
 

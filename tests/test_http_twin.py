@@ -20,6 +20,7 @@ import httpx
 import openai
 import pytest
 
+from harness.client import tls_context
 from harness.errors import UsageError
 from harness.mock import (
     EMPTY_BALANCE_KEY,
@@ -76,6 +77,17 @@ def _arith_tool(name: str) -> dict[str, Any]:
     }
 
 
+# Every client shares the harness's one TLS context: each httpx or SDK client otherwise loads the
+# CA bundle (about 40 ms of CPU), though it only ever speaks plain HTTP to the twin.
+def _http(**options: Any) -> httpx.Client:
+    return httpx.Client(verify=tls_context(), **options)
+
+
+def _openai(base_url: str, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0,
+                         http_client=openai.DefaultHttpxClient(verify=tls_context()))
+
+
 @pytest.fixture(scope="module")
 def twin() -> Iterator[RunningTwin]:
     with running_twin() as running:
@@ -84,7 +96,7 @@ def twin() -> Iterator[RunningTwin]:
 
 @pytest.fixture
 def client(twin: RunningTwin) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=twin.base_url, api_key=TWIN_KEY, max_retries=0) as sdk:
+    with _openai(twin.base_url, TWIN_KEY) as sdk:
         yield sdk
 
 
@@ -101,7 +113,7 @@ def test_running_twin_url_and_port(twin: RunningTwin) -> None:
 
 def test_httpx_stream_is_glm_shaped_sse(twin: RunningTwin) -> None:
     body = {"model": MODEL, "messages": HELLO, "stream": True}
-    with httpx.Client(timeout=10) as http, http.stream(
+    with _http(timeout=10) as http, http.stream(
         "POST", f"{twin.base_url}/chat/completions", json=body, headers=AUTH
     ) as response:
         assert response.status_code == 200
@@ -133,7 +145,7 @@ def test_curl_n_streams_until_done(twin: RunningTwin) -> None:
 
 
 def test_other_base_paths_and_errors_over_http(twin: RunningTwin) -> None:
-    with httpx.Client(timeout=10) as http:
+    with _http(timeout=10) as http:
         coding = http.post(f"http://127.0.0.1:{twin.port}/api/coding/paas/v4/chat/completions",
                            json={"model": MODEL, "messages": HELLO}, headers=AUTH)
         missing = http.post(f"{twin.base_url}/chat/completions", json={"model": MODEL})
@@ -215,7 +227,7 @@ def test_openai_unknown_model_is_bad_request(client: openai.OpenAI) -> None:
 
 
 def test_openai_bad_key_is_authentication_error(twin: RunningTwin) -> None:
-    with openai.OpenAI(base_url=twin.base_url, api_key="bad", max_retries=0) as sdk, \
+    with _openai(twin.base_url, "bad") as sdk, \
             pytest.raises(openai.AuthenticationError) as caught:
         sdk.chat.completions.create(model=MODEL, messages=HELLO)
     assert caught.value.status_code == 401
@@ -223,7 +235,7 @@ def test_openai_bad_key_is_authentication_error(twin: RunningTwin) -> None:
 
 
 def test_openai_empty_balance_is_rate_limit_error(twin: RunningTwin) -> None:
-    with openai.OpenAI(base_url=twin.base_url, api_key=EMPTY_BALANCE_KEY, max_retries=0) as sdk, \
+    with _openai(twin.base_url, EMPTY_BALANCE_KEY) as sdk, \
             pytest.raises(openai.RateLimitError) as caught:
         sdk.chat.completions.create(model=MODEL, messages=HELLO)
     assert caught.value.status_code == 429
@@ -232,9 +244,7 @@ def test_openai_empty_balance_is_rate_limit_error(twin: RunningTwin) -> None:
 
 def test_openai_rate_limit_1302() -> None:
     limited = GLMTwin(TwinConfig(limits=Limits(requests=1, per_seconds=60)))
-    with running_twin(limited) as running, openai.OpenAI(
-        base_url=running.base_url, api_key=TWIN_KEY, max_retries=0
-    ) as sdk:
+    with running_twin(limited) as running, _openai(running.base_url, TWIN_KEY) as sdk:
         sdk.chat.completions.create(model=MODEL, messages=HELLO)
         with pytest.raises(openai.RateLimitError) as caught:
             sdk.chat.completions.create(model=MODEL, messages=HELLO)
@@ -245,8 +255,9 @@ def test_openai_rate_limit_1302() -> None:
 
 def test_async_openai_streaming(twin: RunningTwin) -> None:
     async def run() -> tuple[str, Any]:
-        async with openai.AsyncOpenAI(base_url=twin.base_url, api_key=TWIN_KEY,
-                                      max_retries=0) as sdk:
+        async with openai.AsyncOpenAI(
+                base_url=twin.base_url, api_key=TWIN_KEY, max_retries=0,
+                http_client=openai.DefaultAsyncHttpxClient(verify=tls_context())) as sdk:
             stream = await sdk.chat.completions.create(model=MODEL, messages=HELLO, stream=True)
             chunks = [chunk async for chunk in stream]
         return "".join(c.choices[0].delta.content or "" for c in chunks), chunks[-1].usage
@@ -263,7 +274,7 @@ def test_reset_mid_stream_is_remote_protocol_error() -> None:
     resetting = GLMTwin(TwinConfig(faults=(FaultSpec(Fault.RESET_MID_STREAM),)))
     received: list[bytes] = []
     body = {"model": MODEL, "messages": HELLO, "stream": True}
-    with running_twin(resetting) as running, httpx.Client(timeout=10) as http, \
+    with running_twin(resetting) as running, _http(timeout=10) as http, \
             pytest.raises(httpx.RemoteProtocolError) as caught, \
             http.stream("POST", f"{running.base_url}/chat/completions", json=body,
                         headers=AUTH) as response:
@@ -278,7 +289,7 @@ def test_reset_mid_stream_is_remote_protocol_error() -> None:
 def test_shutdown_does_not_wait_for_a_stalled_stream() -> None:
     stalling = GLMTwin(TwinConfig(faults=(FaultSpec(Fault.STALL, after_chunks=1, stall_s=60),)))
     body = {"model": MODEL, "messages": HELLO, "stream": True}
-    with httpx.Client(timeout=10) as http:
+    with _http(timeout=10) as http:
         stack = ExitStack()
         running = stack.enter_context(running_twin(stalling))
         with http.stream("POST", f"{running.base_url}/chat/completions", json=body,
@@ -295,12 +306,12 @@ def test_hung_up_zero_delay_stream_is_dropped_quietly(caplog: pytest.LogCaptureF
     long_answers = GLMTwin(TwinConfig(style=Style(reply_tokens=20_000, reasoning_tokens=0)))
     body = {"model": MODEL, "messages": HELLO, "stream": True}
     with running_twin(long_answers) as running:
-        with httpx.Client(timeout=10) as http, http.stream(
+        with _http(timeout=10) as http, http.stream(
             "POST", f"{running.base_url}/chat/completions", json=body, headers=AUTH
         ) as response:
             next(response.iter_raw())
         time.sleep(0.5)
-        with httpx.Client(timeout=10) as http:  # the loop is not stuck in the dropped stream
+        with _http(timeout=10) as http:  # the loop is not stuck in the dropped stream
             assert http.post(f"{running.base_url}/chat/completions",
                              json={"model": MODEL, "messages": HELLO},
                              headers=AUTH).status_code == 200
@@ -312,12 +323,12 @@ def test_running_twin_is_reusable_and_releases_its_port() -> None:
     for _ in range(3):
         with running_twin(host="localhost") as running:
             ports.append(running.port)
-            with httpx.Client(timeout=5) as http:
+            with _http(timeout=5) as http:
                 reply = http.post(f"{running.base_url}/chat/completions",
                                   json={"model": MODEL, "messages": HELLO}, headers=AUTH)
             assert reply.status_code == 200
-        with pytest.raises(httpx.ConnectError):
-            httpx.post(f"{running.base_url}/chat/completions", json={}, timeout=2)
+        with pytest.raises(httpx.ConnectError), _http(timeout=2) as http:
+            http.post(f"{running.base_url}/chat/completions", json={})
     assert len(ports) == 3
 
 

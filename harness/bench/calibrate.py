@@ -41,6 +41,7 @@ import httpx
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from ..client import tls_context
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
 from ..targets import mock_target
@@ -241,7 +242,7 @@ def calibration_body(request_id: str) -> dict[str, Any]:
 
 async def fetch_traces(base_url: str) -> dict[str, dict[str, Any]]:
     origin = httpx.URL(base_url).copy_with(path=TRACE_PATH, query=None)
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, verify=tls_context()) as http:
         response = await http.get(origin)
         response.raise_for_status()
         traces: dict[str, dict[str, Any]] = response.json()["traces"]

@@ -14,6 +14,7 @@ from harness.bench.calibrate import (
     twin_process,
 )
 from harness.bench.traced_twin import TRACE_PATH
+from harness.client import tls_context
 from harness.mock import TWIN_KEY
 
 
@@ -52,15 +53,15 @@ def test_traced_twin_stamps_and_openai_object() -> None:
     settings = CalibrationSettings(ttft_ms=0, itl_ms=0, reply_tokens=3)
     command = [*twin_command(settings), "--openai-object"]
     assert command[:3] == [sys.executable, "-m", "harness.bench.traced_twin"]
-    with twin_process(command, None) as (url, _):
+    with twin_process(command, None) as (url, _), httpx.Client(verify=tls_context()) as http:
         body = {"model": "glm-4.6", "stream": True, "request_id": "probe-1",
                 "messages": [{"role": "user", "content": "hi"}]}
-        response = httpx.post(url + "/chat/completions", json=body,
-                              headers={"Authorization": f"Bearer {TWIN_KEY}"})
+        response = http.post(url + "/chat/completions", json=body,
+                             headers={"Authorization": f"Bearer {TWIN_KEY}"})
         assert response.status_code == 200
         assert response.text.count('data: {"object":"chat.completion.chunk","id":') == 4
         origin = httpx.URL(url).copy_with(path=TRACE_PATH)
-        trace = httpx.get(origin).json()["traces"]["probe-1"]
+        trace = http.get(origin).json()["traces"]["probe-1"]
         assert trace["first_bytes"] <= trace["arrived"] <= trace["sends"][0]
         assert len(trace["sends"]) == 5  # 3 tokens, the final chunk, [DONE]
-        assert httpx.get(origin).json()["traces"] == {}  # taken once
+        assert http.get(origin).json()["traces"] == {}  # taken once

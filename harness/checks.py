@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 import jsonschema
 
 from .client import Exchange
-from .contract import Mode, business_error
+from .contract import Mode, business_error, validate
+from .contract.error import OpenAIErrorBody
 from .errors import ContractViolation
 from .profiles import DEFAULT_PROFILE, NOT_APPLIED, Profile, applies
 from .stream import Assembly, Stream, as_dict, assemble, chunk_schema, invariants, read_stream, token_count
@@ -95,6 +96,7 @@ class Observed:
 
     exchange: Exchange
     expect: Expect = field(default_factory=Expect)
+    profile: Profile = DEFAULT_PROFILE
 
     @cached_property
     def body(self) -> Any:
@@ -174,6 +176,9 @@ def response_schema_conformance(o: Observed) -> Iterator[Failure]:
 
 
 def error_schema_conformance(o: Observed) -> Iterator[Failure]:
+    if o.profile != "glm":
+        yield from _openai_error_schema(o)
+        return
     checked = o.exchange.error(o.expect.mode)
     for f in checked.findings:
         yield Failure("schema", f.path, 'an error body {"error": {"code": "<string>", "message": "..."}}',
@@ -185,6 +190,16 @@ def error_schema_conformance(o: Observed) -> Iterator[Failure]:
     if known is not None and o.exchange.status != known.http_status:
         yield Failure("status_for_code", "HTTP status",
                       f"{known.http_status} for business code {code} ({known.meaning})", str(o.exchange.status))
+
+
+def _openai_error_schema(o: Observed) -> Iterator[Failure]:
+    """A server that is not GLM is held to OpenAI's documented error object, not GLM's: `code` a
+    string or null (OpenAI's "model_not_found", never a number), `type` and `param` allowed."""
+    body = o.body if o.body is not None else o.exchange.body.decode("utf-8", "replace")
+    for f in validate(OpenAIErrorBody, body, o.expect.mode).findings:
+        yield Failure("schema", f.path,
+                      'an OpenAI error body {"error": {"message": "...", "type", "param", "code": "<string>" or null}}',
+                      f"{f.kind}: {f.message}")
 
 
 def error_code_conformance(o: Observed) -> Iterator[Failure]:
@@ -417,7 +432,7 @@ class CheckRun:
 def check_exchange(exchange: Exchange, expect: Expect | None = None, names: Iterable[str] | None = None,
                    profile: Profile = DEFAULT_PROFILE) -> CheckRun:
     """Run the named checks (by default, all that apply) under a profile (profiles.py)."""
-    observed = Observed(exchange, expect or Expect())
+    observed = Observed(exchange, expect or Expect(), profile)
     chosen = tuple(names) if names is not None else default_checks(exchange, observed.expect)
     reproduce = exchange.curl()
     ran: list[str] = []

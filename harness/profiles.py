@@ -5,7 +5,9 @@ claims the OpenAI chat-completions shape without being GLM (vLLM, SGLang, llama.
 the rules every such server must keep (status codes, error body, usage, tool calls, streaming)
 still apply, and the rules that only GLM has are reported as "GLM-only, not applied". Such
 servers send usage in a stream only when asked, so under that profile every streamed request
-asks (`stream_options.include_usage`); GLM sends it unasked.
+asks (`stream_options.include_usage`); GLM sends it unasked. Where OpenAI documents another answer
+than GLM's, the profile holds the server to OpenAI's: the error object, the status for an
+unknown model, a named or "required" tool_choice (docs/self-hosted.md 4b).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The error body: `{"error": {"code": "<string>", "message": "<text>"}}`, and what 2026 adds."""
+"""The error body: `{"error": {"code": "<string>", "message": "<text>"}}`, and what 2026 adds; and
+OpenAI's documented error object, which the openai-compatible profile holds a server to."""
 
 from __future__ import annotations
 
@@ -28,3 +29,18 @@ class ErrorBody(GLMModel):
     # 1301 bodies carry it beside `error` (documented, docs.z.ai content security; seen in 2024-2026
     # bodies quoted by clients).
     content_filter: list[ContentFilterEntry] | None = Field(None, alias="contentFilter")
+
+
+class OpenAIErrorDetail(GLMModel):
+    """OpenAI's error object (API reference, "Error codes"): `code` is a string such as
+    "model_not_found" or `null`, never a number; `type` and `param` name the kind of error and the
+    parameter at fault. GLM's own bodies fit it too (a string code, no type)."""
+
+    message: str
+    type: str | None = None
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(GLMModel):
+    error: OpenAIErrorDetail

@@ -30,6 +30,23 @@ def test_tool_choice_omitted_means_auto(glm_client, glm_check) -> None:
     glm_check(exchange, tool_calls=("weather",), finish_reason="tool_calls")
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_forced_tool_choice_calls_that_tool(glm_client, glm_check, stream) -> None:
+    # OpenAI documents a named tool_choice; GLM documents "auto" only, but calls the named tool
+    # (recorded: glm-4.5, glm-4.7-flash, 2025-2026). The question does not ask for it.
+    forced = {"type": "function", "function": {"name": "add"}}
+    exchange = glm_client.send(ask(WEATHER_QUESTION, tools=[tool("weather"), tool("add")], tool_choice=forced,
+                                   max_tokens=ROOMY, stream=stream))
+    glm_check(exchange, tool_calls=("add",), finish_reason="tool_calls")
+
+
+def test_tool_choice_required_calls_a_tool(glm_client, glm_check, glm_target) -> None:
+    if glm_target.profile == "glm":
+        pytest.skip("GLM refuses tool_choice 'required' (400 1210): test_errors holds that")
+    exchange = glm_client.send(ask("Say hi", tools=[tool("weather")], tool_choice="required", max_tokens=ROOMY))
+    glm_check(exchange, tool_calls=("weather",), finish_reason="tool_calls")
+
+
 def test_tool_stream_sends_argument_fragments(glm_client, glm_check, card) -> None:
     if card.name != "glm-4.6" and not card.name.startswith(("glm-4.7", "glm-5")):
         pytest.skip(f"tool_stream is documented for glm-4.6 and later, not {card.name}")

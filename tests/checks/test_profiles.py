@@ -71,3 +71,34 @@ def test_the_run_ends_with_a_conformance_summary(pytester: pytest.Pytester) -> N
     assert {t["nodeid"]: t["outcome"] for t in data["tests"]} == {
         "test_suite.py::test_echo": "passed", "test_suite.py::test_wrong_status": "failed"}
     assert data["tests"][1]["checks"] == ["status_code_conformance"]
+
+
+# -- where the profile holds a server to OpenAI's documented behaviour instead of GLM's ----------
+OPENAI_MODEL_NOT_FOUND = {"error": {"message": "The model `x` does not exist or you do not have access to it.",
+                                    "type": "invalid_request_error", "param": None, "code": "model_not_found"}}
+
+
+def test_openais_error_object_conforms_under_the_openai_compatible_profile() -> None:
+    exchange = error("400_1211", 404, lambda b: OPENAI_MODEL_NOT_FOUND)
+    run = check_exchange(exchange, Expect(404), profile="openai-compatible")
+    assert run.violations == [] and run.not_applied == []
+
+
+def test_a_null_code_is_openais_and_conforms_under_the_profile() -> None:
+    exchange = error("400_1211", 400, lambda b: b["error"].update(code=None) or b)
+    assert check_exchange(exchange, Expect(400), profile="openai-compatible").violations == []
+
+
+def test_a_numeric_code_breaks_openais_error_object_too() -> None:
+    exchange = error("400_1211", 400, lambda b: b["error"].update(code=400) or b)
+    run = check_exchange(exchange, Expect(400), ("error_schema_conformance",), profile="openai-compatible")
+    assert [v.line() for v in run.violations] == [
+        '[error_schema_conformance] $.error.code: expected an OpenAI error body {"error": {"message": "...", '
+        '"type", "param", "code": "<string>" or null}}; got string_type: Input should be a valid string (got 400)']
+
+
+def test_an_error_without_a_message_breaks_openais_error_object() -> None:
+    exchange = error("400_1211", 400, lambda b: {"detail": "Not Found"})
+    run = check_exchange(exchange, Expect(400), ("error_schema_conformance",), profile="openai-compatible")
+    assert [v.path for v in run.violations] == ["$.error"]
+    assert all(v.rule == "schema" and "an OpenAI error body" in v.expected for v in run.violations)

@@ -26,7 +26,7 @@ import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from .errors import UsageError
 
@@ -202,12 +202,30 @@ def read_input(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
         if info.st_size > limit:
             raise FileRefused(_too_big(path, info.st_size, limit))
         try:
-            data = handle.read(limit + 1)  # a file that grows (or a /proc file sized 0) stops here
+            return _read_at_most(handle, info.st_size, limit)
         except OSError as error:
             raise FileRefused(f"{path}: cannot read ({error.strerror or error})") from None
-    if len(data) > limit:
-        raise FileRefused(_too_big(path, None, limit))
-    return data
+        except _TooBig:
+            raise FileRefused(_too_big(path, None, limit)) from None
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _read_at_most(handle: BinaryIO, size: int, limit: int) -> bytes:
+    """The whole file in one read of its stated size; then, in pieces, whatever a file that grew
+    (or a /proc file sized 0) still holds, up to `limit` (never one buffer of `limit` bytes)."""
+    parts = [handle.read(size + 1)] if size else []
+    total = sum(map(len, parts))
+    while True:
+        if total > limit:
+            raise _TooBig
+        part = handle.read(min(1 << 20, limit + 1 - total))
+        if not part:
+            return b"".join(parts) if len(parts) != 1 else parts[0]
+        parts.append(part)
+        total += len(part)
 
 
 def read_input_text(path: str | os.PathLike[str], limit: int | None = None) -> str:

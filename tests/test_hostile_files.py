@@ -1,7 +1,7 @@
 """Hostile files of issue 21, each with the exit status and the first line it must give, and
 what must be left as it was: /dev/null still a device, a planted link's target untouched.
 
-The commands run as subprocesses, a few at a time, each under a timeout (a FIFO must never hang
+The commands run as subprocesses, each under a timeout (a FIFO must never hang
 a run) and a 1 GiB address-space limit (/dev/zero must never fill the memory: a MemoryError is a
 traceback, and fails the row). pytest's own options run in-process through pytester, as in
 test_hostile_inputs.py. The tests run as root in CI, where replacing /dev/null is possible.
@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,26 +163,15 @@ def _run(argv: list[str], env: dict[str, str], cwd: str | Path = ROOT) -> tuple[
     return result.returncode, result.stdout, result.stderr, time.monotonic() - started
 
 
-@pytest.fixture(scope="module")
-def ran(places: dict[str, str]) -> dict[FileCase, tuple[int, str, str, float]]:
-    """Every row at once (three at a time: the machine is shared), on first use."""
-    def one(case: FileCase) -> tuple[int, str, str, float]:
-        env = {k: v for k, v in os.environ.items() if k != _files.MAX_INPUT_ENV} | dict(case.env)
-        return _run([arg.format(**places) for arg in case.argv], env)
-
-    with ThreadPoolExecutor(3) as pool:
-        return dict(zip(CASES, pool.map(one, CASES), strict=True))
-
-
 def _is_char_device(path: str) -> bool:
     return stat.S_ISCHR(os.stat(path).st_mode)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: " ".join(c.argv)[:80] + "".join(
     f" {k}={v}" for k, v in c.env))
-def test_hostile_file(case: FileCase, ran: dict[FileCase, tuple[int, str, str, float]],
-                      places: dict[str, str]) -> None:
-    code, out, err, elapsed = ran[case]
+def test_hostile_file(case: FileCase, places: dict[str, str]) -> None:
+    env = {k: v for k, v in os.environ.items() if k != _files.MAX_INPUT_ENV} | dict(case.env)
+    code, out, err, elapsed = _run([arg.format(**places) for arg in case.argv], env)
     assert elapsed < TIMEOUT_S
     if case.stream == "out-any":
         assert "Traceback" not in out + err and code == case.code, (code, out, err)

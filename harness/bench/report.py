@@ -7,8 +7,9 @@
 * `SampleLog` appends each sample to `NAME.samples.jsonl` as it finishes, flushed and fsynced by
   a writer thread (fsync would stall the event loop), so SIGINT or SIGKILL loses at most the
   samples still in flight. `read_sample_log` reads it back and tolerates a torn last line.
-* `write_report` goes through a temporary file and `os.replace`, so a reader sees either the old
-  report or the new one, never half of one.
+* `write_report` goes through `harness._files.write_atomic` (a temporary file and a rename), so
+  a reader sees either the old report or the new one, never half of one; the `.md` and the sample
+  log, named by the harness, are never written through a link.
 """
 
 from __future__ import annotations

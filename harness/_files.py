@@ -127,10 +127,12 @@ def open_log(path: Path) -> TextIO:
             check_output(path, named=False)
         raise
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise FileRefused(f"cannot write {path}: it is {kind_of(mode)}; outputs go to regular "
-                              "files or new paths")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileRefused(f"cannot write {path}: it is {kind_of(info.st_mode)}; outputs go to "
+                              "regular files or new paths")
+        if info.st_nlink > 1:  # a hard link planted there would have this truncate its other name
+            raise FileRefused(f"cannot write {path}: it has {info.st_nlink - 1} other hard link(s)")
         os.ftruncate(fd, 0)
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         return os.fdopen(fd, "w", encoding="utf-8")

@@ -62,7 +62,7 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
               "file": str(root / "file"), "base": str(root / "base.json"), "big": str(root / "big.json"),
               "null_link": str(root / "null-link.json"), "fifo_dir": str(root / "fifo-dir"),
               "recordings": str(ROOT / "fixtures" / "real" / "errors")}
-    for name in ("samples", "md", "learn_tmp", "plot"):
+    for name in ("samples", "md", "learn_tmp"):
         victim = root / f"victim-{name}.txt"
         victim.write_text(VICTIM_TEXT)
         values[f"victim_{name}"] = str(victim)
@@ -281,10 +281,15 @@ def test_write_new_never_replaces(tmp_path: Path) -> None:
     assert (tmp_path / "a-2.json").read_text() == "one"
 
 
-def test_open_log_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+def test_open_log_refuses_a_fifo_without_blocking_and_a_hard_link(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "log")
     with pytest.raises(_files.FileRefused, match="it is a FIFO"):
         _files.open_log(tmp_path / "log")
+    (tmp_path / "victim").write_text(VICTIM_TEXT)
+    os.link(tmp_path / "victim", tmp_path / "linked.samples.jsonl")
+    with pytest.raises(_files.FileRefused, match="it has 1 other hard link"):
+        _files.open_log(tmp_path / "linked.samples.jsonl")
+    assert (tmp_path / "victim").read_text() == VICTIM_TEXT
 
 
 def test_read_input_refuses_and_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from ._files import check_output
 from .errors import UsageError
 
 N = TypeVar("N", int, float)
@@ -42,6 +44,20 @@ def at_least(kind: Callable[[str], N], minimum: float, *, strictly: bool = False
 PORT = at_least(int, 0, maximum=65535)
 
 
+def http_url(text: str) -> str:
+    """argparse type: an http(s) base URL with a host (and a valid port), without its last /."""
+    import httpx  # not at import time: every command's start-up would pay for it
+
+    try:
+        port = httpx.URL(text).port
+    except httpx.InvalidURL:
+        port = -1
+    if not re.match(r"^https?://[^/\s]+", text) or (port is not None and not 0 < port <= 65535):
+        shown = re.sub(r"//[^/@]*@", "//***@", text)  # a password in the URL is never echoed
+        raise argparse.ArgumentTypeError(f"expected an http(s) base URL, got {shown!r}")
+    return text.rstrip("/")
+
+
 def writable_dir(path: Path) -> Path:
     """`path` as a directory the harness can write into (created if missing), or UsageError."""
     for existing in (path, *path.parents):
@@ -58,9 +74,7 @@ def writable_dir(path: Path) -> Path:
 
 def writable_file(path: Path) -> Path:
     """`path` as a regular file the harness can create or replace, or UsageError."""
-    if path.exists() and not path.is_file():
-        kind = "a directory" if path.is_dir() else "not a regular file"
-        raise UsageError(f"cannot write {path}: it is {kind}")
+    check_output(path)
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"cannot write {path}: permission denied")
     writable_dir(path.parent)

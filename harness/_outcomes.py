@@ -23,11 +23,19 @@ OUTCOME_SCHEMA_VERSION = "1.0"
 
 
 def check_report_path(path: str) -> None:
-    """`pytest.UsageError` unless a file can be written at `path`."""
+    """`pytest.UsageError` unless a file can be written at `path`: a regular file or a new one
+    (run as root, a report "written" to /dev/null replaced the device)."""
+    from ._files import check_output
+    from .errors import UsageError
+
     target = Path(path)
     if path.endswith(("/", os.sep)) or target.is_dir():
         raise pytest.UsageError(f"--glm-report {path}: is a folder; give a file path such as "
                                 f"{target / 'contract.json'}")
+    try:
+        check_output(target)
+    except UsageError as error:
+        raise pytest.UsageError(f"--glm-report: {error}") from None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".probe"):
@@ -102,13 +110,18 @@ class OutcomeRecorder:
             "tests": sorted(self.tests.values(), key=lambda t: t["nodeid"]),
         }
         text = _scrubber(settings.api_key_env).scrub_text(json.dumps(document, indent=2, ensure_ascii=False))
+        from ._files import write_atomic, write_new
+        from .errors import UsageError
+
         try:
-            write_atomically(self.path, text)
-        except OSError as error:
-            fallback = Path(tempfile.gettempdir()) / f"glm-report-{self.started:%Y%m%dT%H%M%SZ}.json"
-            write_atomically(fallback, text)
-            self._say(f"glm-harness: could not write {self.path} ({error.strerror or error}); "
-                      f"the report is in {fallback}")
+            write_atomic(self.path, text)
+        except (OSError, UsageError) as error:
+            # a new name in the shared temporary folder, never one another user could plant
+            stem = f"glm-report-{self.started:%Y%m%dT%H%M%SZ}"
+            fallback = write_new([Path(tempfile.gettempdir()) / f"{stem}{f'-{n}' if n > 1 else ''}.json"
+                                  for n in range(1, 100)], text)
+            why = error.strerror if isinstance(error, OSError) and error.strerror else error
+            self._say(f"glm-harness: could not write {self.path} ({why}); the report is in {fallback}")
 
     def _say(self, line: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -116,16 +129,6 @@ class OutcomeRecorder:
             reporter.write_line(line, red=True)
         else:
             print(line)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _scrubber(env: str | None = None) -> Scrubber:

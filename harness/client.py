@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import shlex
 import ssl
 import tempfile
@@ -23,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from ._files import write_atomic
 from .contract import ChatCompletion, ErrorBody, Mode, Validated, validate
 from .contract.request import ChatCompletionRequest
 from .errors import TransportError, TransportKind
@@ -150,10 +150,7 @@ def _body_file(text: str) -> Path:
     folder = Path(tempfile.gettempdir()) / "glm-harness-bodies"
     path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}.json"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_atomic(path, data, named=False)
     return path
 
 

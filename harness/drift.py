@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._files import read_input
 from ._resources import fixtures_dir
 from .errors import UsageError
 from .recordings import Exchange, Kind, Recording, exchanges, scan, sse_chunks
@@ -303,7 +304,7 @@ def load_known(path: Path | None) -> list[KnownDifference]:
     if path is None or not path.exists():
         return []
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_input(path))
         entries = data["differences"] if isinstance(data, dict) else data
         return [_known_entry(e) for e in entries]
     except (OSError, ValueError, KeyError, TypeError) as error:

@@ -21,6 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ._argtypes import output_file
+from ._files import write_atomic
 from .contract import (
     MODEL_CARDS,
     ChatCompletion,
@@ -263,7 +265,8 @@ def add_learn_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--against", choices=("current", "2025"), default="current",
         help="the contract to hold them against: today's, or only what was known from 2025 "
              "(what the 2026 recordings added then shows as new)")
-    add("--out", default=None, metavar="FILE", help="write the proposal here (default: stdout)")
+    add("--out", type=output_file(), default=None, metavar="FILE",
+        help="write the proposal here (default: stdout)")
     return parser
 
 
@@ -274,7 +277,7 @@ def run_learn(args: argparse.Namespace) -> int:
         proposal = learned.as_json(args.against) | {"notes": notes}
         text = json.dumps(proposal, indent=2, ensure_ascii=False)
         if args.out is not None:
-            _write_atomically(Path(args.out), text + "\n")
+            write_atomic(args.out, text + "\n")
     except UsageError as error:
         print(f"glm-harness learn: error: {error}", file=sys.stderr)
         return 2
@@ -284,12 +287,3 @@ def run_learn(args: argparse.Namespace) -> int:
     print(f"{args.out}: {len(proposal['fields'])} field(s), {len(proposal['codes'])} code(s), "
           f"{len(proposal['models'])} model(s) proposed from {learned.read} recording(s)")
     return 0
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror}") from None

@@ -93,6 +93,13 @@ def pytest_configure(config: pytest.Config) -> None:
         from ._pytest_options import check_record_sensitive
 
         check_record_sensitive(settings.record_sensitive)
+    if settings.base_url or settings.record:
+        from ._pytest_options import check_base_url, check_record_dir
+
+        if settings.base_url:
+            check_base_url(settings.base_url)
+        if settings.record:
+            check_record_dir(settings.record)
     config.pluginmanager.register(_ScrubShim(), "glm-harness-scrub")
     config.pluginmanager.register(_Tally(config), "glm-harness-tally")
     if settings.report:

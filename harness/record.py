@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._argtypes import at_least, output_dir
+from ._argtypes import at_least, http_url, output_dir
 from .client import Exchange, GLMClient
 from .contract import DEFAULT_MODEL
 from .errors import UsageError
@@ -106,7 +106,7 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     add = parser.add_argument
     add("--target", choices=("mock", "live"), default="mock",
         help="mock: the embedded twin (default, no key); live: the API at --base-url")
-    add("--base-url", default=None, help=f"API base URL for --target live (default {LIVE_BASE_URL})")
+    add("--base-url", type=http_url, default=None, help=f"API base URL for --target live (default {LIVE_BASE_URL})")
     add("--model", default=DEFAULT_MODEL, help="model to call (default: %(default)s)")
     add("--api-key-env", default=DEFAULT_KEY_ENV, help="environment variable holding the key")
     add("--out", type=output_dir(), default=DEFAULT_OUT,

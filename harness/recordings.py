@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ._files import read_input
 from .errors import UsageError
 
 ERA_2025, ERA_2026 = "2025", "2026"
@@ -112,8 +113,9 @@ def scan(roots: Iterable[Path | str], notes: list[str]) -> list[Recording]:
     for root in map(Path, roots):
         if not root.exists():
             raise UsageError(f"no such file or directory: {root}")
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        base = root.parent if root.is_file() else root
+        # a FIFO or a device named here is read, and refused, as a file; one in a folder is skipped
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        base = root if root.is_dir() else root.parent
         for path in files:
             if path.name == "INDEX.jsonl" or path.suffix.lower() in (".md", ".txt", ".jsonl"):
                 continue
@@ -124,10 +126,7 @@ def scan(roots: Iterable[Path | str], notes: list[str]) -> list[Recording]:
 
 
 def read(path: Path, base: Path, notes: list[str]) -> Recording | None:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    raw = read_input(path)
     meta = index_entry(path, base)
     relative = path.relative_to(base) if path != base else Path(path.name)
     label = _without_role((relative.parent / relative.name).as_posix())
@@ -200,7 +199,7 @@ def index_entry(path: Path, base: Path) -> dict[str, Any]:
 def _index(folder: Path) -> dict[str, dict[str, Any]]:
     entries: dict[str, dict[str, Any]] = {}
     path = folder / "INDEX.jsonl"
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    lines = read_input(path).decode("utf-8", "replace").splitlines() if path.exists() else []
     for line in lines:
         try:
             entry = json.loads(line)

@@ -28,13 +28,13 @@ import datetime as dt
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
+from ._files import read_input, write_new
 from .scrub import CREDENTIAL_HEADERS, Scrubber
 
 if TYPE_CHECKING:
@@ -245,33 +245,14 @@ def file_name(transcript: Transcript) -> str:
 
 def save(transcript: Transcript, directory: str | os.PathLike[str]) -> Path:
     """Write atomically to `directory/<UTC time>-<model>-<scenario>.json`; never overwrites."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    text = transcript.to_json()
     base = file_name(transcript)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{base}.", suffix=".tmp")
-    mask = os.umask(0)
-    os.umask(mask)
-    os.fchmod(fd, 0o666 & ~mask)  # mkstemp's 0600 would make fixtures unreadable to others
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        for n in range(1, 1000):
-            path = folder / (base if n == 1 else base.replace(".json", f"-{n}.json"))
-            try:
-                os.link(tmp, path)  # fails if the name is taken: no overwrite, no race
-            except FileExistsError:
-                continue
-            return path
-        raise FileExistsError(f"no free name for {base} in {folder}")
-    finally:
-        os.unlink(tmp)
+    folder = Path(directory)
+    names = [folder / (base if n == 1 else base.replace(".json", f"-{n}.json")) for n in range(1, 1000)]
+    return write_new(names, transcript.to_json())
 
 
 def load(path: str | os.PathLike[str]) -> Transcript:
-    return Transcript.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    return Transcript.model_validate_json(read_input(path))
 
 
 def load_all(paths: Iterable[str | os.PathLike[str]]) -> list[Transcript]:

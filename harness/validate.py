@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ._files import read_input
 from ._jsonload import JSONTooComplex, loads
 from .contract import (
     ChatCompletion,
@@ -66,10 +67,7 @@ def validate_paths(paths: Iterable[Path | str], mode: Mode = Mode.LENIENT) -> li
 
 
 def validate_file(path: Path, mode: Mode = Mode.LENIENT) -> FileReport:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    raw = read_input(path)
     if raw.lstrip().startswith((b"data:", b":", b"event:", b"id:")):
         return FileReport(path, "stream", *_stream(raw, mode))
     try:

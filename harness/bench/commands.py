@@ -15,22 +15,22 @@ import asyncio
 import contextlib
 import dataclasses
 import math
+import os
 import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
-from .._argtypes import at_least, output_file
+from .._argtypes import at_least, http_url, output_file
+from .._files import claim_new, write_atomic
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
 from ..profiles import DEFAULT_PROFILE, PROFILES
 from ..targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
 from .gate import DEFAULT_MAX_ERROR_RATE
 from .health import ClientHealth
-from .report import level_tokens_line
+from .report import level_tokens_line, sample_log_path
 from .runner import RetryPolicy
 from .session import DEFAULT_PROMPT, EXIT_INTERRUPTED, BenchConfig, run_session
 from .tasks import load_task_set
@@ -65,23 +65,13 @@ def _rate_list(text: str) -> list[float]:
     return values
 
 
-def _url(text: str) -> str:
-    try:
-        port = httpx.URL(text).port
-    except httpx.InvalidURL:
-        port = -1
-    if not re.match(r"^https?://[^/\s]+", text) or (port is not None and not 0 < port <= 65535):
-        raise argparse.ArgumentTypeError(f"expected an http(s) base URL, got {text!r}")
-    return text.rstrip("/")
-
-
 # -- bench ---------------------------------------------------------------------------------------------
 def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--target", choices=("mock", "live"), default=None,
         help="mock: the GLM twin (embedded unless --base-url); live: the real API "
              "(default: the embedded twin)")
-    add("--base-url", type=_url, default=None,
+    add("--base-url", type=http_url, default=None,
         help=f"base URL of the API (live default {LIVE_BASE_URL}); with --target mock, a twin "
              "served by `glm-harness serve`")
     add("--model", default=DEFAULT_MODEL, help="model name (default: %(default)s)")
@@ -145,6 +135,18 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     twin.add_argument("--reply-tokens", type=at_least(int, 0), default=None)
     twin.add_argument("--reasoning-tokens", type=at_least(int, 0), default=None)
     return parser
+
+
+def _claim_default_out(model: str, target: str) -> Path:
+    """The default report path, taken for this run alone: its sample log is created with
+    O_EXCL, so a second run started in the same second gets `-2` (and so on), never this one."""
+    first = _default_out(model, target)
+    for n in range(1, 1000):
+        out = first if n == 1 else first.with_name(f"{first.stem}-{n}.json")
+        if not any(os.path.lexists(p) for p in (out, out.with_suffix(".md"))) and claim_new(
+                sample_log_path(out)):
+            return out
+    raise UsageError(f"no free report name like {first} (999 taken): give --out")
 
 
 def _default_out(model: str, target: str) -> Path:
@@ -240,9 +242,14 @@ def run_bench(args: argparse.Namespace) -> int:
             config, pool = _workers(args, config, stack)
         except UsageError as error:
             return _usage(BENCH_PROG, str(error))
-        out = out or _default_out(args.model, target.kind)
+        named = out is not None
         try:
-            result = asyncio.run(run_session(target, config, out, notes, pool))
+            out = out or _claim_default_out(args.model, target.kind)
+        except (UsageError, OSError) as error:
+            return _usage(BENCH_PROG, str(error) if isinstance(error, UsageError)
+                          else f"{error.filename}: {error.strerror or error}")
+        try:
+            result = asyncio.run(run_session(target, config, out, notes, pool, named_out=named))
         except KeyboardInterrupt:  # a second Ctrl-C while the report was being written
             print(f"{BENCH_PROG}: interrupted; samples so far in "
                   f"{out.with_name(out.stem + '.samples.jsonl')}", file=sys.stderr)
@@ -274,6 +281,9 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"{BENCH_PROG}: interrupted; partial report written", file=sys.stderr)
     for reason in report.gate_failures:
         print(f"FAILED: {reason}")
+    if result.log_failure:
+        print(f"{BENCH_PROG}: error: {result.log_failure}; the report holds every sample",
+              file=sys.stderr)
     return result.exit_code
 
 
@@ -339,7 +349,7 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     add("--ttft-ms", type=at_least(float, 0), default=150.0, help="twin's TTFT (the truth)")
     add("--itl-ms", type=at_least(float, 0), default=10.0, help="twin's inter-token gap (the truth)")
     add("--reply-tokens", type=at_least(int, 2), default=32, help="tokens per reply")
-    add("--base-url", type=_url, default=None,
+    add("--base-url", type=http_url, default=None,
         help="use a twin already serving at this URL with the same --ttft-ms/--itl-ms and no "
              "jitter (default: start one in a process pinned to its own CPU)")
     add("--no-pin", action="store_true", help="do not pin the twin and the client to CPUs")
@@ -377,7 +387,6 @@ def run_calibrate(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(format_table(result))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        write_atomic(args.out, result.model_dump_json(indent=2) + "\n")
         print(f"results: {args.out}")
     return 0

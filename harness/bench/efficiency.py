@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from .._files import read_input
 from ..contract import model_card
 from ..errors import UsageError
 from ..scrub import scrub_text
@@ -53,9 +54,9 @@ class PriceRef(ModelPrice):
 def load_prices(path: Path | None = None) -> PriceTable:
     path = path or fixtures_dir() / "prices.json"
     try:
-        return PriceTable.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        raise UsageError(f"no price table at {path}") from None
+        if not path.exists():
+            raise UsageError(f"no price table at {path}")
+        return PriceTable.model_validate_json(read_input(path))
     except ValueError as error:
         raise UsageError(f"price table {path} is invalid: {str(error).splitlines()[0]}") from None
 

@@ -7,8 +7,9 @@
 * `SampleLog` appends each sample to `NAME.samples.jsonl` as it finishes, flushed and fsynced by
   a writer thread (fsync would stall the event loop), so SIGINT or SIGKILL loses at most the
   samples still in flight. `read_sample_log` reads it back and tolerates a torn last line.
-* `write_report` goes through a temporary file and `os.replace`, so a reader sees either the old
-  report or the new one, never half of one.
+* `write_report` goes through `harness._files.write_atomic` (a temporary file and a rename), so
+  a reader sees either the old report or the new one, never half of one; the `.md` and the sample
+  log, named by the harness, are never written through a link.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any, Final, Literal
 import jsonschema_rs
 from pydantic import BaseModel, ConfigDict
 
+from .._files import open_log, read_input, read_input_text, write_atomic
 from ..scrub import scrub_text
 from .efficiency import Efficiency
 from .health import ClientHealth, WorkerHealth
@@ -301,7 +303,7 @@ def export_report_schema(directory: str | Path) -> Path:
     """Write the report's JSON Schema to `directory/bench-report.schema.json`."""
     path = Path(directory) / SCHEMA_FILENAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, (json.dumps(report_json_schema(), indent=2) + "\n").encode())
+    write_atomic(path, json.dumps(report_json_schema(), indent=2) + "\n", named=False)
     return path
 
 
@@ -325,43 +327,21 @@ def validate_report_data(data: Any) -> BenchReport:
 
 
 def load_report(path: str | Path) -> BenchReport:
-    return validate_report_data(json.loads(Path(path).read_bytes()))
+    return validate_report_data(json.loads(read_input(path)))
 
 
 # -- writing ---------------------------------------------------------------------------------------
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_report(report: BenchReport, path: str | Path, *, markdown: bool = True) -> Path:
-    """Validate, then write `path` (and `path` with .md) atomically."""
+def write_report(report: BenchReport, path: str | Path, *, markdown: bool = True,
+                 named: bool = True) -> Path:
+    """Validate, then write `path` (and `path` with .md) atomically. `named`: the user gave
+    `path` (a default name, like the .md, is never written through a link)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = report.model_dump(mode="json")
     validate_report_data(data)
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
-    _atomic_write(path, scrub_text(text).encode())
+    write_atomic(path, scrub_text(text), named=named)
     if markdown:
-        _atomic_write(path.with_suffix(".md"), scrub_text(render_markdown(report)).encode())
+        write_atomic(path.with_suffix(".md"), scrub_text(render_markdown(report)), named=False)
     return path
 
 
@@ -371,14 +351,18 @@ def sample_log_path(report_path: str | Path) -> Path:
 
 
 class SampleLog:
-    """Append-only JSONL of samples; line 1 is a header. Writes and fsyncs on its own thread."""
+    """Append-only JSONL of samples; line 1 is a header. Writes and fsyncs on its own thread.
+
+    A write that fails (a full disk) stops the log, never the run: the samples stay in memory
+    for the report, and `failure` says what happened, for the run to fail with."""
 
     _STOP = object()
 
     def __init__(self, path: str | Path, header: dict[str, Any]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._file = open_log(self.path)
+        self.written = 0
+        self.failure: str | None = None
         self._write_lines([json.dumps({"kind": SAMPLE_LOG_KIND,
                                        "schema_version": REPORT_SCHEMA_VERSION, **header})])
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -403,8 +387,13 @@ class SampleLog:
                     break
             stop = any(item is self._STOP for item in items)
             lines = [item.model_dump_json() for item in items if item is not self._STOP]
-            if lines:
-                self._write_lines(lines)
+            if lines and self.failure is None:
+                try:
+                    self._write_lines(lines)
+                    self.written += len(lines)
+                except (OSError, ValueError) as error:  # ValueError: written to a closed file
+                    self.failure = (f"the sample log {self.path} stopped after {self.written} "
+                                    f"sample(s): {getattr(error, 'strerror', None) or error}")
             if stop:
                 return
 
@@ -413,7 +402,10 @@ class SampleLog:
             self._queue.put(self._STOP)
             self._thread.join()
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as error:  # the last flush
+                self.failure = self.failure or f"the sample log {self.path}: {error.strerror or error}"
 
     def __enter__(self) -> SampleLog:
         return self
@@ -424,7 +416,7 @@ class SampleLog:
 
 def read_sample_log(path: str | Path) -> tuple[dict[str, Any], list[Sample]]:
     """The header and every complete sample; a torn last line (killed mid-write) is skipped."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    lines = read_input_text(path).splitlines()
     if not lines:
         raise ValueError(f"{path} is empty")
     header = json.loads(lines[0])

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from .._files import check_output
 from .._signals import EXIT_SIGINT, EXIT_SIGTERM
 from ..targets import Target
 from .clients import ShardedClient
@@ -42,6 +43,7 @@ from .workers import Pool, Share, run_split_level, split
 
 DEFAULT_PROMPT = "Explain in two short paragraphs how a hash map handles collisions."
 EXIT_OK, EXIT_STOPPED, EXIT_GATE = 0, 1, 1
+EXIT_LOG_FAILED = 2  # as any other output that could not be written
 EXIT_INTERRUPTED, EXIT_TERMINATED = EXIT_SIGINT, EXIT_SIGTERM
 
 
@@ -97,12 +99,17 @@ class SessionResult:
     report: BenchReport
     path: Path
     exit_code: int
+    log_failure: str | None = None  # the sample log stopped (a full disk): the run fails
 
 
 async def run_session(target: Target, config: BenchConfig, out: Path,
-                      extra_notes: Sequence[str] = (), pool: Pool | None = None) -> SessionResult:
+                      extra_notes: Sequence[str] = (), pool: Pool | None = None,
+                      *, named_out: bool = True) -> SessionResult:
     """`pool`: where latency levels of more than one share run (`bench --workers`, `--ray`);
-    a level that splits into one share, and the task set, run in this process."""
+    a level that splits into one share, and the task set, run in this process. `named_out`:
+    the user gave `out` (a default name is never written through a link)."""
+    check_output(out, named=named_out)  # before the run, not after it: a link planted at the
+    check_output(out.with_suffix(".md"), named=False)  # .md would otherwise cost the whole run
     t0, t0_wall = time.perf_counter(), time.time()
     meta = run_meta(target, config.options())
     log = SampleLog(sample_log_path(out), header={"meta": meta.model_dump(mode="json"),
@@ -150,14 +157,18 @@ async def run_session(target: Target, config: BenchConfig, out: Path,
             progress.close()
         log.close()
     runs = runner.runs if runner is not None else []
-    report = build_report(meta, runs, config, efficiency, interrupted, t0, str(log.path),
-                          list(extra_notes))
-    write_report(report, out)
+    notes = list(extra_notes)
+    if log.failure:
+        notes.append(f"{log.failure}; this report holds every sample")
+    report = build_report(meta, runs, config, efficiency, interrupted, t0, str(log.path), notes)
+    write_report(report, out, named=named_out)
     if interrupted:
         code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    elif log.failure:
+        code = EXIT_LOG_FAILED
     else:
         code = EXIT_STOPPED if report.stopped else EXIT_GATE if report.gate_failures else EXIT_OK
-    return SessionResult(report, out, code)
+    return SessionResult(report, out, code, log.failure)
 
 
 def build_report(meta: Any, runs: Sequence[LevelRun], config: BenchConfig,

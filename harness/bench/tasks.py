@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._files import read_input
 from .._resources import fixtures_dir
 from ..errors import UsageError
 
@@ -129,11 +130,11 @@ def load_task_set(name: str, root: Path | None = None) -> TaskSet:
     """A set by name (fixtures/tasks/<name>.json) or by path; UsageError when unusable."""
     candidate = Path(name)
     path = candidate if candidate.suffix == ".json" else (root or fixtures_dir() / "tasks") / f"{name}.json"
-    if not path.is_file():
+    if not path.exists():
         known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
         raise UsageError(f"no task set {name!r} at {path}" + (f"; known: {', '.join(known)}" if known else ""))
     try:
-        task_set = TaskSet.model_validate_json(path.read_bytes())
+        task_set = TaskSet.model_validate_json(read_input(path))
     except ValueError as error:
         first = str(error).splitlines()
         raise UsageError(f"task set {path} is invalid: {' '.join(first[:3])}") from None

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .._argtypes import at_least, output_dir, output_file, writable_dir
+from .._files import write_atomic
 from ..errors import UsageError
 from .gate import problems
 from .load import Loaded, check_comparable, latest_baseline, load
@@ -106,8 +107,7 @@ def _pairs(args: argparse.Namespace) -> tuple[list[tuple[Loaded, Loaded]], list[
 
 def _write(path: Path, text: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text)
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .._files import read_input
 from .._jsonload import JSONTooComplex, loads
 from .._outcomes import OUTCOME_SCHEMA_VERSION as CONTRACT_SCHEMA_VERSION
 from ..bench.report import COMPARABLE_SCHEMA_VERSIONS, REPORT_KIND, BenchReport
@@ -103,14 +104,10 @@ def _where(error: ValidationError) -> str:
 def load(path: str | Path) -> Loaded:
     """Read one report of either kind, or raise UsageError with one line saying why not."""
     path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
     if path.is_dir():
         raise UsageError(f"{path}: is a directory, not a report")
     try:
-        data = loads(path.read_bytes())
-    except OSError as error:
-        raise UsageError(f"{path}: cannot read ({error.strerror or error})") from None
+        data = loads(read_input(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         where = (f" at line {error.lineno} column {error.colno}"
                  if isinstance(error, json.JSONDecodeError) else "")

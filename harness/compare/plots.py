@@ -13,12 +13,15 @@ Every file name starts with the reports' names (`bench-a.latency-cdf-c1.png`, or
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .._files import write_atomic
 from ..errors import UsageError
 from .load import Loaded
 
@@ -26,6 +29,13 @@ _CDF_PANELS = (("ttft_ms", "TTFT"), ("itl_chunk_ms", "ITL per chunk"), ("tpot_ms
                ("e2e_ms", "E2E"))
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#17becf", "#7f7f7f", "#bcbd22")
+
+
+def _save(fig: Any, path: Path) -> None:
+    """The PNG written whole, and never through a link planted at a name the harness chose."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    write_atomic(path, buffer.getvalue(), named=False)
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -125,7 +135,7 @@ def plot_latency_cdfs(reports: Sequence[Loaded], labels: Sequence[str], out_dir:
                      y=0.99)
         fig.tight_layout(rect=(0, 0, 0.97, 0.935))
         path = out_dir / f"{prefix}latency-cdf-{_safe(name)}.png"
-        fig.savefig(path)
+        _save(fig, path)
         plt.close(fig)
         paths.append(path)
     return paths
@@ -179,7 +189,7 @@ def plot_latency_vs_concurrency(reports: Sequence[Loaded], labels: Sequence[str]
                  fontsize=13)
     fig.tight_layout(rect=(0, 0.09, 1, 0.95))
     path = out_dir / f"{prefix}latency-vs-concurrency.png"
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -240,7 +250,7 @@ def plot_tokens_per_solved(reports: Sequence[Loaded], labels: Sequence[str],
                  + ", ".join(sorted(task_sets)), fontsize=12, loc="left")
     fig.tight_layout()
     path = out_dir / f"{prefix}tokens-per-solved-task.png"
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
     return path
 

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .._files import read_input
+
 BENCH = [sys.executable, "-m", "harness.cli", "bench"]
 COMPARE = [sys.executable, "-m", "harness.cli", "compare"]
 
@@ -46,7 +48,7 @@ def compare(base: Path, new: Path, out: Path) -> tuple[int, list[str]]:
                             capture_output=True, text=True, check=False)
     if result.returncode not in (0, 1):
         raise SystemExit(f"compare failed ({result.returncode}): {result.stderr.strip()}")
-    data = json.loads(out.read_text())
+    data = json.loads(read_input(out))
     flagged = [f"{r['metric']}@{r['scope']} {r['verdict']} ({(r['rel'] or 0) * 100:+.1f}%)"
                for r in data["comparisons"][0]["rows"] if r["verdict"] in ("better", "worse")]
     return result.returncode, flagged

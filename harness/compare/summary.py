@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Sequence
 
 from .._argtypes import output_file
+from .._files import write_atomic
 from ..bench.report import BenchReport, LevelResult
 from .load import ContractReport, Loaded, load
 
@@ -30,7 +31,7 @@ def add_summary_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 def run_summary(args: argparse.Namespace) -> int:
     text = render_summary([load(path) for path in args.reports], args.title)
     if args.markdown is not None:
-        args.markdown.write_text(text, encoding="utf-8")
+        write_atomic(args.markdown, text)
     print(text, end="")
     return 0
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from .._files import write_atomic
 from .error import ErrorBody
 from .request import ChatCompletionRequest
 from .response import ChatCompletion, ChatCompletionChunk
@@ -30,6 +31,6 @@ def export_schemas(directory: Path) -> list[Path]:
     written = []
     for name, model in SCHEMAS.items():
         path = directory / f"{name}.schema.json"
-        path.write_text(schema_text(model), encoding="utf-8")
+        write_atomic(path, schema_text(model), named=False)
         written.append(path)
     return written

@@ -44,8 +44,8 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"{report.path}: skipped ({report.reason})")
             continue
         if not report.known:
-            print(f"{report.path}: unknown kind (not a request, answer, error body, chunk, SSE "
-                  "stream or transcript)")
+            why = report.reason or "not a request, answer, error body, chunk, SSE stream or transcript"
+            print(f"{report.path}: unknown kind ({why})")
             continue
         status = "ok" if not report.findings else f"{len(report.findings)} finding(s)"
         notes = f", {len(report.notices)} observed-field notice(s)" if report.notices else ""

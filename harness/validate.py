@@ -78,10 +78,13 @@ def validate_paths(paths: Iterable[Path | str], mode: Mode = Mode.LENIENT) -> li
     for path in map(Path, paths):
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                if is_folder_notes(file):
+                if is_folder_notes(file) or file.name.startswith("."):
                     reports.append(FileReport(file, SKIPPED, [], reason="the folder's notes, not traffic"))
-                else:
+                    continue
+                try:
                     reports.append(validate_file(file, mode))
+                except UsageError as error:  # one unreadable file does not hide the others' results
+                    reports.append(FileReport(file, UNKNOWN, [], reason=str(error)))
         else:
             reports.append(validate_file(path, mode))
     return reports

@@ -304,6 +304,18 @@ def test_validate_reads_the_capture_and_says_what_it_skipped(tmp_path: Path,
     assert "; 0 unknown (none)" in out
 
 
+def test_a_file_validate_cannot_read_in_a_folder_is_counted_not_fatal(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.log").write_text("hello")
+    (tmp_path / ".gitkeep").write_text("")
+    (tmp_path / "answer.json").write_text(json.dumps(_completion("glm-4.7")))
+    assert cli_main(["validate", str(tmp_path)]) == 2
+    out = capsys.readouterr().out
+    assert "notes.log: unknown kind (" in out and "is neither JSON nor an SSE stream" in out
+    assert out.splitlines()[-1] == ("1 valid, 0 invalid, 1 of unknown kind, 1 skipped: 1 the folder's notes, "
+                                    "not traffic (lenient mode)")
+
+
 def test_drift_compares_the_capture_as_it_is(tmp_path: Path) -> None:
     report = drift_report(_capture_folder(tmp_path), known=[])
     assert report.differences == [], [str(d) for d in report.differences]

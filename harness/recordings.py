@@ -134,12 +134,6 @@ def is_folder_notes(path: Path) -> bool:
     return path.name == "INDEX.jsonl" or path.suffix.lower() in (".md", ".jsonl")
 
 
-def read(path: Path, base: Path, notes: list[str]) -> Recording | None:
-    """The one recording a file holds (the first, for a capture wrapper holding several)."""
-    found = read_all(path, base, notes)
-    return found[0] if found else None
-
-
 def read_all(path: Path, base: Path, notes: list[str]) -> list[Recording]:
     """The recordings a file holds: one, or a capture wrapper's requests and answers."""
     try:
@@ -297,7 +291,7 @@ def capture_stream(raw: bytes, meta: dict[str, Any]) -> bytes:
             value = None
         if isinstance(value, dict) and isinstance(value.get("_raw"), str):
             raw = value["_raw"].encode("utf-8")
-    if _script_appended_done(meta):
+    if _script_appended_done(meta) and raw.lstrip().startswith(_SSE_START):
         stripped = raw.rstrip()
         if stripped.endswith(b"data: [DONE]"):
             raw = stripped[: -len(b"data: [DONE]")].rstrip(b"\n") + b"\n\n"

@@ -18,6 +18,7 @@ import pytest
 from harness.cli import main as cli_main
 from harness.contract import CATALOGUE, model_card
 from harness.drift import drift_report
+from harness.learn import learn
 from harness.mock import TWIN_KEY, Fault, FaultSpec, GLMTwin, Limits, TwinConfig, WireRequest, twin_router
 from harness.recordings import Kind, capture_stream, scan
 from harness.targets import CODING_PLAN_BASE_URL, MOCK_CODING_PLAN_BASE_URL, mock_target
@@ -314,6 +315,16 @@ def test_a_file_validate_cannot_read_in_a_folder_is_counted_not_fatal(tmp_path: 
     assert "notes.log: unknown kind (" in out and "is neither JSON nor an SSE stream" in out
     assert out.splitlines()[-1] == ("1 valid, 0 invalid, 1 of unknown kind, 1 skipped: 1 the folder's notes, "
                                     "not traffic (lenient mode)")
+
+
+def test_learn_takes_nothing_from_a_request_the_server_refused(tmp_path: Path) -> None:
+    folder = _capture_folder(tmp_path)
+    empty = {"protocol": "openai", "scenario": "error-empty", "model": "glm-4.7",
+             "request": {"model": "glm-4.7", "messages": []}, "response": {
+                 "error": True, "http_code": 400, "body": {"error": {"code": "1214", "message": "输入不能为空"}}}}
+    (folder / "x__openai__error-empty.json").write_text(json.dumps(empty, ensure_ascii=False))
+    proposal = learn([folder])[0].as_json("current")
+    assert proposal["fields"] == [] and proposal["models"] == []  # no `messages: []`, no bogus model
 
 
 def test_drift_compares_the_capture_as_it_is(tmp_path: Path) -> None:

@@ -32,15 +32,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from collections import Counter
+
     from .contract import Mode
     from .validate import validate_paths
 
     mode = Mode.STRICT if args.strict else Mode.LENIENT
     reports = validate_paths(args.files, mode)
     for report in reports:
+        if report.skipped:
+            print(f"{report.path}: skipped ({report.reason})")
+            continue
         if not report.known:
-            print(f"{report.path}: unknown kind (not a request, answer, error body, chunk, SSE "
-                  "stream or transcript)")
+            why = report.reason or "not a request, answer, error body, chunk, SSE stream or transcript"
+            print(f"{report.path}: unknown kind ({why})")
             continue
         status = "ok" if not report.findings else f"{len(report.findings)} finding(s)"
         notes = f", {len(report.notices)} observed-field notice(s)" if report.notices else ""
@@ -51,20 +56,27 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"  notice {notice.path}: [{notice.kind}] {notice.message}")
     unknown = sum(1 for r in reports if not r.known)
     bad = sum(1 for r in reports if r.known and r.findings)
-    print(f"{len(reports) - bad - unknown} valid, {bad} invalid"
-          + (f", {unknown} of unknown kind" if unknown else "") + f" ({mode} mode)")
+    skipped = Counter(r.reason for r in reports if r.skipped)
+    print(f"{len(reports) - bad - unknown - skipped.total()} valid, {bad} invalid"
+          + (f", {unknown} of unknown kind" if unknown else "")
+          + (f", {skipped.total()} skipped: " + "; ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
+             if skipped else "") + f" ({mode} mode)")
     if mode is Mode.STRICT:
         print(_provenance_summary(reports))
-    return 2 if unknown else 1 if bad or not reports else 0
+    return 2 if unknown else 1 if bad or len(reports) == skipped.total() else 0
 
 
 def _provenance_summary(reports: list[Any]) -> str:
     """Documented vs observed vs unknown, by field path (array indices collapsed)."""
     import re
 
+    def field(path: str) -> str:
+        path = re.sub(r"^(event|chunk)\[\d+\]", "$", path)
+        path = path[path.index("$"):] if "$" in path else path  # a capture wrapper's `round1.response.$.x`
+        return re.sub(r"\[\d+\]", "[]", path)
+
     def fields(kind: str, attr: str) -> set[str]:
-        return {re.sub(r"\[\d+\]", "[]", re.sub(r"^(event|chunk)\[\d+\]", "$", f.path))
-                for r in reports for f in getattr(r, attr) if f.kind == kind}
+        return {field(f.path) for r in reports for f in getattr(r, attr) if f.kind == kind}
 
     observed, unknown = fields("observed_field", "notices"), fields("unknown_field", "findings")
     return (f"fields beyond the documented contract: {len(observed)} observed in real traffic "

@@ -34,7 +34,7 @@ from typing import Any
 from ._files import read_input
 from ._resources import fixtures_dir
 from .errors import UsageError
-from .recordings import Exchange, Kind, Recording, exchanges, scan, sse_chunks
+from .recordings import Exchange, Kind, Recording, capture_key, exchanges, scan, sse_chunks
 from .sse import decode_all
 from .stream import EventKind, read_stream
 
@@ -354,9 +354,10 @@ class _Twin:
 
     def send(self, body: Mapping[str, Any] | bytes, *, model: str | None = None,
              key: str | bool | None = True, config: Any = None, times: int = 1,
-             profile: str | None = None) -> Answer:
+             profile: str | None = None, base_path: str | None = None) -> Answer:
         """`key`: True for the twin's key, None for no Authorization header, or a key string.
-        The request is sent `times` times (to reach a rate limit); the last answer counts."""
+        The request is sent `times` times (to reach a rate limit); the last answer counts.
+        `base_path` is the recorded endpoint's (the Coding Plan's, say), where the twin serves it."""
         import dataclasses
 
         from .client import GLMClient
@@ -369,6 +370,8 @@ class _Twin:
                              or DEFAULT_MODEL)
         if key is not True:
             target = dataclasses.replace(target, api_key=Secret(key) if isinstance(key, str) else None)
+        if base_path is not None and base_path in twin.config.base_paths:
+            target = dataclasses.replace(target, base_url=MOCK_BASE_URL.split("/api/")[0] + base_path)
         with twin_router(twin, base_url=MOCK_BASE_URL), GLMClient(target) as client:
             for _ in range(times):
                 exchange = client.send(body)
@@ -388,9 +391,16 @@ class _Case:
     era: str
 
 
+# Errors a request's body causes: the twin is sent that body. Any other (the key, a quota, a rate
+# limit) is provoked by its recipe (_twin_error_recipes), whatever body was recorded beside it.
+_CAUSED_BY_THE_BODY = frozenset({"1210", "1211", "1212", "1213", "1214", "1261"})
+
+
 def _case(exchange: Exchange, notes: list[str]) -> _Case:
     answer = exchange.answer
     request = dict(exchange.request.data) if exchange.request is not None else None
+    if answer.kind.is_error and answer.error_code not in _CAUSED_BY_THE_BODY:
+        request = None
     if request is None and not answer.kind.is_error:
         request = standin_request(answer, notes)
     return _Case(answer.label, answer, request, exchange.model or "", answer.era or ANY_ERA)
@@ -407,9 +417,18 @@ def _compare(case: _Case, twin: _Twin, profile: str | None, notes: list[str]) ->
     return found
 
 
+def _base_path(recording: Recording) -> str | None:
+    """The recorded endpoint's base path (INDEX.jsonl `endpoint`), e.g. `/api/coding/paas/v4`."""
+    endpoint = recording.meta.get("endpoint")
+    if not isinstance(endpoint, str):
+        return None
+    path = "/" + endpoint.split("://", 1)[-1].partition("/")[2]
+    return path.removesuffix("/").removesuffix("/chat/completions")
+
+
 def _compare_exchange(case: _Case, twin: _Twin, era: str | None, notes: list[str]) -> list[Difference]:
     assert case.request is not None
-    mine = twin.send(case.request, profile=era)
+    mine = twin.send(case.request, profile=era, base_path=_base_path(case.answer))
     recorded = case.answer
     out: list[Difference] = []
     if mine.transport_error:
@@ -514,6 +533,7 @@ def _twin_error_recipes() -> dict[str, dict[str, Any]]:
 
     return {
         "1000": {"body": hello, "key": _UNKNOWN_KEY},
+        "401": {"body": hello, "key": "invalid_key_xxx"},  # the Coding Plan endpoint's 401
         "1001": {"body": hello, "key": None},
         "1002": {"body": hello, "key": "not-a-key"},
         "1003": {"body": hello, "key": EXPIRED_KEY},
@@ -526,6 +546,7 @@ def _twin_error_recipes() -> dict[str, dict[str, Any]]:
         "1302": {"body": hello, "config": TwinConfig(limits=Limits(requests=1, per_seconds=60)), "times": 2},
         "1305": fault(Fault.OVERLOADED),
         "1310": fault(Fault.PLAN_LIMIT),
+        "1308": fault(Fault.FIVE_HOUR_LIMIT),
         "1234": fault(Fault.NETWORK_ERROR),
     }
 
@@ -546,8 +567,9 @@ def _compare_error(case: _Case, twin: _Twin, era: str | None, notes: list[str]) 
     if recipe is None:
         return [Difference(case.label, "error_code", code, f"code {code}", "cannot produce it")]
     body = recipe["body_factory"]() if "body_factory" in recipe else recipe["body"]
-    mine = twin.send({"model": "glm-4.6", **body}, key=recipe.get("key", True),
-                     config=recipe.get("config"), times=recipe.get("times", 1), profile=era)
+    key = capture_key(recorded.meta) or recipe.get("key", True)
+    mine = twin.send({"model": "glm-4.6", **body}, key=key, config=recipe.get("config"),
+                     times=recipe.get("times", 1), profile=era, base_path=_base_path(recorded))
     if mine.transport_error:
         return [Difference(case.label, "transport", "exchange", "completed", mine.transport_error)]
     out: list[Difference] = []

@@ -24,12 +24,12 @@ from pydantic import BaseModel
 from ._argtypes import output_file
 from ._files import write_atomic
 from .contract import (
-    MODEL_CARDS,
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
     ErrorBody,
     business_error,
+    model_card,
     strict_report,
     validate,
 )
@@ -107,8 +107,13 @@ def learn(roots: Iterable[Path], against: str = "current") -> tuple[Learned, lis
     notes: list[str] = []
     learned = Learned()
     era = "2025" if against == "2025" else None
-    for recording in scan(list(roots), notes):
+    found = scan(list(roots), notes)
+    # A request the server refused (an error scenario's) teaches nothing about what GLM accepts.
+    refused = {r.pairing_key for r in found if r.kind.is_error}
+    for recording in found:
         learned.read += 1
+        if recording.kind is Kind.REQUEST and recording.pairing_key in refused:
+            continue
         for model_cls, data in _documents(recording):
             _learn_document(learned, recording, model_cls, data, era)
         if recording.kind.is_error:
@@ -236,7 +241,7 @@ _PARAMETER_MESSAGES = (
 
 def _learn_model(learned: Learned, recording: Recording) -> None:
     model = recording.model
-    if model is None or model in MODEL_CARDS:
+    if model is None or model_card(model) is not None:
         return
     entry = learned.models.setdefault(model, {"name": model, "files": 0, "propose": "add a model card",
                                               "seen": {}})

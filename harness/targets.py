@@ -14,8 +14,12 @@ from .contract import DEFAULT_MODEL
 from .profiles import DEFAULT_PROFILE, Profile
 
 LIVE_BASE_URL = "https://api.z.ai/api/paas/v4"
+# The GLM Coding Plan's OpenAI-compatible base URL: the same contract, another quota (and its
+# own 401 body); BigModel's is https://open.bigmodel.cn/api/coding/paas/v4.
+CODING_PLAN_BASE_URL = "https://api.z.ai/api/coding/paas/v4"
 # `.invalid` never resolves (RFC 2606): if the twin's router is not active, nothing leaves the box.
 MOCK_BASE_URL = "https://glm-twin.invalid/api/paas/v4"
+MOCK_CODING_PLAN_BASE_URL = "https://glm-twin.invalid/api/coding/paas/v4"
 DEFAULT_KEY_ENV = "ZAI_API_KEY"
 REDACTED = "<redacted>"
 

@@ -1,7 +1,9 @@
 """Validate recorded traffic against the contract: a request, a JSON answer, an error body, a
 raw SSE stream, or a harness transcript (its request and its answer), each recognised by its
 shape (harness.recordings.kind_of), with every finding reported by path. JSON of no known shape
-is an "unknown kind".
+is an "unknown kind". A capture wrapper (harness.recordings.capture_exchanges) is read as the
+requests and answers it holds; a file of another surface, or a folder's own notes, is "skipped",
+with the reason.
 
 In strict mode a report also says which undocumented fields it met that real GLM is known to send
 (notices, from the contract's `observed` markers): documented, observed, and unknown are three
@@ -32,11 +34,21 @@ from .contract import (
     validate,
 )
 from .errors import UsageError
-from .recordings import kind_of, scan
+from .recordings import (
+    OPENAI,
+    capture_exchanges,
+    capture_stream,
+    index_entry,
+    is_capture_wrapper,
+    is_folder_notes,
+    kind_of,
+    surface_of,
+)
 from .sse import decode_all
 from .stream import chunk_schema, invariants, read_stream
 
 UNKNOWN = "unknown kind"
+SKIPPED = "skipped"
 _MODELS: dict[str, type] = {
     "request": ChatCompletionRequest, "error body": ErrorBody, "error object (inner)": ErrorDetail,
     "chunk": ChatCompletionChunk, "completion": ChatCompletion,
@@ -49,18 +61,31 @@ class FileReport:
     kind: str
     findings: list[Finding]
     notices: list[Finding] = field(default_factory=list)
+    reason: str = ""  # why a file was skipped
 
     @property
     def known(self) -> bool:
         return self.kind != UNKNOWN
 
+    @property
+    def skipped(self) -> bool:
+        return self.kind == SKIPPED
+
 
 def validate_paths(paths: Iterable[Path | str], mode: Mode = Mode.LENIENT) -> list[FileReport]:
-    """Every file named, and every recording in every folder named."""
+    """Every file named, and every file in every folder named: none is left out unsaid (a
+    folder's notes and files of another surface are reported as skipped, with the reason)."""
     reports: list[FileReport] = []
     for path in map(Path, paths):
         if path.is_dir():
-            reports += [validate_file(r.path, mode) for r in scan([path], [])]
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if is_folder_notes(file) or file.name.startswith("."):
+                    reports.append(FileReport(file, SKIPPED, [], reason="the folder's notes, not traffic"))
+                    continue
+                try:
+                    reports.append(validate_file(file, mode))
+                except UsageError as error:  # one unreadable file does not hide the others' results
+                    reports.append(FileReport(file, UNKNOWN, [], reason=str(error)))
         else:
             reports.append(validate_file(path, mode))
     return reports
@@ -68,7 +93,12 @@ def validate_paths(paths: Iterable[Path | str], mode: Mode = Mode.LENIENT) -> li
 
 def validate_file(path: Path, mode: Mode = Mode.LENIENT) -> FileReport:
     raw = read_input(path)
+    meta = index_entry(path, path.parent)
+    raw = capture_stream(raw, meta)
     if raw.lstrip().startswith((b"data:", b":", b"event:", b"id:")):
+        surface = surface_of(raw, None)
+        if surface != OPENAI:
+            return FileReport(path, SKIPPED, [], reason=f"{surface} stream, not read by this validator")
         return FileReport(path, "stream", *_stream(raw, mode))
     try:
         data = loads(raw)
@@ -76,8 +106,13 @@ def validate_file(path: Path, mode: Mode = Mode.LENIENT) -> FileReport:
         raise UsageError(f"{path} is neither JSON nor an SSE stream ({error})") from None
     except JSONTooComplex as error:
         raise UsageError(f"{path}: {error}") from None
+    surface = surface_of(raw, data)
+    if surface != OPENAI:
+        return FileReport(path, SKIPPED, [], reason=f"{surface} recording, not read by this validator")
     if _is_transcript(data):
         return FileReport(path, "transcript", _transcript(data, mode))
+    if is_capture_wrapper(data):
+        return FileReport(path, "capture", *_capture(path, data, meta, mode))
     kind = kind_of(data)
     if kind is None:
         return FileReport(path, UNKNOWN, [])
@@ -92,6 +127,31 @@ def _stream(raw: bytes, mode: Mode) -> tuple[list[Finding], list[Finding]]:
     checked = chunk_schema(stream, mode)
     framing = [Finding(f"byte {v.offset}", v.kind, v.message) for v in violations]
     return framing + checked.findings + invariants(stream), checked.notices
+
+
+# -- capture wrappers: a request and its answer(s) in one file ---------------------------------------
+def _capture(path: Path, data: dict[str, Any], meta: dict[str, Any],
+             mode: Mode) -> tuple[list[Finding], list[Finding]]:
+    """Each answer the wrapper holds, and each request the server accepted (one it refused, the
+    point of an error scenario, is not held to the contract)."""
+    findings: list[Finding] = []
+    notices: list[Finding] = []
+    parts = capture_exchanges(path, "", data, meta)
+    for request, answer in zip(parts[::2], parts[1::2], strict=True):
+        where = answer.label.lstrip("#")
+        prefix = f"{where}." if where else ""
+        model = _MODELS.get(str(answer.kind))
+        if model is None:
+            findings.append(Finding(f"{prefix}response", "kind", f"a {answer.kind} where an answer belongs"))
+            continue
+        checked: Validated[Any] = validate(model, answer.data, mode)
+        findings += _prefixed(f"{prefix}response", checked.findings)
+        notices += _prefixed(f"{prefix}response", checked.notices)
+        if answer.status == 200:
+            asked: Validated[Any] = validate(ChatCompletionRequest, request.data, mode)
+            findings += _prefixed(f"{prefix}request", asked.findings)
+            notices += _prefixed(f"{prefix}request", asked.notices)
+    return findings, notices
 
 
 # -- transcripts: the harness's own recordings (harness.transcript) ---------------------------------

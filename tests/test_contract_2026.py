@@ -140,7 +140,8 @@ def test_new_models_have_cards_with_sources(name: str) -> None:
 def test_card_facts_from_the_2026_recordings() -> None:
     assert MODEL_CARDS["glm-5"].accepts_thinking_disabled()  # recorded 200 in 2026
     assert MODEL_CARDS["glm-4.7-flash"].max_tokens_range == (1, 131072)
-    assert MODEL_CARDS["glm-4.7"].reports_reasoning_tokens and not MODEL_CARDS["glm-4.6"].reports_reasoning_tokens
+    assert MODEL_CARDS["glm-4.7"].reports_reasoning_tokens and MODEL_CARDS["glm-4.6"].reports_reasoning_tokens
+    assert not MODEL_CARDS["glm-4.5-air"].reports_reasoning_tokens  # 2026-05 captures
     assert not MODEL_CARDS["glm-4-flash-250414"].reports_cached_tokens
     assert "assumed" in MODEL_CARDS["glm-5.1"].sources["limits"]
 
@@ -172,7 +173,7 @@ def test_the_twin_speaks_2026_by_default() -> None:
     data = _answer(GLMTwin())
     assert data["object"] == "chat.completion"
     assert data["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
-    assert "completion_tokens_details" not in _answer(GLMTwin(), model="glm-4.6")["usage"]
+    assert "completion_tokens_details" not in _answer(GLMTwin(), model="glm-4.5-air")["usage"]
 
 
 def test_the_2025_profile_has_the_2025_shapes() -> None:

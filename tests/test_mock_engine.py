@@ -538,7 +538,8 @@ def test_tool_call_weather(stream_it: bool) -> None:
     assert len(calls) == 1
     call = calls[0]
     assert call["type"] == "function" and call["index"] == 0
-    assert re.fullmatch(r"call_-\d{1,19}", call["id"])
+    # 2026: a streamed call's id is `call_<24 hex>`, a non-streamed one's `call_-<int64>`.
+    assert re.fullmatch(r"call_[0-9a-f]{24}" if stream_it else r"call_-\d{1,19}", call["id"])
     assert call["function"]["name"] == "weather"
     arguments = json.loads(call["function"]["arguments"])
     jsonschema.validate(arguments, WEATHER["function"]["parameters"])
@@ -749,7 +750,7 @@ def test_tool_stream_fragments(payload: dict[str, Any]) -> None:
     for call in whole:
         mine = [c for d in tool_deltas for c in d["tool_calls"] if c["index"] == call["index"]]
         head, fragments = mine[0], mine[1:]
-        assert head["id"] == call["id"]
+        assert re.fullmatch(r"call_[0-9a-f]{24}", head["id"])
         assert head["type"] == "function"
         assert head["function"] == {"name": call["function"]["name"], "arguments": ""}
         assert len(fragments) > 1
@@ -772,7 +773,8 @@ def test_tool_call_whole_without_tool_stream(payload: dict[str, Any]) -> None:
     assert len(tool_deltas) == len(whole)
     for delta, call in zip(tool_deltas, whole, strict=True):
         assert set(delta) == {"tool_calls"}  # no role, as recorded
-        assert delta["tool_calls"] == [call]
+        assert re.fullmatch(r"call_[0-9a-f]{24}", delta["tool_calls"][0]["id"])  # streams' own ids
+        assert delta["tool_calls"] == [{**call, "id": delta["tool_calls"][0]["id"]}]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1277,6 +1279,13 @@ def test_fault_plan_limit() -> None:
     status, code, message = error_of(send(_faulty(Fault.PLAN_LIMIT), body()))
     assert (status, code) == (429, "1310")
     assert re.fullmatch(r"Weekly/Monthly Limit Exhausted\. Your limit will reset at "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", message), message
+
+
+def test_fault_five_hour_limit() -> None:
+    status, code, message = error_of(send(_faulty(Fault.FIVE_HOUR_LIMIT), body()))
+    assert (status, code) == (429, "1308")
+    assert re.fullmatch(r"Usage limit reached for 5 hour\. Your limit will reset at "
                         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", message), message
 
 

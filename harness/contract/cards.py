@@ -19,6 +19,7 @@ BIGMODEL_DOCS = "docs.bigmodel.cn model pages"
 RANGE_1210 = "the max_tokens range named in a recorded 1210 message"
 REC_2025 = "shared/real-traffic recordings (2025-09..2025-11)"
 REC_2026 = "2026 recordings (shared/glm-api.md, 'What changed in 2026')"
+CAPTURES_2026 = "2026-05-07 captures (shared/real-traffic-2026, coding endpoint)"
 ASSUMED = "assumed from the family's earlier model; not yet confirmed"
 
 
@@ -52,12 +53,15 @@ def _card(name: str, context: int, output: int, thinking: ThinkingSupport, sourc
 
 _GLM45 = {"limits": DOCS, "max_tokens": RANGE_1210 + " ([1,98304], open.bigmodel.cn 2026-10-09)",
           "thinking": DOCS, "usage": REC_2025}
-_GLM46 = {"limits": DOCS, "max_tokens": DOCS + " (128K output)", "thinking": DOCS, "usage": REC_2025}
+_GLM46 = {"limits": DOCS, "max_tokens": DOCS + " (128K output)", "thinking": DOCS,
+          "usage": REC_2025 + "; " + CAPTURES_2026 + ": completion_tokens_details.reasoning_tokens"}
 _GLM47 = {"limits": DOCS, "max_tokens": RANGE_1210 + " ([1,131072], glm-4.7-flash 2026-10-09)",
           "thinking": DOCS, "usage": REC_2026 + ": completion_tokens_details.reasoning_tokens"}
 _GLM5 = {"limits": DOCS + " (200K context, 128K output)",
          "thinking": REC_2026 + ": glm-5 accepted thinking disabled (200)",
          "usage": REC_2026 + ": completion_tokens_details.reasoning_tokens"}
+_GLM5_TURBO = {"limits": ASSUMED + " (glm-5)", "thinking": CAPTURES_2026 + ": reasons by default",
+               "usage": CAPTURES_2026 + ": completion_tokens_details.reasoning_tokens"}
 _GLM51 = {"limits": ASSUMED + " (glm-5)", "thinking": ASSUMED + " (glm-5)",
           "usage": REC_2026 + ": completion_tokens_details.reasoning_tokens"}
 _GLM52 = {"limits": ASSUMED + " (glm-5)", "thinking": ASSUMED + " (glm-5)",
@@ -75,12 +79,14 @@ MODEL_CARDS: dict[str, ModelCard] = {
         # glm-4.5v refuses `thinking: disabled` (recorded 1210).
         _card("glm-4.5v", 64 * K, 16 * K, "always", _GLM46V | {"thinking": "recorded 1210"},
               default_temperature=0.6, vision=True),
-        _card("glm-4.6", 200 * K, 128 * K, "hybrid", _GLM46),
+        # Its 2026 answers carry reasoning_tokens (the 2025 ones did not: usage_for goes by era).
+        _card("glm-4.6", 200 * K, 128 * K, "hybrid", _GLM46, reports_reasoning_tokens=True),
         *(_card(name, 128 * K, 32 * K, "hybrid", _GLM46V, vision=True)
           for name in ("glm-4.6v", "glm-4.6v-flash", "glm-4.6v-flashx")),
         *(_card(name, 200 * K, 128 * K, "hybrid", _GLM47, reports_reasoning_tokens=True)
           for name in ("glm-4.7", "glm-4.7-flash", "glm-4.7-flashx")),
         _card("glm-5", 200 * K, 128 * K, "hybrid", _GLM5, reports_reasoning_tokens=True),
+        _card("glm-5-turbo", 200 * K, 128 * K, "hybrid", _GLM5_TURBO, reports_reasoning_tokens=True),
         _card("glm-5.1", 200 * K, 128 * K, "hybrid", _GLM51, reports_reasoning_tokens=True),
         _card("glm-5.2", 200 * K, 128 * K, "hybrid", _GLM52, reports_reasoning_tokens=True),
         _card("glm-4-flash-250414", 128 * K, 16 * K, "none", _SMALL, reports_cached_tokens=False),
@@ -93,14 +99,15 @@ DEFAULT_MODEL = "glm-4.6"
 
 
 def model_card(name: str) -> ModelCard | None:
-    return MODEL_CARDS.get(name)
+    """The card of `name`, spelt in any case: GLM serves `GLM-4.7` as glm-4.7 (2026-05)."""
+    return MODEL_CARDS.get(name.lower())
 
 
 def card_or_generic(name: str) -> tuple[ModelCard, bool]:
     """The model's card, or a generic one (`known=False`) for a model the harness has no card
     for: another OpenAI-compatible server's model, or a GLM released after this version.
     Checks that depend on the card's limits skip on a generic card rather than guess."""
-    card = MODEL_CARDS.get(name)
+    card = model_card(name)
     if card is not None:
         return card, True
     return ModelCard(name, context_window=128 * K, max_output_tokens=4 * K, thinking="hybrid"), False

@@ -82,9 +82,11 @@ def _e(code: str, status: int, meaning: str, retry: Retry, en: Text | None, zh: 
 
 
 N, B, L = Retry.NEVER, Retry.BACKOFF, Retry.AFTER_RESET
+CODING_PLAN_AUTH_CODE = "401"
 D = documented
 ZAI_2026 = "2026-10-09 (RarogCmex/pi-bigmodel, LIVE)"
 BIGMODEL_2026 = "2026-10-09 (open.bigmodel.cn, RarogCmex/pi-bigmodel LIVE)"
+CODING_2026 = "2026-05-07 (open.bigmodel.cn coding endpoint, shared/real-traffic-2026)"
 
 CATALOGUE: dict[str, BusinessError] = {
     e.code: e
@@ -119,8 +121,8 @@ CATALOGUE: dict[str, BusinessError] = {
            D("Unable to successfully access your account, please try again later"),
            D("您的账户无法成功访问，请稍后重试。"), "inferred"),
         _e("1210", 400, "invalid parameter", N,
-           D("Invalid API parameter, please check the documentation."), D("API 调用参数有误，请检查文档。"),
-           "recorded"),
+           D("Invalid API parameter, please check the documentation."),
+           recorded("API 调用参数有误，请检查文档。", CODING_2026 + ", a tool without a name"), "recorded"),
         _e("1211", 400, "model does not exist", N,
            D("Unknown Model, please check the model code."),
            recorded("模型不存在，请检查模型代码。", BIGMODEL_2026), "recorded"),
@@ -146,7 +148,7 @@ CATALOGUE: dict[str, BusinessError] = {
            "recorded"),
         _e("1302", 429, "rate limit or concurrency reached", B,
            recorded("Rate limit reached for requests", "2025 (ltmoerdani/zai-copilot-chat log)"),
-           D("您的账户已达到速率限制，请您控制请求频率"), "recorded"),
+           recorded("您的账户已达到速率限制，请您控制请求频率", CODING_2026 + ", glm-4.7-flash"), "recorded"),
         _e("1303", 429, "request frequency too high", B,
            D("High frequency of API requests, please reduce frequency or contact customer service."),
            D("您当前使用该API的频率过高，请降低频率，或联系客服增加限额。")),
@@ -156,9 +158,11 @@ CATALOGUE: dict[str, BusinessError] = {
         _e("1305", 429, "service overloaded", B,
            D("The service may be temporarily overloaded, please try again later"),
            recorded("该模型当前访问量过大，请您稍后再试", BIGMODEL_2026 + ", glm-4.7-flash"), "recorded"),
+        # The Coding Plan's 5-hour window: `period` is "5 hour" (en), "5 小时" (zh).
         _e("1308", 429, "usage quota of the plan reached", L,
-           D("Usage limit reached for {period}. Your limit will reset at {reset_at}"),
-           D("已达到 {period} 的使用上限。您的限额将在 {reset_at} 重置。")),
+           recorded("Usage limit reached for {period}. Your limit will reset at {reset_at}",
+                    "2026 (Coding Plan, shared/real-traffic-2026 README: \"5 hour\")"),
+           D("已达到 {period} 的使用上限。您的限额将在 {reset_at} 重置。"), "recorded"),
         _e("1309", 429, "GLM Coding Plan expired", N,
            D("Your GLM Coding Plan package has expired and is temporarily unavailable."),
            D("您的 GLM Coding Plan 套餐已过期，暂时无法使用。")),
@@ -166,6 +170,9 @@ CATALOGUE: dict[str, BusinessError] = {
         _e("1310", 429, "weekly/monthly quota of the plan reached", L,
            recorded("Weekly/Monthly Limit Exhausted. Your limit will reset at {reset_at}",
                     "2026-09-20 (api.z.ai coding plan, glm-5.3-flash, HTTP 429)"), None, "recorded"),
+        # The Coding Plan endpoint's answer to a key it does not accept (HTTP 401, code "401").
+        _e(CODING_PLAN_AUTH_CODE, 401, "token expired or invalid (Coding Plan endpoint)", N, None,
+           recorded("令牌已过期或验证不正确", CODING_2026 + ", key invalid_key_xxx"), "recorded"),
         _e("1200", 500, "API call error", B, D("API Call Error"), D("API 调用错误")),
         # Recorded with HTTP 500, 2026-03-13; the docs end it "please try again later".
         _e("1234", 500, "network error", B,
@@ -204,6 +211,8 @@ def range_detail(low: float, high: float) -> str:
 DECIMALS_DETAIL = "限制小数点[2]位"
 THINKING_ALWAYS_ON_DETAIL = "该模型始终思考，不支持关闭思考；请使用 low、high 或 max。"
 ROLE_INVALID_MESSAGE = "角色信息不正确"
+EMPTY_INPUT_MESSAGE = "输入不能为空"  # 1214 for `messages: []`, recorded 2026-05-07 (coding endpoint)
+FIVE_HOURS = {"en": "5 hour", "zh": "5 小时"}  # 1308's period on the Coding Plan
 CONCURRENCY_MESSAGE_EN = (
     "High concurrency usage of this API, please reduce concurrency or contact customer service "
     "to increase limits"

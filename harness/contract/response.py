@@ -67,8 +67,10 @@ class Usage(GLMModel):
     total_tokens: NonNegativeInt
     prompt_tokens_details: PromptTokensDetails | None = always_sent(unless_card="reports_cached_tokens")
     completion_tokens_details: CompletionTokensDetails | None = observed(
-        models=("glm-4.7", "glm-5.2"), seen="2026-04..2026-09", era="2026",
-        note="glm-4.7 family and later; absent from the 2025 glm-4.5/4.6 recordings")
+        models=("glm-4.6", "glm-4.7", "glm-4.7-flash", "glm-4.7-flashx", "glm-5", "glm-5-turbo", "glm-5.1",
+                "glm-5.2"), seen="2026-04..2026-09", era="2026",
+        note="glm-4.6 (2026) and later; absent from glm-4.5-air answers and from the 2025 glm-4.5/4.6 "
+             "recordings")
 
     @field_validator("total_tokens")
     @classmethod
@@ -91,7 +93,8 @@ class Usage(GLMModel):
 
 def _object_field() -> Any:
     """`object` is in every 2026 answer and chunk (shared/glm-api.md, 2026 recordings)."""
-    return observed(models=("glm-4.7-flash", "glm-4.6", "glm-4.7", "glm-5", "glm-5.1", "glm-5.2"),
+    return observed(models=("glm-4.5-air", "glm-4.7-flash", "glm-4.7-flashx", "glm-4.6", "glm-4.7", "glm-5",
+                            "glm-5-turbo", "glm-5.1", "glm-5.2"),
                     seen="2026-01..2026-10", era="2026", note="absent from every 2025 recording")
 
 

@@ -26,8 +26,11 @@ from pydantic import ValidationError
 from .._jsonload import loads
 from ..contract import ChatCompletionRequest, ModelCard, business_error, model_card
 from ..contract.catalogue import (
+    CODING_PLAN_AUTH_CODE,
     CONCURRENCY_MESSAGE_EN,
     DECIMALS_DETAIL,
+    EMPTY_INPUT_MESSAGE,
+    FIVE_HOURS,
     ROLE_INVALID_MESSAGE,
     THINKING_ALWAYS_ON_DETAIL,
     code_for_invalid,
@@ -173,7 +176,7 @@ class GLMTwin:
         self.requests.append(request)
         faults = self._take_faults()
         try:
-            key = self._authenticate(request.headers)
+            key = self._authenticate(request.headers, coding_plan=_on_coding_plan(request.path))
             self._route(request)
             self._forced_errors(faults)
             self._check_account(key)
@@ -185,7 +188,17 @@ class GLMTwin:
             return self._disfigure(rejected.reply, faults)
         return self._answer(chat, card, key, faults, release)
 
-    def _authenticate(self, headers: Mapping[str, str]) -> str:
+    def _authenticate(self, headers: Mapping[str, str], coding_plan: bool = False) -> str:
+        try:
+            return self._key_of(headers)
+        except _Rejected as rejected:
+            # The Coding Plan endpoint answers a key it does not accept with its own 401 body
+            # (recorded 2026-05-07, key `invalid_key_xxx`), not with the 1000-1004 codes.
+            if coding_plan and rejected.reply.status == 401 and b'"1001"' not in rejected.reply.body:
+                raise self._error(CODING_PLAN_AUTH_CODE) from None
+            raise
+
+    def _key_of(self, headers: Mapping[str, str]) -> str:
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
         if not auth:
             raise self._error("1001")
@@ -242,9 +255,11 @@ class GLMTwin:
         if code == "1301":
             return self._content_filtered()
         now = time.time()
-        fields = {"reset_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now + 3 * 86400)),
+        reset_in = 5 * 3600 if code == "1308" else 3 * 86400
+        fields = {"reset_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now + reset_in)),
                   "error_id": time.strftime("%Y%m%d%H%M%S", time.localtime(now))
-                  + f"{next(self._serial):018x}"}
+                  + f"{next(self._serial):018x}",
+                  "period": FIVE_HOURS.get(self.config.locale, FIVE_HOURS["en"])}
         return self._error(code, fields=fields)
 
     def _content_filtered(self) -> _Rejected:
@@ -321,6 +336,8 @@ class GLMTwin:
         if loc[0] == "messages":
             return self._messages_error(body_loc=loc, kind=first["type"], value=first.get("input"))
         param = str(loc[0])
+        if param == "tools" and loc[-1] == "name" and first["type"] == "missing":
+            return self._error("1210")  # recorded 2026-05-07 for a tool without a name: the plain text
         # Recorded: "The temperature parameter is illegal" names no range; only max_tokens does.
         detail = DECIMALS_DETAIL if first["type"] == "multiple_of" else None
         message = invalid_parameter_message(param, detail, self.config.locale)
@@ -329,6 +346,9 @@ class GLMTwin:
     def _messages_error(self, body_loc: tuple[Any, ...], kind: str, value: Any) -> _Rejected:
         if body_loc[-1] == "role" or kind == "union_tag_invalid":
             return self._error("1214", message=ROLE_INVALID_MESSAGE)
+        if value == [] and len(body_loc) == 1 and self.config.locale == "zh":
+            # `messages: []` on open.bigmodel.cn (2026-05-07); api.z.ai's words are not known.
+            return self._error("1214", message=EMPTY_INPUT_MESSAGE)
         return self._error("1214")
 
     def _check_against_card(self, chat: ChatCompletionRequest, card: ModelCard) -> None:
@@ -364,7 +384,8 @@ class GLMTwin:
         answer = Answer(
             id=time.strftime("%Y%m%d%H%M%S") + f"{rng.getrandbits(64):016x}",
             created=int(time.time()),
-            model=chat.model,
+            # Any spelling is served (`GLM-4.7`); a body echoes it as sent, a stream lower-cases it.
+            model=chat.model.lower() if chat.stream else chat.model,
             plan=plan,
             usage=usage_for(prompt, plan, self._cached_tokens(key, chat), card, era),
             request_id=chat.request_id,
@@ -425,8 +446,13 @@ _BUSINESS_FAULTS = {
     Fault.CONTENT_FILTER: "1301",
     Fault.OVERLOADED: "1305",
     Fault.PLAN_LIMIT: "1310",
+    Fault.FIVE_HOUR_LIMIT: "1308",
     Fault.NETWORK_ERROR: "1234",
 }
+
+
+def _on_coding_plan(path: str) -> bool:
+    return path.startswith("/api/coding/")
 
 
 def _plain(content: Any) -> str:

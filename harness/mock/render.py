@@ -77,9 +77,11 @@ def usage_for(prompt_tokens: int, plan: Plan, cached_tokens: int, card: ModelCar
 
 def completion_body(answer: Answer) -> dict[str, Any]:
     plan = answer.plan
+    # A 2026 body beside tool calls always has content: the sentence, or "" (glm-5.x, 2026-05).
+    empty = "" if answer.speaks_2026 and plan.tool_calls else None
     reply = AssistantReply(
         role="assistant",
-        content="".join(plan.content) or None,
+        content="".join(plan.content) or empty,
         reasoning_content="".join(plan.reasoning) or None,
         tool_calls=plan.tool_calls or None,
     )

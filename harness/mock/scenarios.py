@@ -70,8 +70,9 @@ class Style:
 
 
 def plan_reply(request: ChatCompletionRequest, style: Style, thinking: bool, era: str = "2026") -> Plan:
-    """`era` "2026" writes a sentence before tool calls, as GLM does today; "2025" does not, as
-    the 2025 glm-4.6 recordings show."""
+    """`era` "2026" writes a sentence before a glm-4.x model's tool calls, as GLM does today
+    (glm-5.x models write none); "2025" does not, as the 2025 glm-4.6 recordings show. A 2026
+    streamed call has a `call_<24 hex>` id, a non-streamed one `call_-<int64>`."""
     rng = random.Random(_fingerprint(request))
     last = request.messages[-1]
     topic = _topic(_text(last.content) if not isinstance(last, AssistantMessage) else "")
@@ -80,9 +81,9 @@ def plan_reply(request: ChatCompletionRequest, style: Style, thinking: bool, era
         cut = _cut(Plan(reasoning, _compose(_SENTENCES, 3, topic, rng)), request.max_tokens)
         return cut if cut.finish_reason == "length" else Plan(cut.reasoning, cut.content,
                                                               finish_reason="sensitive")
-    calls = _tool_calls(request, rng)
+    calls = _tool_calls(request, rng, hex_ids=request.stream and era >= "2026")
     if calls:
-        preamble = tokenize(_preamble(calls)) if era >= "2026" else []
+        preamble = tokenize(_preamble(calls)) if writes_before_tool_calls(request.model, era) else []
         return _cut(Plan(reasoning, preamble, calls, "tool_calls"), request.max_tokens)
     if isinstance(last, ToolMessage):
         results = "; ".join(_text(m.content) for m in request.messages if isinstance(m, ToolMessage))
@@ -102,12 +103,19 @@ def _cut(plan: Plan, max_tokens: int | None) -> Plan:
     return Plan(reasoning, content, [], "length")
 
 
+def writes_before_tool_calls(model: str, era: str) -> bool:
+    """Whether the model says a sentence before its tool calls: the glm-4.x models of 2026 do
+    (2026-05 captures: glm-4.5-air, glm-4.6, glm-4.7*, stream and body; glm-4.7 not always),
+    the glm-5.x models never do, and no model did in the twin's 2025 profile."""
+    return era >= "2026" and not model.lower().startswith("glm-5")
+
+
 def _preamble(calls: list[ToolCall]) -> str:
     names = " and ".join(call.function.name for call in calls)
     return f"I'll use {names} for this."
 
 
-def _tool_calls(request: ChatCompletionRequest, rng: random.Random) -> list[ToolCall]:
+def _tool_calls(request: ChatCompletionRequest, rng: random.Random, hex_ids: bool) -> list[ToolCall]:
     tools = request.function_tools()
     last = request.messages[-1]
     if not tools or not isinstance(last, UserMessage):
@@ -118,7 +126,7 @@ def _tool_calls(request: ChatCompletionRequest, rng: random.Random) -> list[Tool
               else [t for t in tools if any(w in asked for w in _name_words(t.name))])
     return [
         ToolCall(
-            id=_call_id(rng),
+            id=_hex_call_id(rng) if hex_ids else _call_id(rng),
             index=i,
             function=FunctionCall(
                 name=tool.name,
@@ -133,6 +141,11 @@ def _tool_calls(request: ChatCompletionRequest, rng: random.Random) -> list[Tool
 def _call_id(rng: random.Random) -> str:
     """Like `call_-8167683298435521960`: a negative int64, in 2025 and 2026 recordings alike."""
     return f"call_-{rng.getrandbits(62) + 2**62}"
+
+
+def _hex_call_id(rng: random.Random) -> str:
+    """Like `call_2dbb7568bf254f7cb91b4a09`: what GLM's streamed tool calls carry (2026-05)."""
+    return f"call_{rng.getrandbits(96):024x}"
 
 
 def _arguments(tool: FunctionDefinition, asked: str) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def test_report_records_what_a_comparison_needs(small_run: Path) -> None:
         assert level.requests_per_s and level.output_tokens_per_s and level.health is not None
     assert {d.name for d in report.definitions} >= {"ttft_ms", "itl_chunk_ms", "tpot_ms", "e2e_ms"}
     assert {s.token_source for s in report.samples if s.ok} == {"usage"}  # the twin always sends usage
-    assert {s.reasoning_source for s in report.samples if s.ok} == {"chunk share"}  # glm-4.6: no reasoning_tokens
+    assert {s.reasoning_source for s in report.samples if s.ok} == {"usage"}  # glm-4.6 reports them since 2026
     assert "estimate" in report.token_accounting.reasoning_split
     assert report.efficiency is not None and len(report.efficiency.rows) == 14
     phases = {s.phase for s in report.samples}

@@ -203,6 +203,18 @@ def test_a_stream_names_its_model_in_its_chunks() -> None:
     assert lines(no_model, "echo_conformance") == []
 
 
+def test_a_stream_may_lower_case_the_model_name_a_body_may_not() -> None:
+    """GLM serves `GLM-4.6` as glm-4.6: a stream names it in lower case, a body as it was sent."""
+    def upper(request: dict[str, Any]) -> None:
+        request.update(model="GLM-4.6")
+
+    assert lines(stream("simple_streaming", request=upper), "echo_conformance") == []
+    assert lines(answer("simple", request=upper), "echo_conformance") == [
+        "[echo_conformance] $.model: expected 'GLM-4.6'; got 'glm-4.6'"]
+    other = stream("simple_streaming", request=lambda r: r.update(model="GLM-4.5"))
+    assert lines(other, "echo_conformance") == ["[echo_conformance] $.model: expected 'GLM-4.5'; got 'glm-4.6'"]
+
+
 # -- the stream reading at its edges -----------------------------------------------------------------
 def test_every_event_keeps_its_place_time_and_data() -> None:
     for data in ('{"a": ', "[1]", '{"error": {"code": "1"}}'):

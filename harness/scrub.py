@@ -38,6 +38,7 @@ import functools
 import os
 import re
 import sys
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
@@ -78,6 +79,17 @@ def register(secret: Secret | str | None) -> None:
     value = secret.reveal() if isinstance(secret, Secret) else secret
     if value and len(value.strip()) >= _MIN_SECRET_PART:
         _registered.add(value.strip())
+
+
+def register_userinfo(userinfo: str) -> None:
+    """Scrub a base URL's `user:pass@` from every output: the password (as written and decoded)
+    when it is long enough to be no ordinary word, and `user:pass@` itself at any length."""
+    _, colon, password = userinfo.partition(":")
+    if not colon or not password:
+        return
+    for value in {password, urllib.parse.unquote(password)}:
+        register(value)
+    _registered.add(f"{userinfo}@")
 
 
 @contextmanager

@@ -350,3 +350,38 @@ def test_with_the_scrubber_off_the_echo_is_found_in_pytest_outputs(
     for name in ("junit.xml", "pytest-console.log", "report.json"):
         assert any(f.startswith(name) for f in found), (name, found)
     assert any(PLANTED_JWT in f for f in found), found
+
+
+# -- a base URL with user:pass@ -----------------------------------------------------------------
+PASSWORD = "url-Passw0rd-4242"
+
+
+def with_userinfo(base_url: str) -> str:
+    return base_url.replace("http://", f"http://operator:{PASSWORD}@", 1)
+
+
+def test_a_password_in_the_base_url_is_never_sent_nor_written(
+        pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str], tmp_path: Path, planted: str,
+        twin_url: tuple[str, GLMTwin]) -> None:
+    base_url, twin = twin_url
+    before = len(twin.requests)
+    result = contract_run(pytester, tmp_path / "contract", with_userinfo(base_url))
+    assert result.parseoutcomes().get("passed", 0) >= 3, result.outlines[-1]
+    assert record_run(capsys, tmp_path / "record", with_userinfo(base_url)) == 0
+    code = cli_main(["bench", "--target", "live", "--base-url", with_userinfo(base_url), "--concurrency", "1",
+                     "--requests", "2", "--warmup", "0", "--tasks", "none", "--no-progress",
+                     "--max-retries", "0", "--out", str(tmp_path / "bench" / "bench.json")])
+    captured = capsys.readouterr()
+    write_log(tmp_path / "bench-console.log", captured.out, captured.err)
+    assert code in (0, 1), captured.err
+    sent = [r.headers.get("authorization", "") for r in twin.requests[before:]]
+    assert sent, "nothing reached the twin"
+    # (the suites also send a wrong key and none at all on purpose: test_bad_key_is_401 and the like)
+    assert not any(auth.lower().startswith("basic") for auth in sent), (
+        "the userinfo went out as Basic auth in place of the key")
+    assert sum(auth == f"Bearer {planted}" for auth in sent) >= 3
+    assert_no_leak(tmp_path)
+    found = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+             if p.is_file() and PASSWORD.encode() in p.read_bytes()]
+    assert not found, f"the base URL's password reached {found}"
+    assert "127.0.0.1" in (tmp_path / "contract" / "report.json").read_text(), "the URL's host is kept"

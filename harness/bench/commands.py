@@ -27,7 +27,17 @@ from .._argtypes import at_least, output_file
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
 from ..profiles import DEFAULT_PROFILE, PROFILES
-from ..targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
+from ..scrub import register_userinfo, scrub_text
+from ..targets import (
+    DEFAULT_KEY_ENV,
+    LIVE_BASE_URL,
+    MOCK_BASE_URL,
+    Target,
+    insecure_transport,
+    live_target,
+    mock_target,
+    without_userinfo,
+)
 from .gate import DEFAULT_MAX_ERROR_RATE
 from .health import ClientHealth
 from .report import level_tokens_line
@@ -71,8 +81,11 @@ def _url(text: str) -> str:
     except httpx.InvalidURL:
         port = -1
     if not re.match(r"^https?://[^/\s]+", text) or (port is not None and not 0 < port <= 65535):
-        raise argparse.ArgumentTypeError(f"expected an http(s) base URL, got {text!r}")
-    return text.rstrip("/")
+        raise argparse.ArgumentTypeError(f"expected an http(s) base URL, got {scrub_text(text)!r}")
+    url, userinfo = without_userinfo(text)
+    if userinfo is not None:  # never sent as Basic auth, never shown (harness.targets)
+        register_userinfo(userinfo)
+    return url.rstrip("/")
 
 
 # -- bench ---------------------------------------------------------------------------------------------
@@ -182,6 +195,8 @@ def _resolve_target(args: argparse.Namespace) -> tuple[Target | None, list[str]]
     if args.target == "mock":
         return mock_target(args.model, args.base_url), ["target: a twin served at the base URL"]
     target = live_target(args.base_url or LIVE_BASE_URL, args.model, args.api_key_env, args.profile)
+    if warning := insecure_transport(target.base_url, bool(target.api_key)):  # raises if TLS is required
+        print(f"glm-harness: warning: {warning}", file=sys.stderr)
     notes = ([f"profile {args.profile}: every streamed request asks for usage "
               "(stream_options.include_usage)"] if args.profile != DEFAULT_PROFILE else [])
     if not target.api_key:

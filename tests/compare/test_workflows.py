@@ -115,7 +115,8 @@ def test_matrix_models(live: dict[str, Any]) -> None:
 
 def test_runs_the_suites_and_the_benchmark_live(live: dict[str, Any]) -> None:
     suites = _step(live, run="pytest --pyargs harness.suites.contract")["run"]
-    assert '--glm-target live --glm-require-key --glm-model "$MODEL" --glm-report "reports/contract-$MODEL.json"' in suites
+    assert ('--glm-target live --glm-require-key --glm-model "$MODEL" '
+            '--glm-report "reports/contract-$MODEL.json"') in suites
     assert "--glm-read-timeout 60" in suites and suites.startswith("timeout --signal=INT")
     bench = _step(live, run="glm-harness bench")["run"]
     assert "--target live" in bench and '--model "$MODEL"' in bench

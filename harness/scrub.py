@@ -66,9 +66,12 @@ _BEARER = re.compile(r"(?i)\b(bearer)(\s+)(?!\$)([A-Za-z0-9._~+/=-]{8,})")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 _MIN_ENCODED = 12  # a shorter base64 run than this is too likely to occur by chance
 _MIN_CUT = 16  # the shortest piece of a cut secret still scrubbed
-# One escape of a character: percent-encoding, or a JSON \\u escape (its backslash maybe escaped
-# again); and a run of URL/JSON-safe characters and escapes, which an escaped secret lies inside.
-_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})|\\+u([0-9A-Fa-f]{4})")
+# One escape of a printable ASCII character (what keys are made of): percent-encoding, or a JSON
+# \\u escape (its backslash maybe escaped again); other escapes (a JSON text's Chinese, say) cannot
+# hide a key and are left alone, which keeps the common case fast. And a run of URL/JSON-safe
+# characters and escapes, which an escaped secret lies inside.
+_ESCAPE = re.compile(r"%([2-7][0-9A-Fa-f])|\\+u(00[2-7][0-9A-Fa-f])")
+_PERCENT = re.compile(r"%[2-7][0-9A-Fa-f]")
 _RUN = re.compile(r"(?:%[0-9A-Fa-f]{2}|\\+u[0-9A-Fa-f]{4}|[\w.~+/=-])+")
 _registered: set[str] = set()
 
@@ -172,7 +175,7 @@ class Scrubber:
     def scrub_text(self, text: str) -> str:
         if not ENABLED or not text:
             return text
-        if "%" in text or "\\" in text:
+        if "\\u00" in text or ("%" in text and _PERCENT.search(text)):
             text = self._unescaped_runs(text)
         low = text.lower()
         for head, tail, pattern in self._forms:

@@ -275,6 +275,10 @@ def run_bench(args: argparse.Namespace) -> int:
               + ("  [client-bound]" if level.health and level.health.client_bound else ""))
         if level.health and level.health.client_bound:
             print("    " + _client_bound_line(level.health))
+        elif level.health:  # the machine's load, said so that a reader knows which signal it was
+            for reason in level.health.reasons:
+                if reason.startswith("not client-bound: "):
+                    print(f"    {reason}")
     if report.efficiency:
         for s in report.efficiency.sets:
             completion = "unknown (no usage)" if s.completion_tokens is None else s.completion_tokens

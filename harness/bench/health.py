@@ -12,10 +12,11 @@ The thresholds are judgement calls, stated in the verdict's reasons so a reader 
 What the client itself was kept from, not the machine's load: on a machine shared with other
 work (a first run in a fresh clone, next to a build), the loop wakes late because another
 process holds the CPU while the client has nothing to do. Linux counts the time a thread waited,
-runnable, for a CPU (`/proc/thread-self/schedstat`); each tick's lag less that wait is the lag
-the client's own work caused (`own_loop_lag_ms`), and that is what the lag signal weighs. Start
-lateness counts only when the client was busy (its CPU past `KEEP_UP_CPU`, or its own lag past
-the lag threshold): an idle client's late starts waited for other processes or the network.
+runnable, for a CPU (`/proc/thread-self/schedstat`); each tick's lag less that wait, and at most
+the CPU time the process used meanwhile, is the lag the client's own work caused
+(`own_loop_lag_ms`), and that is what the lag signal weighs. Start lateness counts only when the
+client was busy (its CPU over the time it was not kept waiting past `KEEP_UP_CPU`, or its own lag
+past the lag threshold): an idle client's late starts waited for other processes or the network.
 Either case is still said, as a reason prefixed `not client-bound:`, with the share of the level
 the loop waited for a CPU (`starved_percent`). Where the kernel does not count waits, the lag
 signal falls back to the whole lag.
@@ -114,7 +115,7 @@ class HealthMonitor:
 
     async def _tick(self) -> None:
         while True:
-            waited = runqueue_wait_s()
+            waited, cpu = runqueue_wait_s(), time.process_time()
             due = time.perf_counter() + self.interval_s
             await asyncio.sleep(self.interval_s)
             lag = time.perf_counter() - due
@@ -122,7 +123,11 @@ class HealthMonitor:
             after = runqueue_wait_s()
             if waited is not None and after is not None:
                 self.waited_s += after - waited
-                self.own_lags_ms.append(round(max(0.0, lag - (after - waited)) * 1000, 4))
+                # Lag the process's own work can have caused: not the time the loop's thread
+                # waited for a CPU, and no more than the CPU the process used meanwhile (a loop
+                # waiting for the GIL of a thread that is itself kept from the CPU does no work).
+                own = min(lag - (after - waited), time.process_time() - cpu)
+                self.own_lags_ms.append(round(max(0.0, own) * 1000, 4))
 
     def report(self, lateness_ms: Sequence[float], succeeded: int | None = None) -> ClientHealth:
         """The verdict; `succeeded` (the level's successful requests, when known) of 0 means
@@ -134,7 +139,9 @@ class HealthMonitor:
         lag, late = summarize(self.lags_ms), summarize(lateness_ms)
         own = summarize(self.own_lags_ms) if self.own_lags_ms else None
         starved = self.waited_s / wall if own is not None else None
-        bound, near, machine = weigh_signals(cpu, lag.p99, own.p99 if own else None, late.p90, starved)
+        # how busy the client was while it could run: a starved client's CPU share understates it
+        running = cpu / max(1.0 - starved, 0.05) if starved is not None else cpu
+        bound, near, machine = weigh_signals(cpu, lag.p99, own.p99 if own else None, late.p90, starved, running)
         if succeeded == 0:
             bound, near = [], [*bound, *near]
         reasons = bound + [f"near: {reason}" for reason in near] + [f"not client-bound: {m}" for m in machine]
@@ -142,7 +149,7 @@ class HealthMonitor:
                             loop_lag_ms=lag, lateness_ms=late, client_bound=bool(bound),
                             reasons=reasons, own_loop_lag_ms=own,
                             starved_percent=round(starved * 100, 2) if starved is not None else None,
-                            workers_needed=workers_needed(1, [cpu * 100]) if bound else None)
+                            workers_needed=workers_needed(1, [running * 100]) if bound else None)
 
 
 def runqueue_wait_s() -> float | None:
@@ -155,10 +162,11 @@ def runqueue_wait_s() -> float | None:
 
 
 def weigh_signals(cpu: float, lag_p99_ms: float | None, own_lag_p99_ms: float | None,
-                  late_p90_ms: float | None, starved: float | None,
+                  late_p90_ms: float | None, starved: float | None, running: float | None = None,
                   ) -> tuple[list[str], list[str], list[str]]:
     """(reasons that set the flag, reasons near a threshold, reasons the machine's load and not
-    the client explains). The lag weighed is the client's own where it was measured."""
+    the client explains). The lag weighed is the client's own where it was measured; `running`
+    is the client's CPU share of the time it was not kept waiting (default: `cpu`)."""
     machine: list[str] = []
     held = f" (the loop waited for a CPU {starved:.0%} of the level)" if starved is not None else ""
     lag = lag_p99_ms
@@ -167,7 +175,8 @@ def weigh_signals(cpu: float, lag_p99_ms: float | None, own_lag_p99_ms: float | 
         if (lag_p99_ms or 0) >= LOOP_LAG_P99_MS * MARGIN > own_lag_p99_ms:
             machine.append(f"event-loop lag p99 {lag_p99_ms or 0:.1f} ms, of which the client's own work "
                            f"{own_lag_p99_ms:.1f} ms: other processes held the CPU{held}")
-    busy = cpu >= KEEP_UP_CPU or own_lag_p99_ms is None or own_lag_p99_ms > LOOP_LAG_P99_MS
+    busy = ((running if running is not None else cpu) >= KEEP_UP_CPU or own_lag_p99_ms is None
+            or own_lag_p99_ms > LOOP_LAG_P99_MS)
     late = late_p90_ms if busy else None
     if not busy and (late_p90_ms or 0) >= LATENESS_P90_MS * MARGIN:
         machine.append(f"requests started {late_p90_ms or 0:.1f} ms late at p90 while the client was idle "

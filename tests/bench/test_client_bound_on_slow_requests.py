@@ -75,3 +75,12 @@ def test_the_loop_thread_wait_is_read_from_the_kernel_where_it_counts_it() -> No
         assert waited is None
     else:
         assert waited is not None and waited >= 0
+
+
+def test_a_starved_client_busy_whenever_it_ran_is_busy() -> None:
+    """40% of a core, while kept waiting for a CPU 55% of the level: busy 89% of the time it ran.
+    Its late starts are its own, and it says how many workers would have kept up."""
+    monitor = _monitor(0.40, lags=[0.5], own=[0.5], waited_s=5.5)
+    health = monitor.report([30.0, 40.0, 50.0] * 10, succeeded=30)
+    assert health.client_bound and health.reasons == ["requests started 50.0 ms late at p90 (flag at >= 20 ms)"]
+    assert health.workers_needed == 2

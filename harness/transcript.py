@@ -204,9 +204,10 @@ def _scrub_split_secrets(exchange: Exchange, scrubber: Scrubber) -> list[tuple[f
             fields.setdefault(path, []).append((n, value))
     split = False
     for path, pieces in fields.items():
-        if len(pieces) < 2:
+        values = [value for _, value in pieces]
+        if len(pieces) < 2 or not scrubber.spans("".join(values)):
             continue
-        cleaned = scrubber.scrub_pieces([value for _, value in pieces])
+        cleaned = scrubber.scrub_pieces(values)
         for (n, value), new in zip(pieces, cleaned, strict=True):
             if new != scrubber.scrub_text(value):
                 split = True

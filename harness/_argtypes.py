@@ -55,7 +55,13 @@ def http_url(text: str) -> str:
     if not re.match(r"^https?://[^/\s]+", text) or (port is not None and not 0 < port <= 65535):
         shown = re.sub(r"//[^/@]*@", "//***@", text)  # a password in the URL is never echoed
         raise argparse.ArgumentTypeError(f"expected an http(s) base URL, got {shown!r}")
-    return text.rstrip("/")
+    from .scrub import register_userinfo
+    from .targets import without_userinfo
+
+    url, userinfo = without_userinfo(text)
+    if userinfo is not None:  # never sent as Basic auth, never shown (harness.targets)
+        register_userinfo(userinfo)
+    return url.rstrip("/")
 
 
 def writable_dir(path: Path) -> Path:

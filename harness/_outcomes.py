@@ -91,13 +91,14 @@ class OutcomeRecorder:
         if hasattr(self.config, "workerinput"):  # a pytest-xdist worker: the controller writes it
             return
         from .contract import DEFAULT_MODEL
+        from .targets import without_userinfo
 
         settings = self.settings
         document = {
             "schema_version": OUTCOME_SCHEMA_VERSION,
             "kind": "contract",
             "target": settings.target,
-            "base_url": settings.base_url,
+            "base_url": without_userinfo(settings.base_url)[0] if settings.base_url else None,
             "model": settings.model or DEFAULT_MODEL,
             "strict_schema": settings.strict_schema,
             "harness_version": _version(),

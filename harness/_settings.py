@@ -57,6 +57,10 @@ OPTIONS = (
            choices=("glm", "openai-compatible")),
     Option("api_key_env", "environment variable holding the API key (default ZAI_API_KEY)",
            metavar="VAR"),
+    Option("require_key", "with --glm-target live: no API key is a usage error (exit 4), not 48 "
+                          "skipped tests; for scheduled runs (nightly, tox -e live)", kind="flag"),
+    Option("require_tls", "refuse (usage error) to send the key over plain http to a host that is "
+                          "not loopback; without it, that is a warning", kind="flag"),
     Option("strict_schema", "also flag unknown fields, nulls and missing always-sent fields (drift)",
            kind="flag"),
     Option("report", "write each test's contract outcome as JSON to this file", metavar="FILE"),
@@ -82,6 +86,8 @@ class Settings:
     model: str | None = None  # None: the contract's DEFAULT_MODEL
     profile: str = "glm"  # profiles.PROFILES (not imported: this module loads nothing)
     api_key_env: str | None = None  # None: targets.DEFAULT_KEY_ENV
+    require_key: bool = False
+    require_tls: bool = False
     strict_schema: bool = False
     report: str | None = None
     read_timeout: float = DEFAULT_READ_TIMEOUT_S

@@ -27,6 +27,8 @@ GLM_ONLY: Final[dict[str, str]] = {
     # OpenAI itself answers "gpt-4o" with a dated snapshot's name; llama.cpp names its .gguf.
     "echo_conformance.model": "GLM answers with the model name it was asked for",
     "thinking_conformance.enabled": "GLM's thinking parameter",
+    # OpenAI numbers the tool calls of stream deltas only, not those of a whole answer.
+    "tool_call_conformance.index_present": "GLM numbers the tool calls of a whole answer too",
     "thinking_conformance.disabled": "GLM's thinking parameter",
     # Asked for usage (stream_options), an OpenAI-compatible server sends it in one more chunk
     # with `choices: []` after the finish_reason; GLM puts both in its last chunk.

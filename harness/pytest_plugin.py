@@ -12,6 +12,7 @@ use none of them: no header line, no deselection. The suites that ship with it r
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -89,6 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[settings_key] = settings
     if settings.twin_fault:
         _check_faults(settings.twin_fault)
+    if settings.live:
+        _check_live_key(config, settings)
     if settings.record_sensitive:
         from ._pytest_options import check_record_sensitive
 
@@ -172,6 +175,28 @@ def _check_faults(specs: tuple[str, ...]) -> None:
             parse_fault(spec)
         except (UsageError, ValueError) as error:
             raise pytest.UsageError(f"--glm-twin-fault {spec}: {error}") from None
+
+
+def _check_live_key(config: pytest.Config, settings: _settings.Settings) -> None:
+    """Before any test: a scheduled live run without a key fails (--glm-require-key) instead of
+    passing with every test skipped; a key bound for plain http off this machine is a warning,
+    or with --glm-require-tls a usage error. The URL's `user:pass@` never reaches an output."""
+    from .scrub import register_userinfo
+    from .targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, InsecureTransport, insecure_transport, without_userinfo
+
+    userinfo = without_userinfo(settings.base_url or "")[1]
+    if userinfo is not None:
+        register_userinfo(userinfo)
+    env = settings.api_key_env or DEFAULT_KEY_ENV
+    key = os.environ.get(env, "").strip()
+    if settings.require_key and not key:
+        raise pytest.UsageError(f"--glm-require-key: --glm-target live needs an API key in ${env}, which is not set")
+    try:
+        warning = insecure_transport(settings.base_url or LIVE_BASE_URL, bool(key), settings.require_tls)
+    except InsecureTransport as error:
+        raise pytest.UsageError(f"--glm-require-tls: {error}") from None
+    if warning:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
 
 
 def _register_hypothesis_profile(live: bool) -> None:

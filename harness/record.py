@@ -22,7 +22,15 @@ from .client import Exchange, GLMClient
 from .contract import DEFAULT_MODEL
 from .errors import UsageError
 from .scrub import SENSITIVE_CHOICES, Scrubber, parse_fields
-from .targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
+from .targets import (
+    DEFAULT_KEY_ENV,
+    LIVE_BASE_URL,
+    MOCK_BASE_URL,
+    Target,
+    insecure_transport,
+    live_target,
+    mock_target,
+)
 from .transcript import from_exchange, save
 
 PROG = "glm-harness record"
@@ -129,6 +137,8 @@ def _target(args: argparse.Namespace) -> Target:
     if args.target == "mock":
         return mock_target(args.model)
     target = live_target(args.base_url or LIVE_BASE_URL, args.model, args.api_key_env)
+    if warning := insecure_transport(target.base_url, bool(target.api_key)):  # raises if TLS is required
+        print(f"glm-harness record: warning: {warning}", file=sys.stderr)
     if not target.api_key:
         raise UsageError(f"--target live needs an API key in ${args.api_key_env}, which is not set")
     return target

@@ -4,15 +4,22 @@ A `Scrubber` knows the secrets of a run (API keys, and their secret half) and wh
 fields the user marked as sensitive (`user_id`, `request_id`). Before anything is written it
 replaces, anywhere in the text or in a JSON value:
 
-- every secret (and the part after the `.` of an `<id>.<secret>` key) with `<scrubbed>`; the
-  same in base64 (standard or URL-safe, at any of the three byte alignments), which is how a
-  key hides inside an encoded blob; and what is left of either where a writer cut a text
-  mid-secret (their prefixes and suffixes of 16+ characters);
+- every secret (and the part after the `.` of an `<id>.<secret>` key) with `<scrubbed>`, in any
+  letter case; the same in base64 (standard or URL-safe, at any of the three byte alignments),
+  which is how a key hides inside an encoded blob; and what is left of either where a writer
+  cut a text mid-secret (their prefixes and suffixes of 16+ characters);
+- a run of text that holds one of those once its escapes are undone: percent-encoding
+  (`%67%6C...`, either hex case) and JSON `\\uXXXX` escapes (of every character or a few, with
+  the backslash itself escaped again as JSON does when it writes such text into a string);
 - JSON Web Tokens (the form a zai/zhipuai client sends a key in): a bearer credential by itself;
 - bearer tokens (`Bearer abc...`), except a reference to an environment variable (`$ZAI_API_KEY`),
   which is what the harness's curl lines print on purpose;
 - the values of credential headers (`Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`...);
 - the values of the marked fields, as JSON keys (`"user_id": "..."`) in objects and in raw text.
+
+A secret a server split over several stream events, each piece shorter than the cut minimum,
+is caught by `scrub_pieces`, which joins the pieces before it scrubs them (the transcript
+writer runs each stream's text fields through it).
 
 Secrets are known from the environment (`ZAI_API_KEY` and any variable named) and from every
 live `Target` created in this process (`register`), so a writer that only has text still
@@ -26,11 +33,13 @@ for one reason: the key-leak test proves it would notice if scrubbing stopped.
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -57,6 +66,13 @@ _BEARER = re.compile(r"(?i)\b(bearer)(\s+)(?!\$)([A-Za-z0-9._~+/=-]{8,})")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 _MIN_ENCODED = 12  # a shorter base64 run than this is too likely to occur by chance
 _MIN_CUT = 16  # the shortest piece of a cut secret still scrubbed
+# One escape of a printable ASCII character (what keys are made of): percent-encoding, or a JSON
+# \\u escape (its backslash maybe escaped again); other escapes (a JSON text's Chinese, say) cannot
+# hide a key and are left alone, which keeps the common case fast. And a run of URL/JSON-safe
+# characters and escapes, which an escaped secret lies inside.
+_ESCAPE = re.compile(r"%([2-7][0-9A-Fa-f])|\\+u(00[2-7][0-9A-Fa-f])")
+_PERCENT = re.compile(r"%[2-7][0-9A-Fa-f]")
+_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2}|\\+u[0-9A-Fa-f]{4}|[\w.~+/=-])+")
 _registered: set[str] = set()
 
 
@@ -66,6 +82,17 @@ def register(secret: Secret | str | None) -> None:
     value = secret.reveal() if isinstance(secret, Secret) else secret
     if value and len(value.strip()) >= _MIN_SECRET_PART:
         _registered.add(value.strip())
+
+
+def register_userinfo(userinfo: str) -> None:
+    """Scrub a base URL's `user:pass@` from every output: the password (as written and decoded)
+    when it is long enough to be no ordinary word, and `user:pass@` itself at any length."""
+    _, colon, password = userinfo.partition(":")
+    if not colon or not password:
+        return
+    for value in {password, urllib.parse.unquote(password)}:
+        register(value)
+    _registered.add(f"{userinfo}@")
 
 
 @contextmanager
@@ -119,8 +146,8 @@ class Scrubber:
         # value's first or last _MIN_CUT characters, so two searches tell whether any can occur.
         bases = values | {form for value in values for form in _base64_forms(value)}
         self._forms = [
-            (value[:_MIN_CUT], value[-_MIN_CUT:],
-             sorted({value, *_cut_forms(value)}, key=len, reverse=True))
+            (value[:_MIN_CUT].lower(), value[-_MIN_CUT:].lower(),
+             _pattern(tuple(sorted({value, *_cut_forms(value)}, key=len, reverse=True))))
             for value in sorted(bases, key=len, reverse=True)
         ]
         self.sensitive_fields = frozenset(sensitive_fields)
@@ -148,16 +175,75 @@ class Scrubber:
     def scrub_text(self, text: str) -> str:
         if not ENABLED or not text:
             return text
-        for head, tail, forms in self._forms:
-            if head in text or tail in text:
-                for form in forms:
-                    text = text.replace(form, SCRUBBED)
+        if "\\u00" in text or ("%" in text and _PERCENT.search(text)):
+            text = self._unescaped_runs(text)
+        low = text.lower()
+        for head, tail, pattern in self._forms:
+            if head in low or tail in low:
+                text = pattern.sub(SCRUBBED, text)
         if "eyJ" in text:  # the regex scan is slow; every JWT starts with this
             text = _JWT.sub(SCRUBBED, text)
         text = _BEARER.sub(lambda m: f"{m[1]}{m[2]}{SCRUBBED}", text)
         if self._fields is not None:
             text = self._fields.sub(lambda m: f'{m[1]}"{SCRUBBED}"', text)
         return text
+
+    def _holds_secret(self, text: str) -> bool:
+        low = text.lower()
+        return any((head in low or tail in low) and pattern.search(text)
+                   for head, tail, pattern in self._forms)
+
+    def _unescaped_runs(self, text: str) -> str:
+        """Every run of URL/JSON-safe characters that holds a secret once its escapes are undone,
+        replaced whole. The whole text is unescaped first: most texts hold no secret at all."""
+        if not self._forms or not self._holds_secret(_ESCAPE.sub(_unescape, text)):
+            return text
+
+        def run(match: re.Match[str]) -> str:
+            found = match[0]
+            if _ESCAPE.search(found) and self._holds_secret(_ESCAPE.sub(_unescape, found)):
+                return SCRUBBED
+            return found
+
+        return _RUN.sub(run, text)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the secrets (any case, and their base64 and cut forms) lie in `text`, merged."""
+        low = text.lower()
+        found = sorted(m.span() for head, tail, pattern in self._forms
+                       if head in low or tail in low for m in pattern.finditer(text))
+        merged: list[tuple[int, int]] = []
+        for start, end in found:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def scrub_pieces(self, pieces: Sequence[str]) -> list[str]:
+        """Scrub text that arrived in pieces (a stream's deltas) as one text: a secret split into
+        pieces too short to recognise alone is found in the joined text, and each piece loses
+        its share of it (the piece where it starts shows `<scrubbed>`). Then each piece is
+        scrubbed as any text."""
+        if not ENABLED:
+            return list(pieces)
+        joined = "".join(pieces)
+        spans = self.spans(joined) if len(pieces) > 1 else []
+        starts = [start for start, _ in spans]
+        out: list[str] = []
+        offset = 0
+        for piece in pieces:
+            kept: list[str] = []
+            for i, char in enumerate(piece):
+                at = offset + i
+                k = bisect.bisect_right(starts, at) - 1
+                if k < 0 or at >= spans[k][1]:
+                    kept.append(char)
+                elif at == spans[k][0]:
+                    kept.append(SCRUBBED)
+            offset += len(piece)
+            out.append(self.scrub_text("".join(kept)))
+        return out
 
     def scrub_bytes(self, data: bytes) -> bytes:
         """The same on raw bytes; any byte that is not UTF-8 passes through unchanged."""
@@ -242,6 +328,16 @@ def _base64_forms(secret: str) -> set[str]:
             if len(core) >= _MIN_ENCODED:
                 forms.add(core)
     return forms
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match[1] or match[2], 16))
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
+    """One search for a secret's forms, longest first, in any letter case."""
+    return re.compile("|".join(re.escape(form) for form in forms), re.IGNORECASE)
 
 
 def _credential(value: str) -> str:

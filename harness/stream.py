@@ -208,13 +208,17 @@ class Assembly:
 
 
 def assemble(stream: Stream) -> Assembly:
-    """Join the deltas: text in arrival order, tool-call pieces by their index."""
+    """Join the deltas: text in arrival order, tool-call pieces by their index. A piece without
+    an index is placed by its position in the delta, and its call keeps `index: None`: the
+    assembly never invents a value the server did not send."""
     calls: dict[int, dict[str, Any]] = {}
     for event in stream.events:
         for position, piece in enumerate(event.tool_calls):
             index = piece.index if piece.index is not None else position
-            call = calls.setdefault(index, {"id": None, "index": index, "type": "function",
+            call = calls.setdefault(index, {"id": None, "index": piece.index, "type": "function",
                                             "function": {"name": None, "arguments": ""}})
+            if piece.index is None:
+                call["index"] = None
             call["id"] = call["id"] or piece.id
             call["function"]["name"] = call["function"]["name"] or piece.name
             call["function"]["arguments"] += piece.arguments

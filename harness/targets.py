@@ -2,15 +2,24 @@
 
 The API key lives in a `Secret` that never shows itself in a repr, a log line or a curl line;
 `redact()` scrubs it from any text the harness is about to write.
+
+A base URL's `user:pass@` is taken out when a target is made: httpx would otherwise send it as
+Basic auth (in place of the key, to a server that may log it), and every output that shows the
+base URL would show the password; it is registered with the scrubber besides. A key bound for
+plain http to a host that is not this machine is a warning (`insecure_transport`), or with
+`--glm-require-tls` (`GLM_HARNESS_REQUIRE_TLS=1`) a usage error, decided before anything is sent.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import urllib.parse
 from dataclasses import dataclass
 from typing import Literal
 
 from .contract import DEFAULT_MODEL
+from .errors import UsageError
 from .profiles import DEFAULT_PROFILE, Profile
 
 LIVE_BASE_URL = "https://api.z.ai/api/paas/v4"
@@ -54,6 +63,12 @@ class Target:
     profile: Profile = DEFAULT_PROFILE  # which of GLM's rules apply, and how usage is asked for
 
     def __post_init__(self) -> None:
+        base_url, userinfo = without_userinfo(self.base_url)
+        if userinfo is not None:
+            from .scrub import register_userinfo
+
+            register_userinfo(userinfo)
+            object.__setattr__(self, "base_url", base_url)  # frozen: set once, here
         if self.kind == "live" and self.api_key:
             from .scrub import register
 
@@ -83,6 +98,55 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
         if value:
             text = text.replace(value, REDACTED)
     return text
+
+
+def without_userinfo(url: str) -> tuple[str, str | None]:
+    """The URL without its `user:pass@`, and the userinfo it had (None: it had none)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url, None
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), userinfo
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class InsecureTransport(UsageError):
+    """The key would go over plain http to another machine, and TLS was required."""
+
+
+REQUIRE_TLS_ENV = "GLM_HARNESS_REQUIRE_TLS"
+
+
+def insecure_transport(base_url: str, has_key: bool, require_tls: bool | None = None) -> str | None:
+    """A warning when a key would be sent over plain http to a host that is not loopback, None
+    otherwise; raises `InsecureTransport` instead when TLS is required (None: as
+    $GLM_HARNESS_REQUIRE_TLS says)."""
+    if require_tls is None:
+        require_tls = os.environ.get(REQUIRE_TLS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    try:
+        parts = urllib.parse.urlsplit(without_userinfo(base_url)[0])
+        host = parts.hostname or ""
+    except ValueError:
+        return None
+    if not has_key or parts.scheme.lower() != "http" or is_loopback(host):
+        return None
+    message = (f"the API key would be sent over plain http to {host}, which is not this machine: "
+               "anyone on the way can read it; use https")
+    if require_tls:
+        raise InsecureTransport(message + " (TLS is required)")
+    return message
 
 
 def mock_target(model: str = DEFAULT_MODEL, base_url: str = MOCK_BASE_URL) -> Target:

@@ -28,7 +28,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -187,6 +187,58 @@ def _scrub_chunks(chunks: list[tuple[float, bytes]], scrubber: Scrubber) -> list
             return [(groups[-1][0], scrubber.scrub_bytes(whole))] if groups else []
 
 
+def _scrub_split_secrets(exchange: Exchange, scrubber: Scrubber) -> list[tuple[float, bytes]] | None:
+    """The stream rewritten event by event (one chunk each, at its arrival) when a secret lies
+    split over its events' text: each JSON string field (`choices[0].delta.content`, a tool
+    call's arguments, an Anthropic `delta.text`) is joined over the events and scrubbed as one
+    text (`Scrubber.scrub_pieces`). None when no field needed it: the reads are kept as read."""
+    parsed: list[Any] = []
+    for timed in exchange.events:
+        try:
+            parsed.append(None if timed.event.is_done else json.loads(timed.event.data))
+        except ValueError:
+            parsed.append(None)
+    fields: dict[tuple[str | int, ...], list[tuple[int, str]]] = {}
+    for n, data in enumerate(parsed):
+        for path, value in _strings(data, ()):
+            fields.setdefault(path, []).append((n, value))
+    split = False
+    for path, pieces in fields.items():
+        values = [value for _, value in pieces]
+        if len(pieces) < 2 or not scrubber.spans("".join(values)):
+            continue
+        cleaned = scrubber.scrub_pieces(values)
+        for (n, value), new in zip(pieces, cleaned, strict=True):
+            if new != scrubber.scrub_text(value):
+                split = True
+            _set_path(parsed[n], path, new)
+    if not split:
+        return None
+    out = []
+    for timed, data in zip(exchange.events, parsed, strict=True):
+        text = timed.event.data if data is None else json.dumps(data, ensure_ascii=False)
+        name = f"event: {timed.event.event}\n" if timed.event.event != "message" else ""
+        out.append((timed.at, scrubber.scrub_bytes(f"{name}data: {text}\n\n".encode())))
+    return out
+
+
+def _strings(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
+
+
+def _set_path(data: Any, path: tuple[str | int, ...], value: str) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
+
+
 def from_exchange(exchange: Exchange, scrubber: Scrubber | None = None,
                   scenario: str | None = None) -> Transcript:
     """A scrubbed transcript of `exchange`: keys, credential headers and the marked fields go."""
@@ -207,8 +259,8 @@ def from_exchange(exchange: Exchange, scrubber: Scrubber | None = None,
     stream = "text/event-stream" in exchange.headers.get("content-type", "").lower()
     fields: dict[str, Any] = {}
     if stream:
-        fields["chunks"] = [Chunk.of(_ms(at, sent), data)
-                            for at, data in _scrub_chunks(exchange.chunks, scrubber)]
+        chunks = _scrub_split_secrets(exchange, scrubber) or _scrub_chunks(exchange.chunks, scrubber)
+        fields["chunks"] = [Chunk.of(_ms(at, sent), data) for at, data in chunks]
     elif exchange.chunks:
         body, body_b64 = _encode(scrubber.scrub_bytes(exchange.body))
         fields.update(body=body, body_b64=body_b64, body_ms=_ms(exchange.chunks[-1][0], sent))

@@ -491,3 +491,29 @@ def test_the_twin_produces_the_2026_error_codes(tmp_path: Path, code: str, statu
     _write_error(tmp_path, f"e__{status}_{code}", body)
     report = drift_report(tmp_path, known=[])
     assert report.differences == [], [str(d) for d in report.differences]
+
+
+# -- matching a known difference: every field, the whole value (issue 21's planted bugs) -------------
+def _difference(model: str = "glm-4.6", recorded: str = "string", twin: str = "absent") -> Any:
+    from harness.drift import Difference
+
+    return Difference("rec", "content_chunk_fields", "$.choices[].delta.content", recorded, twin,
+                      model=model, era="2026")
+
+
+def test_a_known_difference_matches_its_recorded_and_twin_values_only() -> None:
+    entry = KnownDifference("content_chunk_fields", "$.choices[].delta.content", "GLM sends it empty",
+                            recorded="string", twin="absent")
+    assert entry.matches(_difference())
+    assert not entry.matches(_difference(recorded="null")), "the recorded value must match too"
+    assert not entry.matches(_difference(twin="string")), "the twin's value must match too"
+    assert not entry.matches(_difference(recorded="absent", twin="string")), "not the other way round"
+
+
+def test_a_known_difference_names_a_model_whole_not_by_prefix() -> None:
+    entry = KnownDifference("content_chunk_fields", "$.choices[].delta.content", "glm-4.6 only", model="glm-4.6")
+    assert entry.matches(_difference(model="glm-4.6"))
+    for other in ("glm-4.6v", "glm-4.6-flash", "glm-4", "xglm-4.6"):
+        assert not entry.matches(_difference(model=other)), f"glm-4.6 taken for {other}"
+    assert KnownDifference("content_chunk_fields", "*", "every 4.6", model="glm-4.6*").matches(
+        _difference(model="glm-4.6v")), "a glob says so when it means a family"

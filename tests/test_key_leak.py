@@ -8,10 +8,17 @@ proves it arrived. Every file under the output folder is then searched for the k
 secret half. The last test turns the scrubber off and shows that the same search finds the key:
 this test can fail.
 
-A second twin is hostile: it echoes the credential it was sent back, raw, base64-encoded and as
-the JWT a zai client would make of it, in every error body and at the start of every answer's
-content, streamed or not. Its outputs (pytest's terminal, JUnit XML, logs, transcripts, the bench
-report's answer excerpts, the CLI's own output) are searched for all three forms.
+A second twin is hostile: it echoes the credential it was sent back, raw, base64-encoded (at
+each byte offset, in both alphabets) and as the JWT a zai client would make of it, upper- and
+lower-cased, percent-encoded (either hex case) and JSON-escaped, in every error body and at the
+start of every answer's content, streamed or not; and in a stream, split over events into
+pieces shorter than the scrubber's cut minimum. Its outputs (pytest's terminal, JUnit XML, logs,
+transcripts, the bench report's answer excerpts, the CLI's own output) are searched for every
+form: each file is also read with its escapes undone and its letters lower-cased, and with the
+text of its `content` fields joined.
+
+A third run points the suites at a base URL that carries `user:pass@`: the password reaches no
+output, and no request carries it (as Basic auth) in place of the key.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +43,10 @@ from harness.mock.faults import Fault
 from harness.mock.server import running_twin
 from harness.record import add_record_arguments, run_record
 
+# The twin takes keys of letters, digits, '-' and '_' only, whose base64 is the same in both
+# alphabets; tests/test_scrub_encodings.py shows the URL-safe forms are caught, with a key they differ for.
 PLANTED = "glm-test-PLANTED-0123456789abcdef.Pl4ntedS3cretHalf9xyz"
+PIECE = 5  # the split echo's pieces: far under the scrubber's 16-character cut minimum
 
 
 def b64url(data: bytes) -> str:
@@ -61,6 +72,28 @@ def base64_needles(secret: str) -> list[bytes]:
             text = encode(b"\0" * offset + secret.encode())
             found.append(text[4 if offset else 0:(offset + len(secret)) // 3 * 4])
     return found
+
+
+def encodings(key: str) -> list[str]:
+    """The key as a hostile server may reflect it, each a text that can sit in a JSON string."""
+    raw = key.encode()
+    blobs = [encode(b"{" * offset + raw + b"}").decode() for offset in range(3)
+             for encode in (base64.b64encode, base64.urlsafe_b64encode)]
+    return [key.upper(), key.lower(), "".join(f"%{b:02X}" for b in raw), "".join(f"%{b:02x}" for b in raw),
+            "".join(f"\\u{ord(c):04x}" for c in key), *blobs]
+
+
+def pieces(key: str) -> list[str]:
+    return [key[i:i + PIECE] for i in range(0, len(key), PIECE)]
+
+
+_ESCAPES = re.compile(rb"%([0-9A-Fa-f]{2})|\\+u([0-9A-Fa-f]{4})")
+_CONTENT = re.compile(rb'content\\*"\s*:\s*\\*"([^"\\]*)')
+
+
+def unescaped(data: bytes) -> bytes:
+    """A file's bytes with percent and JSON escapes undone and letters lower-cased."""
+    return _ESCAPES.sub(lambda m: chr(int(m[1] or m[2], 16)).encode("utf-8", "replace"), data).lower()
 
 
 PLANTED_JWT = jwt_of(PLANTED)
@@ -99,6 +132,7 @@ class EchoingTwin(GLMTwin):
         echo = f"{key} "
         if "." in key:
             echo += f"b64:{base64.b64encode(key.encode()).decode()} jwt:{jwt_of(key)} "
+            echo += " ".join(encodings(key)) + " "
         if self.reject:
             self.echoed += 1
             reply.close()
@@ -109,7 +143,10 @@ class EchoingTwin(GLMTwin):
             for n, step in enumerate(reply.script):
                 if b'"content":"' in step.data:
                     data = step.data.replace(b'"content":"', b'"content":"' + echo.encode(), 1)
-                    reply.script[n] = dataclasses.replace(step, data=data)
+                    split = [dataclasses.replace(step, data=re.sub(
+                        rb'"content":"(?:[^"\\]|\\.)*"', b'"content":"' + piece.encode() + b'"', step.data,
+                        count=1)) for piece in (pieces(key) if "." in key else [])]
+                    reply.script[n:n + 1] = [*split, dataclasses.replace(step, data=data)]
                     self.echoed += 1
                     break
         elif reply.body:
@@ -140,12 +177,21 @@ def planted(monkeypatch: pytest.MonkeyPatch) -> str:
     return PLANTED
 
 
+LOWER_NEEDLES = (PLANTED.lower().encode(), PLANTED.split(".")[1].lower().encode())
+
+
 def leaks(folder: Path) -> list[str]:
-    """`file: needle` for every file under `folder` that holds the key or its secret half."""
+    """`file: needle` for every file under `folder` that holds the key or its secret half: as
+    it is, once its escapes are undone (any letter case), or in its `content` fields joined."""
     found = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         data = path.read_bytes()
-        found += [f"{path.relative_to(folder)}: {n.decode()}" for n in NEEDLES if n in data]
+        name = path.relative_to(folder)
+        found += [f"{name}: {n.decode()}" for n in NEEDLES if n in data]
+        plain = unescaped(data)
+        found += [f"{name}: (escaped or re-cased) {n.decode()}" for n in LOWER_NEEDLES if n in plain]
+        joined = b"".join(_CONTENT.findall(data)).lower()
+        found += [f"{name}: (split over content fields) {n.decode()}" for n in LOWER_NEEDLES if n in joined]
     return found
 
 
@@ -304,3 +350,38 @@ def test_with_the_scrubber_off_the_echo_is_found_in_pytest_outputs(
     for name in ("junit.xml", "pytest-console.log", "report.json"):
         assert any(f.startswith(name) for f in found), (name, found)
     assert any(PLANTED_JWT in f for f in found), found
+
+
+# -- a base URL with user:pass@ -----------------------------------------------------------------
+PASSWORD = "url-Passw0rd-4242"
+
+
+def with_userinfo(base_url: str) -> str:
+    return base_url.replace("http://", f"http://operator:{PASSWORD}@", 1)
+
+
+def test_a_password_in_the_base_url_is_never_sent_nor_written(
+        pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str], tmp_path: Path, planted: str,
+        twin_url: tuple[str, GLMTwin]) -> None:
+    base_url, twin = twin_url
+    before = len(twin.requests)
+    result = contract_run(pytester, tmp_path / "contract", with_userinfo(base_url))
+    assert result.parseoutcomes().get("passed", 0) >= 3, result.outlines[-1]
+    assert record_run(capsys, tmp_path / "record", with_userinfo(base_url)) == 0
+    code = cli_main(["bench", "--target", "live", "--base-url", with_userinfo(base_url), "--concurrency", "1",
+                     "--requests", "2", "--warmup", "0", "--tasks", "none", "--no-progress",
+                     "--max-retries", "0", "--out", str(tmp_path / "bench" / "bench.json")])
+    captured = capsys.readouterr()
+    write_log(tmp_path / "bench-console.log", captured.out, captured.err)
+    assert code in (0, 1), captured.err
+    sent = [r.headers.get("authorization", "") for r in twin.requests[before:]]
+    assert sent, "nothing reached the twin"
+    # (the suites also send a wrong key and none at all on purpose: test_bad_key_is_401 and the like)
+    assert not any(auth.lower().startswith("basic") for auth in sent), (
+        "the userinfo went out as Basic auth in place of the key")
+    assert sum(auth == f"Bearer {planted}" for auth in sent) >= 3
+    assert_no_leak(tmp_path)
+    found = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+             if p.is_file() and PASSWORD.encode() in p.read_bytes()]
+    assert not found, f"the base URL's password reached {found}"
+    assert "127.0.0.1" in (tmp_path / "contract" / "report.json").read_text(), "the URL's host is kept"

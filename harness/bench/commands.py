@@ -27,7 +27,15 @@ from .._files import claim_new, write_atomic
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
 from ..profiles import DEFAULT_PROFILE, PROFILES
-from ..targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
+from ..targets import (
+    DEFAULT_KEY_ENV,
+    LIVE_BASE_URL,
+    MOCK_BASE_URL,
+    Target,
+    insecure_transport,
+    live_target,
+    mock_target,
+)
 from .gate import DEFAULT_MAX_ERROR_RATE
 from .health import ClientHealth
 from .report import level_tokens_line, sample_log_path
@@ -184,6 +192,8 @@ def _resolve_target(args: argparse.Namespace) -> tuple[Target | None, list[str]]
     if args.target == "mock":
         return mock_target(args.model, args.base_url), ["target: a twin served at the base URL"]
     target = live_target(args.base_url or LIVE_BASE_URL, args.model, args.api_key_env, args.profile)
+    if warning := insecure_transport(target.base_url, bool(target.api_key)):  # raises if TLS is required
+        print(f"glm-harness: warning: {warning}", file=sys.stderr)
     notes = ([f"profile {args.profile}: every streamed request asks for usage "
               "(stream_options.include_usage)"] if args.profile != DEFAULT_PROFILE else [])
     if not target.api_key:
@@ -267,6 +277,10 @@ def run_bench(args: argparse.Namespace) -> int:
               + ("  [client-bound]" if level.health and level.health.client_bound else ""))
         if level.health and level.health.client_bound:
             print("    " + _client_bound_line(level.health))
+        elif level.health:  # the machine's load, said so that a reader knows which signal it was
+            for reason in level.health.reasons:
+                if reason.startswith("not client-bound: "):
+                    print(f"    {reason}")
     if report.efficiency:
         for s in report.efficiency.sets:
             completion = "unknown (no usage)" if s.completion_tokens is None else s.completion_tokens

@@ -9,6 +9,18 @@ Three signals, taken while a level runs:
   was free) it was actually sent.
 The thresholds are judgement calls, stated in the verdict's reasons so a reader can weigh them.
 
+What the client itself was kept from, not the machine's load: on a machine shared with other
+work (a first run in a fresh clone, next to a build), the loop wakes late because another
+process holds the CPU while the client has nothing to do. Linux counts the time a thread waited,
+runnable, for a CPU (`/proc/thread-self/schedstat`); each tick's lag less that wait, and at most
+the CPU time the process used meanwhile, is the lag the client's own work caused
+(`own_loop_lag_ms`), and that is what the lag signal weighs. Start lateness counts only when the
+client was busy (its CPU over the time it was not kept waiting past `KEEP_UP_CPU`, or its own lag
+past the lag threshold): an idle client's late starts waited for other processes or the network.
+Either case is still said, as a reason prefixed `not client-bound:`, with the share of the level
+the loop waited for a CPU (`starved_percent`). Where the kernel does not count waits, the lag
+signal falls back to the whole lag.
+
 The flag is set only when a signal is past its threshold by a margin (`MARGIN` times the
 threshold; for CPU, `CPU_BOUND_CLEAR` of a core): a signal between the threshold and the margin
 is reported as "near" and leaves the flag clear, so two identical runs that land on either side
@@ -52,6 +64,9 @@ class ClientHealth(BaseModel):
     lateness_ms: Summary
     client_bound: bool
     reasons: list[str]
+    # the loop's lag less the time its thread waited for a CPU (None: not counted here)
+    own_loop_lag_ms: Summary | None = None
+    starved_percent: float | None = None  # share of the level the loop waited, runnable, for a CPU
     # client-bound levels only: the fewest workers that would have kept up (see KEEP_UP_CPU)
     workers_needed: int | None = None
 
@@ -78,6 +93,8 @@ class HealthMonitor:
     def __init__(self, interval_s: float = 0.01) -> None:
         self.interval_s = interval_s
         self.lags_ms: list[float] = []
+        self.own_lags_ms: list[float] = []  # empty when the kernel does not count waits
+        self.waited_s = 0.0  # time the loop's thread waited, runnable, for a CPU
         self._task: asyncio.Task[None] | None = None
         self._cpu0 = self._wall0 = 0.0
         self._cpu1 = self._wall1 = 0.0
@@ -98,9 +115,19 @@ class HealthMonitor:
 
     async def _tick(self) -> None:
         while True:
+            waited, cpu = runqueue_wait_s(), time.process_time()
             due = time.perf_counter() + self.interval_s
             await asyncio.sleep(self.interval_s)
-            self.lags_ms.append(round((time.perf_counter() - due) * 1000, 4))
+            lag = time.perf_counter() - due
+            self.lags_ms.append(round(lag * 1000, 4))
+            after = runqueue_wait_s()
+            if waited is not None and after is not None:
+                self.waited_s += after - waited
+                # Lag the process's own work can have caused: not the time the loop's thread
+                # waited for a CPU, and no more than the CPU the process used meanwhile (a loop
+                # waiting for the GIL of a thread that is itself kept from the CPU does no work).
+                own = min(lag - (after - waited), time.process_time() - cpu)
+                self.own_lags_ms.append(round(max(0.0, own) * 1000, 4))
 
     def report(self, lateness_ms: Sequence[float], succeeded: int | None = None) -> ClientHealth:
         """The verdict; `succeeded` (the level's successful requests, when known) of 0 means
@@ -110,17 +137,56 @@ class HealthMonitor:
         wall = max(wall1 - self._wall0, 1e-9)
         cpu = (cpu1 - self._cpu0) / wall
         lag, late = summarize(self.lags_ms), summarize(lateness_ms)
-        bound, near = verdict(cpu, lag.p99, late.p90)
+        own = summarize(self.own_lags_ms) if self.own_lags_ms else None
+        starved = self.waited_s / wall if own is not None else None
+        # how busy the client was while it could run: a starved client's CPU share understates it
+        running = cpu / max(1.0 - starved, 0.05) if starved is not None else cpu
+        bound, near, machine = weigh_signals(cpu, lag.p99, own.p99 if own else None, late.p90, starved, running)
         if succeeded == 0:
             bound, near = [], [*bound, *near]
-        reasons = bound + [f"near: {reason}" for reason in near]
+        reasons = bound + [f"near: {reason}" for reason in near] + [f"not client-bound: {m}" for m in machine]
         return ClientHealth(cpu_percent=round(cpu * 100, 2), wall_s=round(wall, 4),
                             loop_lag_ms=lag, lateness_ms=late, client_bound=bool(bound),
-                            reasons=reasons,
-                            workers_needed=workers_needed(1, [cpu * 100]) if bound else None)
+                            reasons=reasons, own_loop_lag_ms=own,
+                            starved_percent=round(starved * 100, 2) if starved is not None else None,
+                            workers_needed=workers_needed(1, [running * 100]) if bound else None)
 
 
-def verdict(cpu: float, lag_p99_ms: float | None, late_p90_ms: float | None) -> tuple[list[str], list[str]]:
+def runqueue_wait_s() -> float | None:
+    """Seconds this thread has waited, runnable, for a CPU (Linux); None where not counted."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def weigh_signals(cpu: float, lag_p99_ms: float | None, own_lag_p99_ms: float | None,
+                  late_p90_ms: float | None, starved: float | None, running: float | None = None,
+                  ) -> tuple[list[str], list[str], list[str]]:
+    """(reasons that set the flag, reasons near a threshold, reasons the machine's load and not
+    the client explains). The lag weighed is the client's own where it was measured; `running`
+    is the client's CPU share of the time it was not kept waiting (default: `cpu`)."""
+    machine: list[str] = []
+    held = f" (the loop waited for a CPU {starved:.0%} of the level)" if starved is not None else ""
+    lag = lag_p99_ms
+    if own_lag_p99_ms is not None:
+        lag = own_lag_p99_ms
+        if (lag_p99_ms or 0) >= LOOP_LAG_P99_MS * MARGIN > own_lag_p99_ms:
+            machine.append(f"event-loop lag p99 {lag_p99_ms or 0:.1f} ms, of which the client's own work "
+                           f"{own_lag_p99_ms:.1f} ms: other processes held the CPU{held}")
+    busy = ((running if running is not None else cpu) >= KEEP_UP_CPU or own_lag_p99_ms is None
+            or own_lag_p99_ms > LOOP_LAG_P99_MS)
+    late = late_p90_ms if busy else None
+    if not busy and (late_p90_ms or 0) >= LATENESS_P90_MS * MARGIN:
+        machine.append(f"requests started {late_p90_ms or 0:.1f} ms late at p90 while the client was idle "
+                       f"(CPU {cpu:.0%} of one core, its loop on time by its own work){held}")
+    bound, near = verdict(cpu, lag, late, own=own_lag_p99_ms is not None)
+    return bound, near, machine
+
+
+def verdict(cpu: float, lag_p99_ms: float | None, late_p90_ms: float | None,
+            own: bool = False) -> tuple[list[str], list[str]]:
     """(reasons that set the flag, reasons near a threshold but inside the margin)."""
     bound: list[str] = []
     near: list[str] = []
@@ -133,7 +199,8 @@ def verdict(cpu: float, lag_p99_ms: float | None, late_p90_ms: float | None) -> 
     weigh(cpu, CPU_BOUND, CPU_BOUND_CLEAR,
           f"client CPU {cpu:.0%} of one core (flag at >= {CPU_BOUND_CLEAR:.0%})")
     weigh(lag_p99_ms, LOOP_LAG_P99_MS, LOOP_LAG_P99_MS * MARGIN,
-          f"event-loop lag p99 {lag_p99_ms or 0:.1f} ms (flag at >= {LOOP_LAG_P99_MS * MARGIN:g} ms)")
+          f"event-loop lag p99 {lag_p99_ms or 0:.1f} ms{' of its own work' if own else ''} "
+          f"(flag at >= {LOOP_LAG_P99_MS * MARGIN:g} ms)")
     # p90, not p99: a closed loop's first wave is a burst the client can only send one by
     # one, so a few late starts are normal; most requests starting late is not.
     weigh(late_p90_ms, LATENESS_P90_MS, LATENESS_P90_MS * MARGIN,

@@ -539,8 +539,12 @@ def render_markdown(report: BenchReport) -> str:
         if level.health:
             h = level.health
             verdict = ("**client-bound**: " + "; ".join(h.reasons)) if h.client_bound else "not client-bound"
+            if not h.client_bound and h.reasons:  # near a threshold, or the machine's load: said
+                verdict += " (" + "; ".join(r.removeprefix("not client-bound: ") for r in h.reasons) + ")"
+            own = (f" (its own work: p99 {_f(h.own_loop_lag_ms.p99, 2)} ms)"
+                   if h.own_loop_lag_ms is not None else "")
             out += ["", f"Client health: CPU {h.cpu_percent:.0f}% of one core, event-loop lag "
-                        f"p50/p99 {_f(h.loop_lag_ms.p50, 2)}/{_f(h.loop_lag_ms.p99, 2)} ms, start "
+                        f"p50/p99 {_f(h.loop_lag_ms.p50, 2)}/{_f(h.loop_lag_ms.p99, 2)} ms{own}, start "
                         f"lateness p50/p99 {_f(h.lateness_ms.p50, 2)}/{_f(h.lateness_ms.p99, 2)} ms; "
                         f"{verdict}."]
             if h.workers_needed:

@@ -1,8 +1,11 @@
 """`glm-harness compare` and `glm-harness plot`: arguments and the glue.
 
 `add_*_arguments` fill the CLI's subcommand parser; `run_*` take the parsed namespace and return
-the exit status: 0 no regression beyond the thresholds, 1 a regression beyond them. Bad input
-raises `UsageError` (the CLI prints it as one line and exits 2).
+the exit status: 0 no regression beyond the thresholds, 1 a regression beyond them (or a new run
+that failed, or nothing compared), 3 inconclusive: a row a --fail-on rule covers could not be
+tested (a client-bound level, too few samples), so the gate can say neither; `--allow-untested`
+accepts such rows (listed, exit 0). Bad input raises `UsageError` (the CLI prints it as one line
+and exits 2).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from .load import Loaded, check_comparable, latest_baseline, load
 from .render import render_json, render_markdown, render_table
 from .rows import Comparison, Settings, compare
 from .stats import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, DEFAULT_MIN_EFFECT_TAIL, DEFAULT_RESAMPLES
-from .thresholds import DEFAULT_FAIL_ON, apply, check_rules_match, parse_fail_on
+from .thresholds import DEFAULT_FAIL_ON, apply, check_rules_match, parse_fail_on, untested
 
-EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 DEFAULT_BASELINE_DIR = Path("reports/baselines")
 
 
@@ -63,6 +66,9 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
              "regression AND beyond its rule; 'none': no rule (a comparison that tested "
              "nothing, or a new run that failed or did not finish, still fails). Default: "
              + DEFAULT_FAIL_ON.replace("%", "%%"))
+    add("--allow-untested", action="store_true",
+        help="accept rows a --fail-on rule covers that could not be tested (a client-bound level, "
+             "too few samples for p95 or p99); they are listed, and exit 0 instead of 3 (inconclusive)")
     add("--alpha", type=_alpha, default=DEFAULT_ALPHA,
         help="family-wise significance level per comparison, Holm-adjusted (default: %(default)s)")
     add("--min-effect", type=_effect, default=DEFAULT_MIN_EFFECT, metavar="REL",
@@ -123,10 +129,13 @@ def run_compare(args: argparse.Namespace) -> int:
         comparison = compare(base, new, settings)
         apply(comparison, rules)
         comparison.problems = problems(comparison)
+        comparison.untested = untested(comparison, rules)
+        comparison.allow_untested = args.allow_untested
         comparisons.append(comparison)
     if args.fail_on is not None:
         check_rules_match(rules, comparisons)
-    code = EXIT_REGRESSION if any(c.failed for c in comparisons) else EXIT_OK
+    code = (EXIT_REGRESSION if any(c.failed for c in comparisons)
+            else EXIT_INCONCLUSIVE if any(c.inconclusive for c in comparisons) else EXIT_OK)
     printed = {"table": lambda: render_table(comparisons),
                "markdown": lambda: render_markdown(comparisons, title=args.title),
                "json": lambda: render_json(comparisons, code)}[args.format]()

@@ -4,12 +4,16 @@ Two kinds are read: benchmark reports (`glm-harness.bench`, harness.bench.report
 outcome reports (`contract`, harness._outcomes). Refused, each with its own message: a missing
 or unreadable file, a file that is not JSON or not one of those kinds, a report of another
 schema version than this harness writes, one that fails its schema, a bench report set against
-a contract report, and two bench reports that ran different task sets.
+a contract report, and two bench reports that ran different task sets. A report that lies is
+refused too: NaN or Infinity anywhere, a number written as a string, a negative latency, and a
+latency level that claims successes but holds no samples.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -121,12 +125,15 @@ def load(path: str | Path) -> Loaded:
         if version not in COMPARABLE_SCHEMA_VERSIONS:
             raise UsageError(f"{path}: bench report schema version {version!r}, but this harness "
                              f"compares versions {', '.join(map(repr, COMPARABLE_SCHEMA_VERSIONS))} only")
+        _refuse_non_finite(path, data)
         try:
             # the pydantic model is the source the report's JSON Schema is exported from, and
-            # 100x faster than running jsonschema over thousands of samples
-            report = BenchReport.model_validate(data)
+            # 100x faster than running jsonschema over thousands of samples; strict: a number
+            # written as a string is not a number
+            report = BenchReport.model_validate_json(json.dumps(data), strict=True)
         except ValidationError as error:
             raise UsageError(f"{path}: invalid bench report at {_where(error)}") from None
+        _refuse_lies(path, report)
         return Loaded(path, "bench", bench=report)
     if kind == CONTRACT_KIND:
         if version != CONTRACT_SCHEMA_VERSION:
@@ -138,6 +145,48 @@ def load(path: str | Path) -> Loaded:
             raise UsageError(f"{path}: invalid contract report at {_where(error)}") from None
         return Loaded(path, "contract", contract=contract)
     raise UsageError(f"{path}: not a glm-harness bench or contract report (kind {kind!r})")
+
+
+def _non_finite(value: Any, where: str) -> Iterator[str]:
+    if isinstance(value, float) and not math.isfinite(value):
+        yield f"{where or '$'} is {value}"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, f"{where}/{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, f"{where}/{i}")
+
+
+def _refuse_non_finite(path: Path, data: Any) -> None:
+    found = next(_non_finite(data, ""), None)
+    if found is not None:
+        raise UsageError(f"{path}: invalid bench report at {found.lstrip('/')}: NaN and Infinity "
+                         "are not measurements")
+
+
+def _refuse_lies(path: Path, report: BenchReport) -> None:
+    """What the schema lets through but no run can have measured."""
+    for n, level in enumerate(report.levels):
+        for name, values in level.samples:
+            negative = next((v for v in values if v < 0), None)
+            if negative is not None:
+                raise UsageError(f"{path}: invalid bench report at levels/{n}/samples/{name}: a negative "
+                                 f"value ({negative:g})")
+        for name, summary in level.summaries.items():
+            low = summary.min if summary.min is not None else summary.p50
+            if name.endswith("_ms") and low is not None and low < 0:
+                raise UsageError(f"{path}: invalid bench report at levels/{n}/summaries/{name}: a negative "
+                                 f"latency ({low:g} ms)")
+        if level.kind == "latency" and level.succeeded > 0 and not any(values for _, values in level.samples):
+            raise UsageError(f"{path}: invalid bench report at levels/{n}: level {level.name} claims "
+                             f"{level.succeeded} successful request(s) but holds no samples")
+    for n, sample in enumerate(report.samples):
+        for name in ("ttft_ms", "e2e_ms", "itl_token_ms", "tpot_ms", "first_byte_ms", "end_ms"):
+            value = getattr(sample, name, None)
+            if value is not None and value < 0:
+                raise UsageError(f"{path}: invalid bench report at samples/{n}/{name}: a negative latency "
+                                 f"({value:g} ms)")
 
 
 def _task_set(report: Loaded) -> str:

@@ -99,8 +99,13 @@ def headline(comparison: Comparison) -> str:
             head += f"; and {len(failures)} regression(s) beyond the --fail-on thresholds"
     elif failures:
         head = f"{len(failures)} regression(s) beyond the --fail-on thresholds"
+    elif comparison.inconclusive:
+        head = ("INCONCLUSIVE: " + comparison.untested_reason()
+                + "; more samples, more workers, or --allow-untested to accept")
     else:
         head = "no regression beyond the --fail-on thresholds"
+        if comparison.untested:
+            head += f" (accepted with --allow-untested: {comparison.untested_reason()})"
     return (f"{head}; {worse} worse, {better} better, {comparison.count(SAME)} no significant "
             f"change, of {comparison.tested} tested rows")
 
@@ -183,9 +188,11 @@ def _md(text: str) -> str:
 def render_markdown(comparisons: Sequence[Comparison], *, title: str | None = None) -> str:
     regressed = any(c.failures for c in comparisons)
     blocked = any(c.problems for c in comparisons)
+    inconclusive = any(c.inconclusive for c in comparisons)
     out = [f"## {title or 'glm-harness compare'}", ""]
     out.append(("**🔴 Regression beyond thresholds**" if regressed else
                 "**🔴 Not a pass: the new run failed or nothing was compared**" if blocked else
+                "**🟡 Inconclusive: rows the thresholds cover were not tested**" if inconclusive else
                 "**✅ No regression beyond thresholds**") + f" ({len(comparisons)} comparison"
                + ("s" if len(comparisons) != 1 else "") + ")")
     for comparison in comparisons:
@@ -248,12 +255,14 @@ def to_json(comparisons: Sequence[Comparison], exit_code: int) -> dict[str, Any]
         "resamples": settings.resamples if settings else DEFAULT_RESAMPLES,
         "exit_code": exit_code,
         "regressed": any(c.failed for c in comparisons),
+        "inconclusive": any(c.inconclusive for c in comparisons),
         "comparisons": [{
             "base": side(c.base), "new": side(c.new),
             "method": method_text(c), "notes": c.notes, "tested_rows": c.tested,
             "counts": {v: c.count(v) for v in (WORSE, BETTER, SAME, NOT_TESTED, INFO)},
             "failures": [f"{r.metric}@{r.scope}: {r.rule}" for r in c.failures],
             "problems": c.problems,
+            "untested": [f"{r.metric}@{r.scope}: {r.note}" for r in c.untested],
             "rows": [r.as_dict() for r in c.rows],
         } for c in comparisons],
     })

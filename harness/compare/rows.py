@@ -125,6 +125,10 @@ class Comparison:
     settings: Settings = field(default_factory=Settings)
     # Reasons it cannot pass whatever the thresholds (harness.compare.gate).
     problems: list[str] = field(default_factory=list)
+    # Rows a --fail-on rule covers that could not be tested (thresholds.untested): the verdict
+    # is "inconclusive" unless the user accepts them (--allow-untested).
+    untested: list[Row] = field(default_factory=list)
+    allow_untested: bool = False
 
     @property
     def failures(self) -> list[Row]:
@@ -133,6 +137,21 @@ class Comparison:
     @property
     def failed(self) -> bool:
         return bool(self.problems or self.failures)
+
+    @property
+    def inconclusive(self) -> bool:
+        return bool(self.untested) and not self.failed and not self.allow_untested
+
+    def untested_reason(self) -> str:
+        """Which covered rows were not tested and why, grouped by reason, in one line."""
+        by_note: dict[str, list[str]] = {}
+        for row in self.untested:
+            by_note.setdefault(row.note or "not tested", []).append(f"{row.metric}@{row.scope}")
+        parts = []
+        for note, rows in by_note.items():
+            shown = ", ".join(rows[:6]) + (f" and {len(rows) - 6} more" if len(rows) > 6 else "")
+            parts.append(f"{shown} ({note})")
+        return f"{len(self.untested)} row(s) a --fail-on rule covers were not tested: " + "; ".join(parts)
 
     @property
     def tested(self) -> int:

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .rows import METRICS, PROPORTIONS, WORSE, Comparison, Row
+from .rows import METRICS, NOT_TESTED, PROPORTIONS, WORSE, Comparison, Row
 
 DEFAULT_FAIL_ON = ",".join([
     *(f"{m}.{q}:+10%" for m in ("ttft", "itl", "tpot", "e2e") for q in ("p50", "p95")),
@@ -148,6 +148,14 @@ def check_rules_match(rules: Iterable[Rule], comparisons: Iterable[Comparison]) 
         if rule.unit != "count" and not any(fnmatch.fnmatchcase(m, rule.pattern) for m in metrics):
             raise UsageError(f"--fail-on {rule.text!r}: these reports have no {rule.pattern!r} "
                              "to compare (no task set? another kind of report?)")
+
+
+def untested(comparison: Comparison, rules: Iterable[Rule]) -> list[Row]:
+    """The rows a rule covers that were not tested (a client-bound level, too few samples):
+    the gate could not judge them, so it cannot pass them either."""
+    rules = [rule for rule in rules if rule.unit != "count"]
+    return [row for row in comparison.rows
+            if row.verdict == NOT_TESTED and any(rule.matches(row) for rule in rules)]
 
 
 def apply(comparison: Comparison, rules: Iterable[Rule]) -> list[Row]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from bench_helpers import SENT, chunk, exchange, usage
 
@@ -153,3 +155,19 @@ def test_every_metric_states_its_formula_and_denominator() -> None:
         assert definition.formula and definition.denominator and definition.peers
     assert DEFINITION_BY_NAME["itl_chunk_ms"].denominator == "chunks"
     assert DEFINITION_BY_NAME["tpot_ms"].denominator == "usage tokens"
+
+
+def test_ttft_counts_from_the_first_token_not_a_role_only_first_chunk() -> None:
+    """vLLM and SGLang open a stream with a chunk that carries only the role: the first body
+    byte comes then, the first token later. TTFT is the first token's (issue 21: a TTFT taken
+    from the first body byte passed every other test)."""
+    role_only = json.dumps({"id": "x", "created": 1, "model": "glm-4.6",
+                            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                         "finish_reason": None}]})
+    ex = exchange([(40, role_only), (150, chunk(content="Hi")), (170, chunk(content="!")),
+                   (180, chunk(content="", usage=usage(2), finish="stop")), (190, "[DONE]")], end_ms=190)
+    s = sample_of(ex)
+    assert s.first_byte_ms == 40  # the role-only chunk's bytes arrived first
+    assert s.ok and s.ttft_ms == 150 and s.ttfc_ms == 150 and s.first_token_ms == 150
+    assert s.tpot_ms == approx((190 - 150) / 1)
+    assert s.chunk_kinds[0] == "-" and s.token_chunks == 2

@@ -63,7 +63,9 @@ def test_health_monitor_reports_loop_lag_and_lateness() -> None:
     async def run() -> HealthMonitor:
         async with HealthMonitor(interval_s=0.002) as monitor:
             await asyncio.sleep(0.02)
-            time.sleep(0.03)  # block the loop: the next tick is late by about this much
+            busy_until = time.process_time() + 0.03
+            while time.process_time() < busy_until:  # 30 ms of the loop's own work: the next tick is late
+                pass
             await asyncio.sleep(0.01)
         return monitor
 

@@ -248,6 +248,10 @@ CASES: list[Case] = [
     Case("tool_call_conformance", "index", "the second parallel call indexed 0",
          lambda: answer("multi_tool", _set("choices.0.message.tool_calls.1.index", 0)),
          "[tool_call_conformance] tool_calls[1].index: expected 1 (the call's position); got 0"),
+    Case("tool_call_conformance", "index_present", "the tool call's index removed",
+         lambda: answer("tool", _drop("choices.0.message.tool_calls.0.index")),
+         "[tool_call_conformance] tool_calls[0].index: expected the call's index (clients place each call by it); "
+         "got none"),
     Case("tool_call_conformance", "name", "a call to a tool that was not offered",
          lambda: answer("tool", _set("choices.0.message.tool_calls.0.function.name", "forecast")),
          "[tool_call_conformance] tool_calls[0].function.name: expected one of ['weather']; got 'forecast'"),
@@ -322,6 +326,67 @@ def _framing_case(kind: str) -> Case:
 
 CASES += [_framing_case(kind) for kind in sorted(VIOLATION_KINDS)]
 
+# What an absent or null value means for each rule, decided from the recordings (fixtures/real,
+# /work/shared/real-traffic-2026): no rule lets an absence pass unless GLM itself leaves the value out.
+_SCHEMA = "the schema check's finding (`missing: Field required`)"
+_NOT_A_VALUE = "n/a: not about a value"
+ABSENCE: dict[str, str] = {
+    "transport_completed.answered_in_time": _NOT_A_VALUE,
+    "transport_completed.arrived": _NOT_A_VALUE,
+    "status_code_conformance.status": "no status (no answer): transport_completed's finding",
+    "content_type_conformance.media_type": "no Content-Type header: a violation (got '')",
+    "non_empty_body.body": "no body: a violation",
+    "response_schema_conformance.schema": "a required field absent: a violation; an optional one: none; a null "
+                                          "or an always-sent field absent: a violation with --glm-strict-schema",
+    "error_schema_conformance.schema": "as response_schema_conformance.schema",
+    "error_schema_conformance.status_for_code": "no code: " + _SCHEMA,
+    "error_code_conformance.code": "no code where one is due: a violation (got None)",
+    "error_code_conformance.message": "no message where one is due: a violation (got None)",
+    "stream_chunk_schema.schema": "as response_schema_conformance.schema, per chunk; a tool-call fragment "
+                                  "without its index: a violation",
+    "stream_chunk_schema.malformed_json": _NOT_A_VALUE,
+    "stream_invariants.error_frame": _NOT_A_VALUE,
+    "stream_invariants.first_delta_without_role": "no role, or null: a violation",
+    "stream_invariants.id_changed": "absent from some chunks: a violation; from all: " + _SCHEMA,
+    "stream_invariants.model_changed": "absent from some chunks: a violation; from all: " + _SCHEMA,
+    "stream_invariants.missing_finish_reason": "no finish_reason in any chunk: this rule",
+    "stream_invariants.finish_reason_not_last": _NOT_A_VALUE,
+    "stream_invariants.duplicate_finish_reason": _NOT_A_VALUE,
+    "stream_invariants.missing_usage": "no usage in a stream: this rule (and only this one)",
+    "stream_invariants.usage_not_last": _NOT_A_VALUE,
+    "stream_invariants.usage_repeated": _NOT_A_VALUE,
+    "stream_invariants.reasoning_after_content": _NOT_A_VALUE,
+    "stream_invariants.missing_done": "no `data: [DONE]`: this rule",
+    "usage_conformance.present": "no usage, or null, in a body: this rule (in a stream: missing_usage)",
+    "usage_conformance.total": "total_tokens absent beside the other two: a violation (got None)",
+    "usage_conformance.prompt_counted": "prompt_tokens absent: " + _SCHEMA,
+    "usage_conformance.completion_counted": "completion_tokens absent: " + _SCHEMA,
+    "usage_conformance.cached": "no cached_tokens: none cached (--glm-strict-schema flags a missing "
+                                "prompt_tokens_details where the model card says GLM sends it)",
+    "usage_conformance.reasoning": "no reasoning_tokens: not reported (only glm-4.7 and later send them)",
+    "usage_conformance.max_tokens": "completion_tokens absent: " + _SCHEMA,
+    "finish_reason_conformance.expected": "no finish_reason where one is due: a violation (got None)",
+    "finish_reason_conformance.tool_calls_match": "no finish_reason: the schema check's or missing_finish_reason",
+    "finish_reason_conformance.length_at_limit": "completion_tokens absent: " + _SCHEMA,
+    "tool_call_conformance.expected_calls": "no tool_calls where calls are due: a violation (calls to [])",
+    "tool_call_conformance.fragments": _NOT_A_VALUE,
+    "tool_call_conformance.id": "no id, null or empty: a violation",
+    "tool_call_conformance.index": "no index: index_present's finding",
+    "tool_call_conformance.index_present": "no index, or null, in an answer's call: this rule (GLM sends it in "
+                                           "every recording); in a stream fragment: stream_chunk_schema's",
+    "tool_call_conformance.name": "no name, or null: a violation (got None)",
+    "tool_call_conformance.arguments_json": "no arguments, or null: a violation (invalid JSON)",
+    "tool_call_conformance.arguments_schema": "a required argument absent: a violation",
+    "message_conformance.content": "no content, or null, where text is due: a violation",
+    "message_conformance.fields": "an absent or null field counts as not sent",
+    "message_conformance.incremental": _NOT_A_VALUE,
+    "echo_conformance.model": "no model: " + _SCHEMA,
+    "echo_conformance.request_id": "the sent request_id not echoed (absent or null): a violation (got None)",
+    "thinking_conformance.disabled": "no reasoning_content: conforms (nothing to hide)",
+    "thinking_conformance.enabled": "no reasoning_content, or null, where it is due: a violation",
+    **{f"sse_framing.{kind}": _NOT_A_VALUE for kind in VIOLATION_KINDS},
+}
+
 # Healthy counterparts: real answers every check passes, with the expectations their requests set.
 HEALTHY: dict[str, tuple[Callable[[], Exchange], Expect]] = {
     "simple": (lambda: answer("simple", request=lambda r: r.update(request_id=None) or r),
@@ -355,14 +420,17 @@ def render() -> str:
         "`tests/checks/test_checks.py` fails when this page is stale. Each row is a test: a real GLM",
         "exchange (`fixtures/real/`) with one thing changed, and the exact violation the check reports",
         "(every violation also carries a curl line that reproduces the request). The healthy exchanges",
-        f"({', '.join(sorted(HEALTHY))}) pass every check.",
+        f"({', '.join(sorted(HEALTHY))}) pass every check. The last column says what an absent or null value",
+        "means for the rule, as decided from the recordings: an absence never passes silently.",
         "",
     ]
     for check in dict.fromkeys(c.check for c in CASES):
-        lines += [f"## `{check}`", "", "| rule | what breaks it | what the user sees |", "|---|---|---|"]
+        lines += [f"## `{check}`", "",
+                  "| rule | what breaks it | what the user sees | when the value is absent or null |",
+                  "|---|---|---|---|"]
         for case in (c for c in CASES if c.check == check):
             shown = case.message.replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| `{case.rule}` | {case.breaks} | `{shown}` |")
+            lines.append(f"| `{case.rule}` | {case.breaks} | `{shown}` | {ABSENCE[case.id]} |")
         lines.append("")
     return "\n".join(lines)
 

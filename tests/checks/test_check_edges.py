@@ -155,8 +155,14 @@ def _calls(*calls: dict[str, Any], tools: list[dict[str, Any]] | None = None) ->
 
 
 def test_tool_call_edges() -> None:
-    weather = {"id": "c", "type": "function", "function": {"name": "weather", "arguments": '{"location": "x"}'}}
-    assert lines(_calls(weather), "tool_call_conformance") == []  # no index in a JSON answer is fine
+    weather = {"id": "c", "index": 0, "type": "function",
+               "function": {"name": "weather", "arguments": '{"location": "x"}'}}
+    assert lines(_calls(weather), "tool_call_conformance") == []
+    # GLM numbers every call of an answer (every recording): no index, or null, is a violation
+    for missing in ({k: v for k, v in weather.items() if k != "index"}, {**weather, "index": None}):
+        assert lines(_calls(missing), "tool_call_conformance") == [
+            "[tool_call_conformance] tool_calls[0].index: expected the call's index (clients place each call by it); "
+            "got none"]
     assert lines(_calls({**weather, "id": ""}), "tool_call_conformance") == [
         "[tool_call_conformance] tool_calls[0].id: expected a tool call id; got ''"]
     assert lines(_calls({**weather, "function": {"name": "weather"}}), "tool_call_conformance") == [
@@ -167,6 +173,8 @@ def test_tool_call_edges() -> None:
         "(the JSON object must be str, bytes or bytearray, not int): 5"]
     assert lines(_calls("not a call"), "tool_call_conformance") == [  # type: ignore[arg-type]
         "[tool_call_conformance] tool_calls[0].id: expected a tool call id; got None",
+        "[tool_call_conformance] tool_calls[0].index: expected the call's index (clients place each call by it); "
+        "got none",
         "[tool_call_conformance] tool_calls[0].function.name: expected one of ['weather']; got None"]
 
 
@@ -348,3 +356,18 @@ def test_a_transport_error_is_a_value_that_can_be_raised() -> None:
     with pytest.raises(TransportError) as raised:
         broken.raise_for_transport()
     assert (raised.value.kind, str(raised.value)) == ("timeout", "ReadTimeout: timed out")
+
+
+def test_a_stream_fragment_without_an_index_is_one_finding_of_the_chunk_schema() -> None:
+    """In a stream the missing index is named where it was sent (the fragment), once: the
+    assembled call keeps `index: None`, and tool_call_conformance does not say it again."""
+    def drop_index(chunks: list[Any]) -> None:
+        for chunk in chunks:
+            for call in chunk["choices"][0].get("delta", {}).get("tool_calls") or ():
+                call.pop("index")
+
+    exchange = stream("tool_streaming", drop_index)
+    found = [v for v in run_checks(exchange, Expect(tool_calls=("weather",))) if "index" in v.path]
+    assert [v.line() for v in found] == [
+        "[stream_chunk_schema] event[61].choices[0].delta.tool_calls[0].index: expected a ChatCompletionChunk "
+        "(lenient mode); got missing: Field required"]

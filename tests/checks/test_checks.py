@@ -72,5 +72,17 @@ def test_one_finding_does_not_hide_another() -> None:
     """A stream without usage still has its missing tool call and missing reasoning reported."""
     case = next(c for c in CASES if c.id == "stream_invariants.missing_usage")
     found = {(v.check, v.rule) for v in run_checks(case.build(), Expect(tool_calls=("weather",), reasoning=True))}
-    assert {("stream_invariants", "missing_usage"), ("usage_conformance", "present"),
-            ("tool_call_conformance", "expected_calls")} <= found
+    assert {("stream_invariants", "missing_usage"), ("tool_call_conformance", "expected_calls")} <= found
+
+
+def test_a_stream_without_usage_is_one_finding_of_one_rule() -> None:
+    case = next(c for c in CASES if c.id == "stream_invariants.missing_usage")
+    found = [(v.check, v.rule) for v in run_checks(case.build()) if "usage" in v.rule or "usage" in v.check]
+    assert found == [("stream_invariants", "missing_usage")]
+
+
+def test_every_rule_says_what_an_absent_value_means() -> None:
+    from check_table import ABSENCE
+
+    assert set(ABSENCE) == {c.id for c in CASES}
+    assert all(len(text) > 10 for text in ABSENCE.values())

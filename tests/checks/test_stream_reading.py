@@ -97,11 +97,12 @@ def test_tool_call_pieces_are_joined_by_index() -> None:
     ]
 
 
-def test_calls_without_an_index_are_placed_by_position() -> None:
+def test_calls_without_an_index_are_placed_by_position_and_keep_no_index() -> None:
+    """The assembly never invents the index a client would need: the call says it had none."""
     chunk = _chunk({"tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{}"}},
-                                   {"id": "b", "function": {"name": "g", "arguments": "{}"}}]})
+                                   {"id": "b", "index": 1, "function": {"name": "g", "arguments": "{}"}}]})
     calls = assemble(read_stream([_event(chunk)])).tool_calls
-    assert [(c["id"], c["index"]) for c in calls] == [("a", 0), ("b", 1)]
+    assert [(c["id"], c["index"]) for c in calls] == [("a", None), ("b", 1)]
 
 
 def test_a_whole_stream_knows_its_usage_finish_and_first_kinds() -> None:

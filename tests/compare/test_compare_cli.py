@@ -46,7 +46,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 # -- exit codes --------------------------------------------------------------------------------------
 def test_same_distribution_exits_0(pair: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, str(pair["base"]), str(pair["same"]), "--format", "json")
+    # 80 requests a level leave the default rules' p95 rows untested: accepted here, on purpose
+    code, out, _ = run(capsys, str(pair["base"]), str(pair["same"]), "--format", "json", "--allow-untested")
     assert code == 0
     data = json.loads(out)
     assert data["exit_code"] == 0 and not data["regressed"]
@@ -87,7 +88,9 @@ def test_pass_rate_rule(write: Write, capsys: pytest.CaptureFixture[str]) -> Non
     base = write("pass.json", make_report(5, n=20, levels=(1,), passed=[True] * 8))
     fail = write("fail.json", make_report(6, n=20, levels=(1,), passed=[False] * 8))
     assert run(capsys, str(base), str(fail), "--fail-on", "pass_rate:-2pp")[0] == 1
-    assert run(capsys, str(base), str(fail), "--fail-on", "ttft.p95:+10%")[0] == 0
+    # 20 requests cannot test a p95: the gate says it could not judge, rather than passing
+    assert run(capsys, str(base), str(fail), "--fail-on", "ttft.p95:+10%")[0] == 3
+    assert run(capsys, str(base), str(fail), "--fail-on", "ttft.p95:+10%", "--allow-untested")[0] == 0
 
 
 # -- bad input: exit 2, one line --------------------------------------------------------------------
@@ -230,7 +233,7 @@ def test_baseline_latest_picks_the_newest_of_the_same_model_and_target(
     (baselines / "junk.json").write_text("{}")
     fresh = write("fresh.json", make_report(9, n=40, levels=(1,), started_at="2025-06-01T00:00:00Z"))
     code, out, _ = run(capsys, "--baseline", "latest", "--baseline-dir", str(baselines),
-                       str(fresh), "--format", "json")
+                       str(fresh), "--format", "json", "--allow-untested")
     assert code == 0
     assert Path(json.loads(out)["comparisons"][0]["base"]["path"]).name == "new.json"
     lonely = write("lonely.json", make_report(9, n=40, levels=(1,), model="glm-4.7"))

@@ -86,10 +86,12 @@ def test_the_key_comes_from_the_secret_only_where_needed(nightly: dict[str, Any]
     assert all("uses" not in s for s in users)  # never handed to an action
 
 
-def test_a_missing_key_is_a_notice_and_skips_the_rest(live: dict[str, Any]) -> None:
+def test_a_missing_key_fails_the_job_and_skips_the_rest(live: dict[str, Any]) -> None:
+    """A scheduled live run without a key tested nothing: a failure, never a green job."""
     check = _steps(live)[0]
     assert check["id"] == "key"
-    assert '-z "${ZAI_API_KEY}"' in check["run"] and "::notice" in check["run"]
+    assert '-z "${ZAI_API_KEY}"' in check["run"] and "::error" in check["run"]
+    assert "::notice" not in check["run"] and "exit 1" in check["run"]
     assert "GITHUB_STEP_SUMMARY" in check["run"] and "present=false" in check["run"]
     for step in _steps(live)[1:]:
         assert "steps.key.outputs.present == 'true'" in str(step.get("if", "")), step
@@ -113,7 +115,8 @@ def test_matrix_models(live: dict[str, Any]) -> None:
 
 def test_runs_the_suites_and_the_benchmark_live(live: dict[str, Any]) -> None:
     suites = _step(live, run="pytest --pyargs harness.suites.contract")["run"]
-    assert '--glm-target live --glm-model "$MODEL" --glm-report "reports/contract-$MODEL.json"' in suites
+    assert ('--glm-target live --glm-require-key --glm-model "$MODEL" '
+            '--glm-report "reports/contract-$MODEL.json"') in suites
     assert "--glm-read-timeout 60" in suites and suites.startswith("timeout --signal=INT")
     bench = _step(live, run="glm-harness bench")["run"]
     assert "--target live" in bench and '--model "$MODEL"' in bench

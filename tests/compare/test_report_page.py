@@ -5,7 +5,11 @@ is tests/compare/test_report_page_browser.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -262,3 +266,60 @@ def test_the_trend_page_takes_bench_and_contract_reports_only(write: Write, tmp_
     assert code == 2 and "no place on the trend page" in err
 
 
+
+
+# -- the nightly's own steps, run on synthetic artifacts ------------------------------------------------
+NIGHTLY = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "nightly.yml"
+
+
+def _step(job: str, name: str) -> str:
+    import yaml
+
+    steps = yaml.safe_load(NIGHTLY.read_text())["jobs"][job]["steps"]
+    return next(str(s["run"]) for s in steps if s.get("name") == name)
+
+
+def _bash(script: str, cwd: Path, **env: str) -> dict[str, str]:
+    output = cwd / "github-output"
+    output.write_text("")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PATH": path, "GITHUB_OUTPUT": str(output),
+                               "GITHUB_STEP_SUMMARY": str(cwd / "summary"), **env}, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+
+
+def test_the_nightly_carries_each_models_history_from_baseline_to_baseline(tmp_path: Path) -> None:
+    script = _step("live", "The model's history for the trend page")
+    (tmp_path / "baseline" / "history").mkdir(parents=True)
+    for name in ("run7-bench-glm-5.json", "run7-contract-glm-5.json", "run8-bench-glm-5.json"):
+        (tmp_path / "baseline" / "history" / name).write_text("{}")
+    (tmp_path / "baseline" / "bench-glm-5.json").write_text("{}")
+    _bash(script, tmp_path, MODEL="glm-5", RUN="12", KEEP_NIGHTS="60")
+    assert sorted(p.name for p in (tmp_path / "reports" / "history").iterdir()) == [
+        "run12-bench-glm-5.json", "run7-bench-glm-5.json", "run7-contract-glm-5.json", "run8-bench-glm-5.json"]
+    _bash(script, tmp_path, MODEL="glm-5", RUN="12", KEEP_NIGHTS="2")  # the oldest bench report goes
+    assert sorted(p.name for p in (tmp_path / "reports" / "history").iterdir()) == [
+        "run12-bench-glm-5.json", "run7-contract-glm-5.json", "run8-bench-glm-5.json"]
+
+
+def test_the_nightly_trend_step_makes_the_page_from_three_nights_of_two_models(
+        write: Write, tmp_path: Path) -> None:
+    """The workflow's own step, on artifacts laid out as the models job downloads them: two nights
+    of history per model, tonight's reports beside them."""
+    work = tmp_path / "job"
+    for path in three_nights(write):
+        kind, model, night = re.fullmatch(r"(bench|contract)-(glm-[\d.]+)-(\d{4}-\d\d-\d\d)\.json", path.name).groups()
+        folder = work / "night" / f"nightly-reports-{model}"
+        index = NIGHTS.index(night)
+        target = (folder / f"{kind}-{model}.json" if index == 2
+                  else folder / "history" / f"run{index}-{kind}-{model}.json")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    outputs = _bash(_step("models", "Trend page"), work)
+    assert outputs == {"made": "true"}
+    page = (work / "trend" / "trend.html").read_text(encoding="utf-8")
+    assert re.findall(r'<tr data-model="([^"]+)" data-kind="bench" data-verdict="([^"]+)">', page) == [
+        ("glm-4.6", "passed"), ("glm-5", "regressed")]
+    assert f"{NIGHTS[0]} to {NIGHTS[2]}" in page

@@ -37,7 +37,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 def _chromium() -> str | None:
-    for candidate in (os.environ.get("GLM_HARNESS_CHROMIUM"), "chromium", "chromium-browser"):
+    for candidate in (os.environ.get("GLM_HARNESS_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
         if candidate and (found := shutil.which(candidate)):
             return found
     return None

@@ -129,8 +129,13 @@ def _compare_result(source: str | None, c: dict[str, Any]) -> str:
     for section in ("latency", "efficiency", "contract"):
         part = sorted((r for r in rows if r.get("section") == section),
                       key=lambda r: _ORDER.get(str(r.get("verdict")), 9))
-        if part:
-            out.append(_rows_table(section, part))
+        changed = [r for r in part if r.get("verdict") in (WORSE, BETTER, INFO) or r.get("failed")]
+        quiet = [r for r in part if r not in changed]
+        if changed:
+            out.append(_rows_table(section, changed))
+        if quiet:  # folded away: what did not move is there to check, not to read first
+            out.append(f"<details><summary>{esc(section)}: {len(quiet)} row(s) unchanged or not tested"
+                       f"</summary>{_rows_table(section, quiet)}</details>")
     if c.get("method"):
         out.append(f'<details><summary>How the verdicts are reached</summary><p class="note">'
                    f'{esc(c["method"])}</p></details>')

@@ -227,18 +227,23 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 def _conformance(doc: dict[str, Any]) -> str:
     met, broken, skipped = (_mapping(doc.get(k)) for k in ("met", "broken", "not_applied"))
+    head = ["check or rule", "status", "answers breaking it", "of answers checked"]
     rows = [[f"<code>{esc(rule)}</code>", '<span class="tag worse">broken</span>',
              _n(_float(v.get("answers")) if isinstance(v, dict) else None),
              _n(_float(v.get("of")) if isinstance(v, dict) else None)] for rule, v in broken.items()]
-    rows += [[f"<code>{esc(check)}</code>", '<span class="tag better">met</span>', _n(0), _n(_float(n))]
-             for check, n in met.items()]
-    rows += [[f"<code>{esc(rule)}</code>", "not applied (profile)",
+    kept = [[f"<code>{esc(check)}</code>", '<span class="tag better">met</span>', _n(0), _n(_float(n))]
+            for check, n in met.items()]
+    kept += [[f"<code>{esc(rule)}</code>", "not applied (profile)",
               _n(_float(v.get("answers")) if isinstance(v, dict) else None), "-"]
              for rule, v in skipped.items()]
-    head = (f"<p>Profile {esc(doc.get('profile') or '?')}: {esc(doc.get('answers_checked') or 0)} answer(s) "
-            f"checked; {len(met)} check(s) met, {len(broken)} rule(s) broken.</p>")
-    return head + _table(["check or rule", "status", "answers breaking it", "of answers checked"], rows,
-                         "conformance")
+    out = (f"<p>Profile {esc(doc.get('profile') or '?')}: {esc(doc.get('answers_checked') or 0)} answer(s) "
+           f"checked; {len(met)} check(s) met, {len(broken)} rule(s) broken.</p>")
+    if rows:
+        out += _table(head, rows, "conformance broken")
+    if kept:
+        out += (f"<details><summary>{len(met)} check(s) met, {len(skipped)} rule(s) not applied</summary>"
+                + _table(head, kept, "conformance met") + "</details>")
+    return out
 
 
 # -- latency ------------------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .._jsonload import JSONTooComplex, loads
 from ..compare.load import CONTRACT_KIND, Loaded, load
+from ..compare.load import Kind as LoadedKind
 from ..compare.render import COMPARE_KIND
 from ..errors import UsageError
 
@@ -83,6 +84,8 @@ def read(path: str | Path) -> Input:
         return Input(path, "proxy", data)
     tasks = data.get("tasks")
     if isinstance(tasks, list) and tasks and _is_list_of_objects(tasks) and all("solved" in t for t in tasks):
-        return Input(path, "agent", data)
+        # vetted and compared like the others once harness.compare reads agent-bench reports
+        vetted = load(path) if kind in get_args(LoadedKind) else None
+        return Input(path, "agent", data, vetted)
     raise UsageError(f"{path}: not a report glm-harness can show (kind {kind!r}; expected a bench, "
                      "contract, compare, proxy or agent-bench report)")

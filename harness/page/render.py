@@ -36,7 +36,8 @@ def build_page(inputs: Sequence[Input], title: str = "glm-harness report") -> st
     bench = [i for i in inputs if i.kind == "bench"]
     contract = [i for i in inputs if i.kind == "contract"]
     sections: list[tuple[str, str, str]] = []  # (anchor, heading, html)
-    verdicts = _comparisons(bench) + _comparisons(contract)
+    agents = [i for i in inputs if i.kind == "agent"]
+    verdicts = _comparisons(bench) + _comparisons(contract) + _comparisons([i for i in agents if i.loaded])
     verdicts += [_compare_result(i.name, c) for i in inputs if i.kind == "compare"
                  for c in i.data["comparisons"]]
     if verdicts:
@@ -52,7 +53,6 @@ def build_page(inputs: Sequence[Input], title: str = "glm-harness report") -> st
     proxies = [i for i in inputs if i.kind == "proxy"]
     if proxies:
         sections.append(("proxy", "Proxy exchanges", "".join(_proxy(i) for i in proxies)))
-    agents = [i for i in inputs if i.kind == "agent"]
     if agents:
         sections.append(("agent", "Agent benchmark", "".join(_agent(i) for i in agents)))
     sections.append(("provenance", "Provenance", _provenance(inputs)))

@@ -96,6 +96,7 @@ def line_chart(title: str, series: Sequence[Series], *, x_label: str, y_label: s
         x0, x1 = x0 - 1, x1 + 1
     if y1 <= y0:
         y1 = y0 + (abs(y0) or 1)
+    y1 += (y1 - y0) * 0.05  # headroom: the highest point is not cut by the frame
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
     pad = 0.5 if categories else 0.0
 

@@ -166,7 +166,7 @@ def _metrics(h: History) -> str:
                      for lv in _bench(n.bench).levels if lv.kind == "latency"})
     out = []
     for level in levels:
-        out.append(f"<h3>level {esc(level)}</h3>")
+        out.append(f'<h3>level {esc(level)}</h3><div class="charts">')
         for label, unit, value in LEVEL_METRICS:
             series, rows = [], []
             for model, per in h.models.items():
@@ -179,6 +179,7 @@ def _metrics(h: History) -> str:
                         points.append((float(index), v, f"{night}: {num(v)} {unit}"))
                     rows.append((model, night, v))
                 series.append(Series(model, points))
+            out.append("<div>")
             out.append(line_chart(f"{level}: {label} per night", series, x_label="night", y_label=f"{label} ({unit})",
                                   categories=h.nights,
                                   summary="; ".join(f"{s.name}: " + ", ".join(t for _, _, t in s.points)
@@ -188,7 +189,8 @@ def _metrics(h: History) -> str:
                        + "".join(f"<th>{esc(n)}</th>" for n in h.nights) + "</tr></thead><tbody>"
                        + "".join(f"<tr><td>{esc(m)}</td>" + "".join(
                            f'<td class="n">{esc(num(v))}</td>' for mm, _, v in rows if mm == m) + "</tr>"
-                           for m in h.models) + "</tbody></table></details>")
+                           for m in h.models) + "</tbody></table></details></div>")
+        out.append("</div>")
     return "".join(out) or '<p class="empty">No bench report among these.</p>'
 
 

@@ -85,6 +85,9 @@ def line_chart(title: str, series: Sequence[Series], *, x_label: str, y_label: s
                categories: Sequence[str] | None = None, y_from_zero: bool = True) -> str:
     """Lines through each series' points. With `categories`, x is an index into them (nights,
     levels); otherwise x is a number (milliseconds, concurrency)."""
+    # a report may hold NaN or infinity (JSON as Python reads it): such a point is not drawn
+    series = [Series(s.name, [p for p in s.points if math.isfinite(p[0]) and math.isfinite(p[1])])
+              for s in series]
     drawn = [s for s in series if s.points]
     if not drawn:
         return f'<p class="empty">{esc(title)}: nothing to draw (no values).</p>'
@@ -141,7 +144,8 @@ def line_chart(title: str, series: Sequence[Series], *, x_label: str, y_label: s
 
 def bar_chart(title: str, bars: Sequence[Bar], *, unit: str, summary: str) -> str:
     """Horizontal stacked bars, one per label (a task), parts in the palette's order."""
-    if not bars or not any(v for b in bars for _, v in b.parts):
+    bars = [Bar(b.label, [(n, v) for n, v in b.parts if math.isfinite(v)]) for b in bars]
+    if not bars or not any(v > 0 for b in bars for _, v in b.parts):
         return f'<p class="empty">{esc(title)}: nothing to draw (no values).</p>'
     names = list(dict.fromkeys(name for b in bars for name, _ in b.parts))
     height = _TOP + _BOTTOM + 20 * len(bars)

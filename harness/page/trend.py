@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..bench.efficiency import SetSummary
 from ..bench.report import BenchReport, LevelResult
 from ..compare.gate import problems
 from ..compare.load import ContractReport
@@ -162,36 +163,72 @@ def _contract(h: History) -> str:
 
 
 def _metrics(h: History) -> str:
-    levels = sorted({lv.name for per in h.models.values() for n in per.values() if n.bench
-                     for lv in _bench(n.bench).levels if lv.kind == "latency"})
+    reports = [_bench(n.bench) for per in h.models.values() for n in per.values() if n.bench]
+    levels = sorted({lv.name for r in reports for lv in r.levels if lv.kind == "latency"})
     out = []
     for level in levels:
         out.append(f'<h3>level {esc(level)}</h3><div class="charts">')
         for label, unit, value in LEVEL_METRICS:
-            series, rows = [], []
-            for model, per in h.models.items():
-                points = []
-                for index, night in enumerate(h.nights):
-                    item = per.get(night, Night()).bench
-                    found = next((lv for lv in _bench(item).levels if lv.name == level), None) if item else None
-                    v = value(found) if found is not None else None
-                    if v is not None:
-                        points.append((float(index), v, f"{night}: {num(v)} {unit}"))
-                    rows.append((model, night, v))
-                series.append(Series(model, points))
-            out.append("<div>")
-            out.append(line_chart(f"{level}: {label} per night", series, x_label="night", y_label=f"{label} ({unit})",
-                                  categories=h.nights,
-                                  summary="; ".join(f"{s.name}: " + ", ".join(t for _, _, t in s.points)
-                                                    for s in series)))
-            out.append(f"<details><summary>{esc(label)} at {esc(level)}: the values</summary><table class=\"trend\" "
-                       f"data-metric=\"{esc(label)}\" data-level=\"{esc(level)}\"><thead><tr><th>model</th>"
-                       + "".join(f"<th>{esc(n)}</th>" for n in h.nights) + "</tr></thead><tbody>"
-                       + "".join(f"<tr><td>{esc(m)}</td>" + "".join(
-                           f'<td class="n">{esc(num(v))}</td>' for mm, _, v in rows if mm == m) + "</tr>"
-                           for m in h.models) + "</tbody></table></details></div>")
+            out.append(_per_night(h, f"{level}: {label}", unit, _at_level(level, value), level))
+        out.append("</div>")
+    modes = sorted({s.thinking for r in reports if r.efficiency for s in r.efficiency.sets}, reverse=True)
+    for thinking in modes:
+        scope = f"thinking {'on' if thinking else 'off'}"
+        out.append(f'<h3>token efficiency, {scope}</h3><div class="charts">')
+        for label, unit, of_set in SET_METRICS:
+            out.append(_per_night(h, f"{scope}: {label}", unit, _in_set(thinking, of_set), scope))
         out.append("</div>")
     return "".join(out) or '<p class="empty">No bench report among these.</p>'
+
+
+# (label, unit, how a task set's summary gives it)
+SET_METRICS: tuple[tuple[str, str, Callable[[SetSummary], float | None]], ...] = (
+    ("pass rate", "%", lambda s: 100 * s.pass_rate),
+    ("completion tokens per solved task", "tokens", lambda s: s.completion_tokens_per_solved),
+    ("cost per solved task", "USD", lambda s: s.cost_per_solved_usd),
+)
+
+
+def _at_level(level: str, value: Callable[[LevelResult], float | None]) -> Callable[[BenchReport], float | None]:
+    def get(report: BenchReport) -> float | None:
+        found = next((lv for lv in report.levels if lv.name == level), None)
+        return value(found) if found is not None else None
+
+    return get
+
+
+def _in_set(thinking: bool, value: Callable[[SetSummary], float | None]) -> Callable[[BenchReport], float | None]:
+    def get(report: BenchReport) -> float | None:
+        sets = report.efficiency.sets if report.efficiency else []
+        found = next((s for s in sets if s.thinking == thinking), None)
+        return value(found) if found is not None else None
+
+    return get
+
+
+def _per_night(h: History, title: str, unit: str, value: Callable[[BenchReport], float | None], scope: str) -> str:
+    """One chart (a line per model over the nights) with its values in a table under it."""
+    series, rows = [], []
+    for model, per in h.models.items():
+        points = []
+        for index, night in enumerate(h.nights):
+            item = per.get(night, Night()).bench
+            v = value(_bench(item)) if item is not None else None
+            if v is not None:
+                points.append((float(index), v, f"{night}: {num(v)} {unit}"))
+            rows.append((model, v))
+        series.append(Series(model, points))
+    label = title.split(": ", 1)[1]
+    chart = line_chart(f"{title} per night", series, x_label="night", y_label=f"{label} ({unit})",
+                       categories=h.nights,
+                       summary="; ".join(f"{s.name}: " + ", ".join(t for _, _, t in s.points) for s in series))
+    values = (f"<details><summary>{esc(title)}: the values</summary><table class=\"trend\" "
+              f"data-metric=\"{esc(label)}\" data-level=\"{esc(scope)}\"><thead><tr><th>model</th>"
+              + "".join(f"<th>{esc(n)}</th>" for n in h.nights) + "</tr></thead><tbody>"
+              + "".join(f"<tr><td>{esc(m)}</td>" + "".join(f'<td class="n">{esc(num(v))}</td>'
+                                                          for mm, v in rows if mm == m) + "</tr>"
+                        for m in h.models) + "</tbody></table></details>")
+    return f"<div>{chart}{values}</div>"
 
 
 def _bench(item: Input) -> BenchReport:

@@ -264,9 +264,11 @@ def test_the_trend_page_from_three_nights_of_two_models(write: Write, tmp_path: 
                       r'<td class="n">(\d+)</td><td class="n">(\d+)</td>', page)
     assert rows == [("glm-5", NIGHTS[0], "8", "0"), ("glm-5", NIGHTS[1], "8", "0"), ("glm-5", NIGHTS[2], "7", "1")]
     parsed = Elements(page)
-    # per level (c1, c4): 6 metrics, each a chart with a line per model, plus the contract's chart
-    assert len(parsed.named("figure")) == 2 * 6 + 1
-    assert len(parsed.named("polyline")) == 2 * (2 * 6 + 1)
+    # per level (c1, c4) 6 metrics, per thinking mode 3, each a chart with a line per model; the contract's
+    assert len(parsed.named("figure")) == 2 * 6 + 2 * 3 + 1
+    assert len(parsed.named("polyline")) == 2 * (2 * 6 + 2 * 3 + 1)
+    solved = re.search(r'data-metric="pass rate" data-level="thinking on">.*?</table>', page, re.S)
+    assert solved is not None and len(re.findall(r'<td class="n">\d+(\.\d+)?</td>', solved.group(0))) == 2 * 3
     ttft = re.search(r'data-metric="TTFT p50" data-level="c1">.*?</table>', page, re.S)
     assert ttft is not None
     cells = re.findall(r'<td class="n">([^<]+)</td>', ttft.group(0))
@@ -339,3 +341,15 @@ def test_the_nightly_trend_step_makes_the_page_from_three_nights_of_two_models(
     assert re.findall(r'<tr data-model="([^"]+)" data-kind="bench" data-verdict="([^"]+)">', page) == [
         ("glm-4.6", "passed"), ("glm-5", "regressed")]
     assert f"{NIGHTS[0]} to {NIGHTS[2]}" in page
+
+
+def test_two_contract_reports_are_compared(write: Write, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = write("base.json", contract_doc({"suites/t.py::test_a": "passed", "suites/t.py::test_b": "passed"}))
+    new = write("new.json", contract_doc({"suites/t.py::test_a": "failed", "suites/t.py::test_b": "passed"},
+                                         {"suites/t.py::test_a": ["usage_conformance"]}))
+    out = tmp_path / "page.html"
+    assert report(capsys, str(base), str(new), "--out", str(out))[0] == 0
+    page = out.read_text(encoding="utf-8")
+    flipped = re.findall(r'data-metric="([^"]+)" data-scope="suites/t.py::test_a" data-verdict="worse"', page)
+    assert flipped == ["contract.flipped", "contract.new_violations"]
+    assert '<div class="verdict bad" data-verdict="failed">' in page

@@ -232,7 +232,7 @@ def test_the_trend_page_in_a_browser(write: Callable[..., Path], tmp_path: Path,
     out = tmp_path / "trend.html"
     assert main(["report", "--trend", *map(str, three_nights(write)), "--out", str(out)]) == 0
     page = opened(out)
-    page.assert_charts_drawn(at_least=13)
+    page.assert_charts_drawn(at_least=2 * 6 + 2 * 3 + 1)
     verdict = page.page.locator("#verdict .verdict")
     assert verdict.get_attribute("data-verdict") == "failed" and "2026-11-03" in verdict.inner_text()
     regressed = page.page.locator('table.verdicts tr[data-verdict="regressed"]')

@@ -116,7 +116,7 @@ def line_chart(title: str, series: Sequence[Series], *, x_label: str, y_label: s
                         f'y2="{sy(tick):.1f}"/><text class="tick" x="{_LEFT - 6}" y="{sy(tick) + 4:.1f}" '
                         f'text-anchor="end">{esc(num(tick))}</text>')
     if categories:
-        every = max(1, math.ceil(len(categories) / 8))
+        every = max(1, math.ceil(len(categories) / (plot_w // 90)))  # a label is ~80 px wide
         for i, cat in enumerate(categories):
             if i % every == 0:
                 body.append(f'<text class="tick" x="{sx(i):.1f}" y="{_TOP + plot_h + 16}" '

@@ -155,10 +155,12 @@ def _contract(h: History) -> str:
         series.append(Series(model, points))
     chart = line_chart("Contract tests passed per night (% of tests that ran)", series, x_label="night",
                        y_label="% passed", categories=h.nights,
-                       summary="; ".join(f"{s.name}: " + ", ".join(t for _, _, t in s.points) for s in series))
+                       summary=_said(series))
     table = ("<table class=\"contract-trend\"><thead><tr><th>model</th><th>night</th><th>passed</th>"
              "<th>failed</th><th>% passed</th><th>rules broken</th></tr></thead><tbody>"
              + "".join(rows) + "</tbody></table>")
+    if len(rows) > 12:  # sixty nights of four models: a table to consult, not to scroll past
+        table = f"<details><summary>{len(rows)} runs: the values</summary>{table}</details>"
     return chart + table
 
 
@@ -221,7 +223,7 @@ def _per_night(h: History, title: str, unit: str, value: Callable[[BenchReport],
     label = title.split(": ", 1)[1]
     chart = line_chart(f"{title} per night", series, x_label="night", y_label=f"{label} ({unit})",
                        categories=h.nights,
-                       summary="; ".join(f"{s.name}: " + ", ".join(t for _, _, t in s.points) for s in series))
+                       summary=_said(series))
     values = (f"<details><summary>{esc(title)}: the values</summary><table class=\"trend\" "
               f"data-metric=\"{esc(label)}\" data-level=\"{esc(scope)}\"><thead><tr><th>model</th>"
               + "".join(f"<th>{esc(n)}</th>" for n in h.nights) + "</tr></thead><tbody>"
@@ -229,6 +231,19 @@ def _per_night(h: History, title: str, unit: str, value: Callable[[BenchReport],
                                                           for mm, v in rows if mm == m) + "</tr>"
                         for m in h.models) + "</tbody></table></details>")
     return f"<div>{chart}{values}</div>"
+
+
+def _said(series: Sequence[Series], listed: int = 8) -> str:
+    """A chart's text alternative: every value over a few nights; over many, the last and the range
+    (every value is in the table under the chart)."""
+    out = []
+    for s in series:
+        if len(s.points) <= listed:
+            out.append(f"{s.name}: " + ", ".join(t for _, _, t in s.points))
+        elif s.points:
+            low, high = min(s.points, key=lambda p: p[1]), max(s.points, key=lambda p: p[1])
+            out.append(f"{s.name}: last {s.points[-1][2]}; lowest {low[2]}; highest {high[2]}")
+    return "; ".join(out)
 
 
 def _bench(item: Input) -> BenchReport:

@@ -18,6 +18,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "calibrate": ("bench", "serve"),
     "compare": ("bench",),
     "plot": ("bench", "plots"),
+    "report": ("bench",),
     "summary": ("bench",),
     "serve": ("serve",),
 }

@@ -129,6 +129,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
              "compare.commands:run_plot"),
     "summary": ("bench and contract reports side by side as Markdown (e.g. one per model)",
                 "compare.summary:add_summary_arguments", "compare.summary:run_summary"),
+    "report": ("one self-contained HTML page of reports, comparisons and nights",
+               "page.commands:add_report_arguments", "page.commands:run_report"),
     "bench": ("run latency and token-efficiency benchmarks", "bench.commands:add_bench_arguments",
               "bench.commands:run_bench"),
     "calibrate": ("measure the harness's own timing error against the twin",

@@ -151,6 +151,10 @@ CLI_CASES = [
     Case(("validate", "{deep}"), 2, r"^glm-harness validate: error: .*deep.json: JSON nested too deep$"),
     Case(("compare", "{deep}", "{deep}"), 2, r"deep.json: not a glm-harness report \(JSON nested too deep\)"),
     Case(("plot", "{deep}"), 2, r"deep.json: not a glm-harness report \(JSON nested too deep\)"),
+    Case(("report", "{deep}"), 2, r"^glm-harness report: error: .*deep.json: not a glm-harness report \(JSON nested"),
+    Case(("report", "{unknown}"), 2, r"unknown.json: not a report glm-harness can show \(kind None"),
+    Case(("report", "{base}", "--out", "/dev/null"), 2, r"argument --out: must end in \.html"),
+    Case(("report", "{base}", "--out", "{file}/x.html"), 2, r"argument --out: .*not a directory"),
     # numbers out of range, non-finite, or meaningless
     Case(("serve", "--port", "70000"), 2, r"argument --port: expected a number >= 0 and <= 65535"),
     Case(("serve", "--fault", "stall:-1"), 2, r"argument --fault: invalid fault 'stall:-1'"),

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from .._argtypes import output_file, writable_file
-from .._outcomes import write_atomically
+from .._files import write_atomic
 from ..scrub import scrub_text
 from .inputs import read
 from .render import build_page
@@ -39,6 +39,6 @@ def run_report(args: argparse.Namespace) -> int:
         text = build_page(inputs, args.title or "glm-harness report")
     out: Path = args.out if args.out is not None else writable_file(inputs[0].path.parent / "report.html")
     data = scrub_text(text)
-    write_atomically(out, data)
+    write_atomic(out, data)
     print(f"{out} ({len(data.encode()) / 1024:,.0f} KB)")
     return 0

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from .._files import read_input
 from .._jsonload import JSONTooComplex, loads
 from ..compare.load import CONTRACT_KIND, Loaded, load
 from ..compare.load import Kind as LoadedKind
 from ..compare.render import COMPARE_KIND
 from ..errors import UsageError
 
-MAX_BYTES = 256 * 1024 * 1024  # a report bigger than this is not one the harness wrote
 Kind = Literal["bench", "contract", "compare", "proxy", "agent"]
 
 
@@ -44,16 +44,9 @@ class Input:
 
 
 def _raw(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
-    if not path.is_file():
-        raise UsageError(f"{path}: not a regular file")
+    raw = read_input(path)  # a regular file, under the input limit, or one line
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise UsageError(f"{path}: larger than {MAX_BYTES // 2**20} MB, not a glm-harness report")
-        data = loads(path.read_bytes())
-    except OSError as error:
-        raise UsageError(f"{path}: cannot read ({error.strerror or error})") from None
+        data = loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise UsageError(f"{path}: not a JSON report (invalid JSON)") from None
     except JSONTooComplex as error:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from .._jsonload import loads
-from ..contract import ChatCompletionRequest, ModelCard, business_error, model_card
+from ..contract import ChatCompletionRequest, MessagesRequest, ModelCard, business_error, model_card
 from ..contract.catalogue import (
     CONCURRENCY_MESSAGE_EN,
     DECIMALS_DETAIL,
@@ -344,22 +344,26 @@ class GLMTwin:
         return self._error("1214")
 
     def _read_messages(self, body: dict[str, Any]) -> messages.MessagesCall:
-        """A Messages request as the chat-completions body the engine validates and plans."""
+        """A Messages request, validated by its contract, as the chat-completions body the engine
+        validates and plans (the card's rules, the context window, the content filter)."""
         name = body.get("model")
         if not isinstance(name, str) or model_card(name) is None:
             raise self._error("1211")
         try:
-            call = messages.read_request(body)
-        except messages.Unreadable as unreadable:
-            param = unreadable.param
-            raise self._error(code_for_invalid(param), message=None if param == "messages" else
-                              invalid_parameter_message(param, None, self.config.locale)) from None
-        if not call.thinking:
-            # On this surface GLM thinks only when asked; the chat body must still pass the
-            # card's rule for models that always think, so thinking is left unsaid there.
-            call.chat.pop("thinking", None)
-        else:
-            call.chat["thinking"] = {"type": "enabled"}
+            call = messages.read_request(MessagesRequest.model_validate(body))
+        except ValidationError as error:
+            first = error.errors()[0]
+            # a model-level rule (a tool_result answering no call, a forced tool not offered)
+            param = str(first["loc"][0]) if first["loc"] else (
+                "tool_choice" if "tool_choice" in first["msg"] else "messages")
+            if param == "messages":
+                raise self._error("1214") from None
+            raise self._error(code_for_invalid(param),
+                              message=invalid_parameter_message(param, None, self.config.locale)) from None
+        except RecursionError:
+            raise self._error("1210") from None
+        # On this surface GLM thinks only when asked; the chat body leaves thinking unsaid so that
+        # a model that always thinks passes its card's rule (the plan follows `call.thinking`).
         return call
 
     def _in_messages_envelope(self, reply: Reply) -> Reply:
@@ -368,7 +372,9 @@ class GLMTwin:
         return _json(status, body, {k: v for k, v in reply.headers.items() if k != "Content-Type"})
 
     def _request_id(self) -> str:
-        return time.strftime("%Y%m%d%H%M%S") + f"{next(self._serial) * 0x9E3779B97F4A7C15 % 2**64:016x}"
+        """Like `20260507011135b3f1ac6a1b85459b`: the local date-time, then 16 hex digits."""
+        serial = f"{next(self._serial)}:{time.time_ns()}".encode()
+        return time.strftime("%Y%m%d%H%M%S") + hashlib.blake2b(serial, digest_size=8).hexdigest()
 
     def _check_against_card(self, chat: ChatCompletionRequest, card: ModelCard) -> None:
         locale = self.config.locale

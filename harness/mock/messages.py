@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..contract.messages import MessagesRequest
 from .config import Timing
 from .faults import Fault, FaultSpec
 from .render import Answer, Step, _break_script
@@ -59,14 +60,6 @@ def with_bearer(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 # -- the request, in the engine's terms ------------------------------------------------------------
-class Unreadable(ValueError):
-    """A Messages request the engine cannot read; `param` names the part (for the error code)."""
-
-    def __init__(self, param: str) -> None:
-        super().__init__(param)
-        self.param = param
-
-
 @dataclass(frozen=True, slots=True)
 class MessagesCall:
     """A Messages request read for the engine: the same ask as a chat-completions body, and
@@ -76,96 +69,58 @@ class MessagesCall:
     thinking: bool
 
 
-def read_request(body: Mapping[str, Any]) -> MessagesCall:
+def read_request(request: MessagesRequest) -> MessagesCall:
     """The chat-completions body that asks the engine for the same answer: `system` and
     system-role turns become system messages, `tool_result` blocks tool messages, `tool_use`
     blocks tool calls, `input_schema` the tool's parameters, and `tool_choice` (auto, any, tool,
     none) the tool the plan may or must call."""
-    chat: dict[str, Any] = {k: body[k] for k in ("model", "max_tokens", "temperature", "top_p", "stream")
-                            if k in body}
+    chat: dict[str, Any] = {"model": request.model, "max_tokens": request.max_tokens, "stream": request.stream}
+    chat |= {k: v for k in ("temperature", "top_p") if (v := getattr(request, k)) is not None}
     messages: list[dict[str, Any]] = []
-    if body.get("system") not in (None, "", []):
-        messages.append({"role": "system", "content": _text_of(body["system"], "system")})
-    turns = body.get("messages")
-    if not isinstance(turns, list):
-        raise Unreadable("messages")
-    for turn in turns:
-        messages += _turn(turn)
+    if request.system_text:
+        messages.append({"role": "system", "content": request.system_text})
+    for turn in request.messages:
+        messages += _turn(turn.role, turn.content)
     chat["messages"] = messages
-    tools = _tools(body.get("tools"))
-    choice = body.get("tool_choice") or {"type": "auto"}
-    if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
-        raise Unreadable("tool_choice")
-    if tools and choice["type"] != "none":
+    # Anthropic's server tools (web_search_..., ...) have no schema: GLM runs none of them.
+    tools = [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                              "parameters": t.input_schema}}
+             for t in request.client_tools()]
+    choice = request.tool_choice.type if request.tool_choice is not None else "auto"
+    if tools and choice != "none":
         chat["tools"] = tools
-        forced = _forced_tool(choice, tools, messages)
-        chat["tool_choice"] = ({"type": "function", "function": {"name": forced}} if forced else "auto")
-    thinking = body.get("thinking")
-    if thinking is not None and not isinstance(thinking, dict):
-        raise Unreadable("thinking")
-    return MessagesCall(chat, (thinking or {}).get("type") in ("enabled", "adaptive"))
+        forced = request.forced_tool or (_named_in_question(tools, messages) if choice == "any" else None)
+        chat["tool_choice"] = {"type": "function", "function": {"name": forced}} if forced else "auto"
+    return MessagesCall(chat, request.thinking_enabled)
 
 
-def _turn(turn: Any) -> list[dict[str, Any]]:
-    if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant", "system"):
-        raise Unreadable("messages")
-    role, content = turn["role"], turn.get("content")
+def _turn(role: str, content: str | list[Any]) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"role": role, "content": content}]
-    if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
-        raise Unreadable("messages")
     if role == "assistant":
-        calls = [{"id": b.get("id"), "type": "function",
-                  "function": {"name": b.get("name"), "arguments": json.dumps(b.get("input", {}))}}
-                 for b in content if b.get("type") == "tool_use"]
-        text = "".join(b.get("text", "") for b in content if b.get("type") == "text")
+        calls = [{"id": b.id, "type": "function",
+                  "function": {"name": b.name, "arguments": json.dumps(b.input, ensure_ascii=False)}}
+                 for b in content if b.type == "tool_use"]
+        text = "".join(b.text for b in content if b.type == "text")
         return [{"role": "assistant", "content": text, **({"tool_calls": calls} if calls else {})}]
-    results = [{"role": "tool", "tool_call_id": b.get("tool_use_id"),
-                "content": _text_of(b.get("content", ""), "messages")}
-               for b in content if b.get("type") == "tool_result"]
-    others = [b for b in content if b.get("type") != "tool_result"]
-    said = [{"role": role, "content": _text_of(others, "messages")}] if others else []
-    return results + said
+    results = [{"role": "tool", "tool_call_id": b.tool_use_id, "content": _text_of(b.content)}
+               for b in content if b.type == "tool_result"]
+    others = [b for b in content if b.type != "tool_result"]
+    return results + ([{"role": role, "content": _text_of(others)}] if others else [])
 
 
-def _text_of(content: Any, param: str) -> str:
-    """A string, or the text of a list of blocks (an image stands as a placeholder word)."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise Unreadable(param)
-    parts = []
-    for block in content:
-        if not isinstance(block, dict) or not isinstance(block.get("text", ""), str):
-            raise Unreadable(param)
-        parts.append(block.get("text") or ("[image]" if block.get("type") == "image" else ""))
-    return "".join(parts)
+def _text_of(content: str | list[Any] | None) -> str:
+    """A string, or the text of a list of blocks (an image or a document stands as a word)."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    return "".join(getattr(block, "text", None) or f"[{block.type}]" for block in content)
 
 
-def _tools(tools: Any) -> list[dict[str, Any]]:
-    if tools is None:
-        return []
-    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-        raise Unreadable("tools")
-    # Anthropic's server tools (web_search_..., text_editor_...) carry a `type` and no schema:
-    # GLM runs none of them, so only custom tools reach the plan.
-    return [{"type": "function", "function": {"name": t.get("name"), "description": t.get("description"),
-                                              "parameters": t.get("input_schema") or {"type": "object"}}}
-            for t in tools if t.get("type") in (None, "custom")]
-
-
-def _forced_tool(choice: dict[str, Any], tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> str | None:
-    """`tool` forces the named tool; `any` forces a call: to the tool the question names, else
-    the first; `auto` lets the plan decide."""
-    names = [t["function"]["name"] for t in tools]
-    if choice["type"] == "tool":
-        if choice.get("name") not in names:
-            raise Unreadable("tool_choice")
-        return str(choice["name"])
-    if choice["type"] == "any":
-        asked = next((str(m["content"]).lower() for m in reversed(messages) if m["role"] == "user"), "")
-        return next((n for n in names if isinstance(n, str) and n.lower() in asked.replace(" ", "_")), names[0])
-    return None
+def _named_in_question(tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> str:
+    """`tool_choice: any` must call a tool: the one the last question names, else the first."""
+    names = [str(t["function"]["name"]) for t in tools]
+    asked = next((str(m["content"]).lower() for m in reversed(messages) if m["role"] == "user"), "")
+    return next((n for n in names if n.lower() in asked.replace(" ", "_")), names[0])
 
 
 # -- errors, in the era's envelope ---------------------------------------------------------------

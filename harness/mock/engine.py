@@ -324,7 +324,10 @@ class GLMTwin:
             raise self._invalid(error) from None
         except RecursionError:  # a value nested too deep for the validator
             raise self._error("1210") from None
-        self._check_against_card(chat, card)
+        try:
+            self._check_against_card(chat, card)
+        except (RecursionError, ValueError):  # a tool schema too deep to serialise and count
+            raise self._error("1210") from None
         return chat, card
 
     def _invalid(self, error: ValidationError) -> _Rejected:

@@ -1,0 +1,110 @@
+"""Proofs that the contract suites can fail on the Anthropic-compatible surface: run them
+(`--glm-surface anthropic`, pytester) against a twin armed with each fault, and see the right
+test fail through the right named check of that surface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.mock import Fault
+
+SUITES = Path(__file__).resolve().parents[1] / "suites" / "contract"
+
+# fault -> (suite file, test selection, the check that must name the failure, a detail it must say)
+CAUGHT_BY: dict[str, tuple[str, str, str, str]] = {
+    "reset_mid_stream": ("test_streaming.py", "test_stream_conforms", "transport_completed", "RemoteProtocolError"),
+    "stall:0:3": ("test_streaming.py", "test_stream_conforms", "transport_completed", "ReadTimeout"),
+    "truncated_chunk": ("test_streaming.py", "test_stream_conforms", "sse_framing", "unterminated_event"),
+    "malformed_json_chunk": ("test_streaming.py", "test_stream_conforms", "message_event_schema", "malformed_json"),
+    "missing_done": ("test_streaming.py", "test_stream_conforms", "message_event_order", "missing_message_stop"),
+    "duplicate_finish_reason": ("test_streaming.py", "test_stream_conforms", "message_event_order",
+                                "message_delta_repeated"),
+    "missing_usage": ("test_schemas.py", "test_plain_completion_conforms", "message_usage_conformance",
+                      "a usage object"),
+    "wrong_usage": ("test_schemas.py", "test_plain_completion_conforms", "message_usage_conformance",
+                    "output_tokens"),
+    "missing_field": ("test_schemas.py", "test_plain_completion_conforms", "message_schema_conformance", "id"),
+    "wrong_content_type": ("test_schemas.py", "test_plain_completion_conforms", "content_type_conformance",
+                           "text/html"),
+    "empty_body": ("test_schemas.py", "test_plain_completion_conforms", "non_empty_body", "0 bytes"),
+    "server_error_burst": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance",
+                           "got 500"),
+    "rate_limit_burst": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance",
+                         "got 429"),
+    "content_filter": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance",
+                       "got 400"),
+    "overloaded": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance", "got 529"),
+    "plan_limit": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance", "got 429"),
+    "usage_limit": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance", "got 429"),
+    "network_error": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance",
+                      "got 500"),
+    "invalid_tool_arguments": ("test_messages.py", "test_tool_use and stream", "tool_use_conformance",
+                               "invalid JSON"),
+    "wrong_status": ("test_messages.py", "test_bad_request_is_400_with_its_code and unknown",
+                     "status_code_conformance", "expected 400; got 500"),
+    "numeric_error_code": ("test_messages.py", "test_bad_request_is_400_with_its_code and unknown",
+                           "message_error_schema_conformance", "string_type"),
+}
+
+
+def _run(pytester: pytest.Pytester, suite: str, select: str, *extra: str) -> pytest.RunResult:
+    return pytester.runpytest_inprocess(
+        str(SUITES / suite), "-k", select, "-p", "no:cacheprovider", "--glm-read-timeout", "1",
+        "--glm-surface", "anthropic", *extra)
+
+
+def test_every_fault_kind_has_a_proof_on_this_surface() -> None:
+    armed = {name.split(":")[0] for name in CAUGHT_BY}
+    assert armed == {f.value for f in Fault}, f"faults without a proof: {sorted({f.value for f in Fault} - armed)}"
+
+
+@pytest.mark.parametrize("fault", CAUGHT_BY, ids=[f.split(":")[0] for f in CAUGHT_BY])
+def test_suite_catches_fault_on_the_messages_surface(pytester: pytest.Pytester, fault: str) -> None:
+    suite, select, check, detail = CAUGHT_BY[fault]
+    result = _run(pytester, suite, select, "--glm-twin-fault", fault)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    failures = [line for line in result.outlines if line.lstrip().startswith(f"[{check}]")]
+    assert failures, f"no failure named [{check}] for {fault}:\n{result.stdout.str()}"
+    assert any(detail in line for line in failures), f"[{check}] did not say {detail!r}: {failures}"
+    assert "x-api-key: $ZAI_API_KEY" in result.stdout.str(), "a failure must say how to reproduce it"
+
+
+def test_the_same_selections_pass_on_the_healthy_twin(pytester: pytest.Pytester) -> None:
+    selections = sorted({select.split(" and ")[0] for _, select, _, _ in CAUGHT_BY.values()})
+    result = pytester.runpytest_inprocess(str(SUITES), "-k", " or ".join(selections), "-p", "no:cacheprovider",
+                                          "--glm-surface", "anthropic")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    passed = result.parseoutcomes().get("passed", 0)
+    assert passed >= len(selections), f"expected every selected test to run and pass: {result.outlines[-1]}"
+
+
+@pytest.mark.parametrize("how", ["option", "env", "ini"])
+def test_the_surface_is_one_setting_in_three_spellings(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                       how: str) -> None:
+    extra: tuple[str, ...] = ()
+    if how == "option":
+        extra = ("--glm-surface", "anthropic")
+    elif how == "env":
+        monkeypatch.setenv("GLM_HARNESS_SURFACE", "anthropic")
+    else:  # the suites' own rootdir would win without -c
+        extra = ("-c", str(pytester.makeini("[pytest]\nglm_surface = anthropic\n")))
+    result = pytester.runpytest_inprocess(str(SUITES / "test_messages.py"), "-k", "test_plain_message",
+                                          "-p", "no:cacheprovider", *extra)
+    assert result.ret == pytest.ExitCode.OK and result.parseoutcomes().get("passed") == 2, result.stdout.str()
+    assert any("surface=anthropic" in line for line in result.outlines)
+
+
+def test_one_surface_tests_are_skipped_with_the_reason(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess(str(SUITES / "test_messages.py"), "-k", "test_plain_message", "-rs",
+                                          "-p", "no:cacheprovider")
+    assert result.parseoutcomes().get("skipped") == 2
+    assert any("anthropic surface only: Messages API blocks and events (--glm-surface openai)" in line
+               for line in result.outlines), result.stdout.str()
+
+
+def test_an_unknown_surface_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess(str(SUITES / "test_messages.py"), "--glm-surface", "grpc",
+                                          "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR

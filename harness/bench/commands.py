@@ -361,6 +361,9 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     add("--base-url", type=_url, default=None,
         help="use a twin already serving at this URL with the same --ttft-ms/--itl-ms and no "
              "jitter (default: start one in a process pinned to its own CPU)")
+    add("--surface", choices=[s.value for s in Surface], default=Surface.OPENAI.value,
+        help="the API to calibrate the readings of: openai (default) or anthropic (the Messages "
+             "API: TTFT at the first content_block_delta, tokens from message_delta.usage)")
     add("--no-pin", action="store_true", help="do not pin the twin and the client to CPUs")
     add("--workers", type=at_least(int, 1), default=1, metavar="N",
         help="split each level over N client processes, as bench --workers does (unpinned; "
@@ -385,7 +388,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         itl_ms=args.itl_ms, reply_tokens=args.reply_tokens, base_url=args.base_url,
         pin=not args.no_pin, progress=not args.no_progress and sys.stderr.isatty(),
         traced=not args.untraced and args.base_url is None, timeout_s=args.timeout,
-        workers=args.workers,
+        workers=args.workers, surface=args.surface,
     )
     try:
         result = calibrate(settings)

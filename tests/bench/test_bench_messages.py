@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from harness.bench.calibrate import CalibrationSettings, calibrate
 from harness.bench.messages import DEFAULT_MAX_TOKENS, build_message_sample, chat_message, messages_body
 from harness.cli import main
 from harness.client import TimedEvent
@@ -111,3 +112,18 @@ def test_bench_on_the_messages_surface_measures_what_chat_completions_does(tmp_p
         assert (ours["solved"], ours["completion_tokens"], ours["prompt_tokens"]) == \
             (theirs["solved"], theirs["completion_tokens"], theirs["prompt_tokens"])
         assert ours["cost_usd"] is not None
+
+
+def test_calibration_on_the_messages_surface_lines_up_the_token_events() -> None:
+    """The twin's write of each text delta against the client's stamp of it (the framing events
+    before the first token are left out on both sides); c3 over two worker processes too."""
+    settings = CalibrationSettings(concurrency=(1, 3), requests=6, ttft_ms=5, itl_ms=1, reply_tokens=4,
+                                   pin=False, workers=2, surface="anthropic")
+    result = calibrate(settings)
+    assert result.base_url.endswith("/api/anthropic")
+    for level in result.levels:
+        assert level.ok == level.requests == 6 and level.tokens_exact
+        assert level.ttft.n == 6 and level.itl_chunk.n == 6 * 3
+        assert level.ttft_vs_server is not None and level.ttft_vs_server.n == 6
+        assert level.stamp_delay is not None and level.stamp_delay.n == 6 * 4
+        assert level.stamp_delay.err_p50_ms is not None and level.stamp_delay.err_p50_ms > -0.5

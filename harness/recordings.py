@@ -98,9 +98,14 @@ class Recording:
 
     @property
     def era(self) -> str | None:
-        """2026 answers carry `object`; 2025 ones never do. Requests and errors say nothing, nor
-        does the Messages surface (it has no such eras)."""
-        if self.kind not in (Kind.COMPLETION, Kind.STREAM) or self.surface is Surface.ANTHROPIC:
+        """2026 answers carry `object`; 2025 ones never do. Requests and errors say nothing. On the
+        Messages surface only an error body tells: GLM's own envelope is the older API's (the
+        twin's 2025 profile; recorded until mid-2026), Anthropic's envelope the 2026 one."""
+        if self.surface is Surface.ANTHROPIC:
+            if self.kind is not Kind.ERROR or not isinstance(self.data, dict) or self.error_code is None:
+                return None
+            return ERA_2026 if self.data.get("type") == "error" else ERA_2025
+        if self.kind not in (Kind.COMPLETION, Kind.STREAM):
             return None
         sources = [self.data] if self.kind is Kind.COMPLETION else self.chunks
         return ERA_2026 if any(isinstance(s, dict) and "object" in s for s in sources) else ERA_2025

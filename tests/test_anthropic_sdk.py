@@ -192,7 +192,7 @@ ERRORS = {
     "429-rate-limit": (anthropic.RateLimitError, 429, "1302", TWIN_KEY,
                        TwinConfig(limits=Limits(requests=1, per_seconds=60))),
     "429-usage-limit": (anthropic.RateLimitError, 429, "1308", TWIN_KEY,
-                        TwinConfig(faults=(FaultSpec(Fault.USAGE_LIMIT),))),
+                        TwinConfig(faults=(FaultSpec(Fault.FIVE_HOUR_LIMIT),))),
     "529-overloaded": (OVERLOADED, 529, "1305", TWIN_KEY,
                        TwinConfig(faults=(FaultSpec(Fault.OVERLOADED),))),
 }

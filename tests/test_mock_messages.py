@@ -290,7 +290,7 @@ def test_error_in_glms_envelope_in_the_2025_profile(body: dict[str, Any], status
 @pytest.mark.parametrize(("fault", "status", "code", "kind"), [
     (Fault.OVERLOADED, 529, "1305", "overloaded_error"),
     (Fault.RATE_LIMIT_BURST, 429, "1302", "rate_limit_error"),
-    (Fault.USAGE_LIMIT, 429, "1308", "rate_limit_error"),
+    (Fault.FIVE_HOUR_LIMIT, 429, "1308", "rate_limit_error"),
     (Fault.SERVER_ERROR_BURST, 500, "500", "api_error"),
     (Fault.CONTENT_FILTER, 400, "1301", "invalid_request_error"),
 ])

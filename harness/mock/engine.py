@@ -479,7 +479,7 @@ _BUSINESS_FAULTS = {
     Fault.CONTENT_FILTER: "1301",
     Fault.OVERLOADED: "1305",
     Fault.PLAN_LIMIT: "1310",
-    Fault.USAGE_LIMIT: "1308",
+    Fault.FIVE_HOUR_LIMIT: "1308",
     Fault.NETWORK_ERROR: "1234",
 }
 

@@ -1,14 +1,21 @@
-"""Proofs that the contract suites can fail on the Anthropic-compatible surface: run them
-(`--glm-surface anthropic`, pytester) against a twin armed with each fault, and see the right
-test fail through the right named check of that surface."""
+"""The contract suites on the Anthropic-compatible surface (`--glm-surface anthropic`, pytester):
+proofs that they fail, run against a twin armed with each fault, through the right named check of
+that surface; and the plugin's machinery working the same as on chat completions (the surface in
+three spellings, one-surface tests skipped with a reason, --glm-report, record and replay, the
+hung-target rule)."""
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 import pytest
 
-from harness.mock import Fault
+from harness._silence import HUNG_AFTER
+from harness.mock import TWIN_KEY, Fault
+from harness.mock.replay import ReplayTwin
+from harness.mock.server import running_twin
 
 SUITES = Path(__file__).resolve().parents[1] / "suites" / "contract"
 
@@ -108,3 +115,40 @@ def test_an_unknown_surface_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess(str(SUITES / "test_messages.py"), "--glm-surface", "grpc",
                                           "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_report_record_and_replay_work_the_same(pytester: pytest.Pytester, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record the Messages suite on the embedded twin, replay the recordings over HTTP, and run the
+    same suite live against the replay: it passes, and the report names the surface."""
+    recorded, report = tmp_path / "recorded", tmp_path / "report.json"
+    first = pytester.runpytest_inprocess(str(SUITES / "test_messages.py"), "-p", "no:cacheprovider",
+                                         "--glm-surface", "anthropic", "--glm-record", str(recorded),
+                                         "--glm-report", str(report), "-m", "not glm_mock_only")
+    assert first.ret == pytest.ExitCode.OK, first.stdout.str()
+    outcome = json.loads(report.read_text())
+    assert outcome["surface"] == "anthropic" and outcome["summary"]["passed"] >= 10
+    transcripts = sorted(recorded.glob("*.json"))
+    assert transcripts and TWIN_KEY not in "".join(p.read_text() for p in transcripts)
+    monkeypatch.setenv("GLM_TEST_KEY", "any")
+    with running_twin(ReplayTwin.from_paths([recorded], match="request")) as served:
+        assert served.base_url.endswith("/api/anthropic")  # the recordings' own base path
+        again = pytester.runpytest_inprocess(
+            str(SUITES / "test_messages.py"), "-p", "no:cacheprovider", "--glm-surface", "anthropic",
+            "--glm-target", "live", "--glm-base-url", served.base_url, "--glm-api-key-env", "GLM_TEST_KEY")
+    assert again.ret == pytest.ExitCode.OK, again.stdout.str()
+    assert again.parseoutcomes()["passed"] == outcome["summary"]["passed"]
+
+
+def test_a_hung_target_is_given_up_on_the_same_way(pytester: pytest.Pytester,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLM_TEST_KEY", "k")
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts (the backlog) and never answers
+        base_url = f"http://127.0.0.1:{listener.getsockname()[1]}/api/anthropic"
+        result = pytester.runpytest_inprocess(
+            str(SUITES / "test_messages.py"), "-p", "no:cacheprovider", "--glm-surface", "anthropic",
+            "--glm-target", "live", "--glm-base-url", base_url, "--glm-api-key-env", "GLM_TEST_KEY",
+            "--glm-read-timeout", "0.2", "-k", "stream")  # a plain request's wait grows with max_tokens
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 4, result.stdout.str()
+    result.stdout.fnmatch_lines([f"*has not answered {HUNG_AFTER} requests in a row within 0.2 s*"])

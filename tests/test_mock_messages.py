@@ -413,3 +413,27 @@ def test_client_exchange_on_the_messages_surface_reproduces_with_x_api_key() -> 
     line = exchange.curl()
     assert '-H "x-api-key: $ZAI_API_KEY"' in line and "anthropic-version: 2023-06-01" in line
     assert TWIN_KEY not in line and "Authorization" not in line
+
+
+def test_a_plan_without_a_preamble_streams_the_tool_use_first() -> None:
+    """glm-5.x sends no text before a tool call: when the plan holds none, block 0 is the tool_use
+    (the plan decides by model family; the rendering says what it holds)."""
+    import random
+
+    from harness.contract import FunctionCall, ToolCall, Usage
+    from harness.mock.config import Timing
+    from harness.mock.messages import event_script, message_body
+    from harness.mock.render import Answer
+    from harness.mock.scenarios import Plan
+
+    call = ToolCall(id="call_-1", index=0, function=FunctionCall(name="get_weather", arguments='{"location":"Paris"}'))
+    answer = Answer(id="20260507011136" + "0" * 16, created=0, model="glm-5.1",
+                    plan=Plan([], [], [call], "tool_calls"),
+                    usage=Usage(prompt_tokens=170, completion_tokens=12, total_tokens=182))
+    decoder = SSEDecoder()
+    steps = event_script(answer, 0, Timing(), random.Random(0))
+    names = [e.event for e in decoder.feed(b"".join(s.data for s in steps))]
+    assert names == ["message_start", "ping", "content_block_start", "content_block_delta", "content_block_stop",
+                     "message_delta", "message_stop"]  # as the glm-5.1 recordings show
+    body = json.loads(message_body(answer, 0))
+    assert [b["type"] for b in body["content"]] == ["tool_use"] and body["stop_reason"] == "tool_use"

@@ -301,9 +301,9 @@ def test_forced_errors(fault: Fault, status: int, code: str, kind: str) -> None:
     assert (reply.status, error["error"]["type"], error["error"]["code"]) == (status, kind, code)
 
 
-def test_overload_is_429_in_glms_envelope() -> None:
+def test_overload_is_529_in_glms_envelope_too() -> None:
     reply = send(GLMTwin(TwinConfig(faults=(FaultSpec(Fault.OVERLOADED),)), profile="2025"), ask())
-    assert (reply.status, body_of(reply)["error"]["code"]) == (429, "1305")
+    assert (reply.status, body_of(reply)["error"]["code"]) == (529, "1305")
 
 
 def test_malformed_json_is_1210() -> None:

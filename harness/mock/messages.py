@@ -10,8 +10,9 @@ answer; this module only says it the other way.
 Eras (the twin's `Profile`): the recordings of 2026-05 (and all earlier ones) carry GLM's own
 envelope `{"error": {"code", "message"}, "request_id"}`; from June 2026 GLM answers in
 Anthropic's `{"type": "error", "error": {"type", "code", "message": "[code][text][request_id]"},
-"request_id"}`, with overload as HTTP 529. Profile "2025" speaks the first, "2026" (today's, the
-default) the second. The 401 for a bad key is the one recorded body in both.
+"request_id"}`. Profile "2025" speaks the first, "2026" (today's, the default) the second. In
+both, overload (1305) is HTTP 529 on this surface (recorded with the later envelope; nothing
+recorded says otherwise for the earlier one), and the 401 for a bad key is the one recorded body.
 """
 
 from __future__ import annotations
@@ -138,10 +139,10 @@ def error_body(status: int, glm_body: Mapping[str, Any], request_id: str, era: s
     found = glm_body.get("error")
     error: Mapping[str, Any] = found if isinstance(found, dict) else {}
     code, message = str(error.get("code", status)), str(error.get("message", ""))
+    if code == "1305":
+        status = 529  # overload: Anthropic's status for it on this surface, whatever the envelope
     if era < "2026":
         return status, {"error": {"code": code, "message": message}, "request_id": request_id}
-    if code == "1305":
-        status = 529  # overload: Anthropic's status for it, with GLM's code inside
     return status, {"type": "error",
                     "error": {"type": _ERROR_TYPES.get(status, "api_error"), "code": code,
                               "message": f"[{code}][{message}][{request_id}]"},

@@ -237,7 +237,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--retry-after", action="store_true", help="send Retry-After on 429 (real GLM does not)")
     add("--locale", choices=("en", "zh"), default="en", help="language of error messages")
     add("--profile", choices=[p.value for p in Profile], default=Profile.API_2026.value,
-        help="which era of the API to speak: 2026 (today's shapes) or 2025 (the 2025 recordings')")
+        help="which era of the API to speak: 2026 (today's shapes) or 2025 (the 2025 recordings'; "
+             "on /api/anthropic, GLM's own error envelope instead of Anthropic's)")
     add("--reply-tokens", type=nn_int, default=style.reply_tokens, help="content tokens per reply")
     add("--reasoning-tokens", type=nn_int, default=style.reasoning_tokens,
         help="reasoning tokens per reply (when thinking)")

@@ -79,7 +79,7 @@ def read_message_event(event: ServerSentEvent, n: int, at: float | None = None) 
     index = index if isinstance(index, int) and not isinstance(index, bool) else None
     delta = as_dict(data.get("delta")) if kind == "content_block_delta" else {}
     delta_type = delta.get("type") if isinstance(delta.get("type"), str) else None
-    piece = delta.get(_TOKEN_FIELD.get(delta_type or "", ""))
+    piece = delta.get(_TOKEN_FIELD[delta_type]) if delta_type in _TOKEN_FIELD else None
     return MessageEvent(n, at, event.event, kind, data, index, delta_type,
                         piece if isinstance(piece, str) else "")
 
@@ -207,7 +207,7 @@ class EventSchema:
 
 def event_schema(stream: MessageStream, mode: Mode = Mode.LENIENT) -> EventSchema:
     findings: list[Finding] = []
-    notices: dict[str, Finding] = {}
+    notices: dict[tuple[str | None, str], Finding] = {}
     for e in stream.events:
         if e.malformed:
             findings.append(Finding(f"event[{e.n}]", "malformed_json", e.problem))
@@ -220,8 +220,7 @@ def event_schema(stream: MessageStream, mode: Mode = Mode.LENIENT) -> EventSchem
         checked = validate(model, e.data, mode)
         findings += [replace(f, path=f"event[{e.n}]{f.path[1:]}") for f in checked.findings]
         for notice in checked.notices:
-            key = f"{e.type}{notice.path[1:]}"
-            notices.setdefault(key, replace(notice, path=f"event[{e.n}]{notice.path[1:]}"))
+            notices.setdefault((e.type, notice.path), replace(notice, path=f"event[{e.n}]{notice.path[1:]}"))
     return EventSchema(findings, list(notices.values()))
 
 

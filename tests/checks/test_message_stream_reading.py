@@ -56,13 +56,19 @@ def test_what_an_event_carries(data: dict[str, Any], read: dict[str, Any]) -> No
     assert event.carries_token is bool(read["piece"]) and not event.malformed
 
 
+LONG = "x" * 90
+
+
 @pytest.mark.parametrize(("text", "data", "problem"), [
     ('{"type": "pi', None, "data is not JSON (Unterminated string starting at): '{\"type\": \"pi'"),
     ("[1, 2]", [1, 2], "data is JSON but not an object: '[1, 2]'"),
+    ('{"' + LONG, None, "data is not JSON (Unterminated string starting at): '{\"" + "x" * 78 + "'"),
+    (f'"{LONG}"', LONG, "data is JSON but not an object: '\"" + "x" * 79 + "'"),
 ])
 def test_an_event_that_is_not_an_object(text: str, data: Any, problem: str) -> None:
-    event = read_message_event(ServerSentEvent(text, "ping"), 2)
-    assert (event.name, event.type, event.data, event.problem, event.malformed) == ("ping", None, data, problem, True)
+    event = read_message_event(ServerSentEvent(text, "ping"), 2, 0.5)
+    assert (event.n, event.at, event.name, event.type, event.data, event.problem, event.malformed) == (
+        2, 0.5, "ping", None, data, problem, True)
     assert event.get("type") is None
 
 
@@ -153,14 +159,18 @@ def test_the_last_message_delta_counts() -> None:
 
 
 def test_schema_findings_say_which_event_and_notices_come_once() -> None:
-    error = {"type": "error", "error": {"type": "overloaded_error", "code": "1305", "message": "busy"}}
-    stream = _stream(error, {"type": "keepalive"}, _delta(0, {"type": "text_delta", "text": 5}), error)
-    stream.events.append(read_message_event(ServerSentEvent("{oops", "ping"), 4))
+    error = {"type": "error", "error": {"type": "overloaded_error", "code": "1305", "message": "busy"},
+             "request_id": "r"}
+    stream = _stream(error, {"type": "keepalive"}, _delta(0, {"type": "text_delta", "text": 5}))
+    stream.events.append(read_message_event(ServerSentEvent("{oops", "ping"), 3))
+    stream.events += _stream(*[{"type": "ping"}] * 4, error, _delta(0, {"type": "text_delta", "text": 6})).events[4:]
     checked = event_schema(stream, Mode.STRICT)
     assert [(f.path, f.kind) for f in checked.findings] == [
-        ("event[1].type", "unknown_event"), ("event[2].delta.text", "string_type"), ("event[4]", "malformed_json")]
+        ("event[1].type", "unknown_event"), ("event[2].delta.text", "string_type"), ("event[3]", "malformed_json"),
+        ("event[5].delta.text", "string_type")]
     assert checked.findings[0].message == "'keepalive' is not a Messages stream event"
-    assert [(n.path, n.kind) for n in checked.notices] == [("event[0].error.code", "observed_field")]
+    assert [(n.path, n.kind) for n in checked.notices] == [("event[0].error.code", "observed_field"),
+                                                           ("event[0].request_id", "observed_field")]
     assert event_schema(stream).notices == []
 
 
@@ -169,6 +179,9 @@ def test_schema_findings_say_which_event_and_notices_come_once() -> None:
     ([ServerSentEvent('{"type": "message_start", "message": {}}')], True),
     ([ServerSentEvent("[DONE]"), ServerSentEvent('{"type":"message_start"}')], True),
     ([ServerSentEvent('{"id": "1", "choices": [], "note": "message_start"}')], False),
+    # only the data's opening is looked at: '"message_start"' ending at its 41st character is not
+    ([ServerSentEvent('{"id": "1", "aaaaaaaaaa": "message_start"}')], False),
+    ([ServerSentEvent('{"id": "1", "aaaaaaaaa": "message_start"}')], True),
     ([ServerSentEvent('{"id": "1", "choices": []}')], False),
     ([ServerSentEvent("[DONE]")], False),
     ([], False),

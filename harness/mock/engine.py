@@ -353,7 +353,7 @@ class GLMTwin:
         if not isinstance(name, str) or model_card(name) is None:
             raise self._error("1211")
         try:
-            call = messages.read_request(MessagesRequest.model_validate(body))
+            return messages.read_request(MessagesRequest.model_validate(body))
         except ValidationError as error:
             first = error.errors()[0]
             # a model-level rule (a tool_result answering no call, a forced tool not offered)
@@ -365,9 +365,6 @@ class GLMTwin:
                               message=invalid_parameter_message(param, None, self.config.locale)) from None
         except RecursionError:
             raise self._error("1210") from None
-        # On this surface GLM thinks only when asked; the chat body leaves thinking unsaid so that
-        # a model that always thinks passes its card's rule (the plan follows `call.thinking`).
-        return call
 
     def _in_messages_envelope(self, reply: Reply) -> Reply:
         status, body = messages.error_body(reply.status, json.loads(reply.body), self._request_id(),

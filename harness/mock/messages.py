@@ -80,7 +80,9 @@ def read_request(request: MessagesRequest) -> MessagesCall:
     """The chat-completions body that asks the engine for the same answer: `system` and
     system-role turns become system messages, `tool_result` blocks tool messages, `tool_use`
     blocks tool calls, `input_schema` the tool's parameters, and `tool_choice` (auto, any, tool,
-    none) the tool the plan may or must call."""
+    none) the tool the plan may or must call. `thinking` stays out of the chat body: on this
+    surface GLM thinks only when asked (`MessagesCall.thinking`, which the plan follows), and a
+    model that always thinks on chat completions is not refused for it here."""
     chat: dict[str, Any] = {"model": request.model, "max_tokens": request.max_tokens, "stream": request.stream}
     chat |= {k: v for k in ("temperature", "top_p") if (v := getattr(request, k)) is not None}
     messages: list[dict[str, Any]] = []

@@ -25,16 +25,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..contract.messages import MessagesRequest
+from ..surface import Surface
 from .config import Timing
 from .faults import Fault, FaultSpec
 from .render import Answer, Step, _break_script
 from .scenarios import Plan
 from .tokens import TOKENS_PER_REQUEST
 
-# Where the surface is served: GLM's base URL for Anthropic clients plus the SDKs' own path
-# (Claude Code appends `?beta=true`, which is in the query, not the path).
-MESSAGES_PATHS = ("/api/anthropic/v1/messages", "/v1/messages")
-ANTHROPIC_BASE_PATH = "/api/anthropic"
+# Where the surface is served: below GLM's base path for Anthropic clients, and at the SDKs' own
+# path (Claude Code appends `?beta=true`, which is in the query, not the path).
+ANTHROPIC_BASE_PATH = Surface.ANTHROPIC.base_paths[0]
+MESSAGES_PATHS = (*(base + Surface.ANTHROPIC.endpoint for base in Surface.ANTHROPIC.base_paths),
+                  Surface.ANTHROPIC.endpoint)
 
 # Recorded (2026-05-07, every model): the body of a 401 on this surface, with no business code.
 UNAUTHORIZED_BODY = {"error": {"message": "令牌已过期或验证不正确", "type": "401"}}

@@ -28,6 +28,7 @@ from .contract.request import ChatCompletionRequest
 from .errors import TransportError, TransportKind
 from .profiles import with_usage_asked
 from .sse import ServerSentEvent, SSEDecoder, SSEViolation
+from .surface import Surface, surface_of_path
 from .targets import Target
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
@@ -86,6 +87,11 @@ class Exchange:
         return bool(self.request.get("stream"))
 
     @property
+    def surface(self) -> Surface:
+        """Which API the request went to, read from its URL (`.../v1/messages`: Anthropic's)."""
+        return surface_of_path(httpx.URL(self.url or self.target.chat_url).path)
+
+    @property
     def payload(self) -> bytes:
         if self.raw_request is not None:
             return self.raw_request
@@ -127,7 +133,11 @@ class Exchange:
             "-X", "POST", shlex.quote(self.url or self.target.chat_url),
             "-H", shlex.quote("Content-Type: application/json"),
         ]
-        if self.target.api_key:
+        if self.target.surface is Surface.ANTHROPIC:
+            parts += ["-H", shlex.quote("anthropic-version: 2023-06-01")]
+            if self.target.api_key:
+                parts += ["-H", f'"x-api-key: ${self.target.api_key_env}"']
+        elif self.target.api_key:
             parts += ["-H", f'"Authorization: Bearer ${self.target.api_key_env}"']
         payload = self.payload
         if len(payload) <= CURL_INLINE_BYTES:
@@ -238,7 +248,9 @@ def _exchange(target: Target, body: Body, path: str | None) -> Exchange:
         return Exchange(target, {}, time.perf_counter(), url, raw_request=body)
     data = body.to_wire() if isinstance(body, ChatCompletionRequest) else dict(body)
     data.setdefault("model", target.model)
-    return Exchange(target, with_usage_asked(target.profile, data), time.perf_counter(), url)
+    if target.surface is Surface.OPENAI:
+        data = with_usage_asked(target.profile, data)
+    return Exchange(target, data, time.perf_counter(), url)
 
 
 class _ConnectionTrace:

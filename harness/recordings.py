@@ -4,12 +4,18 @@ A recording is a request, a JSON answer, a raw SSE stream or an error body (whol
 object a client surfaced). An answer is paired with the request beside it: the file in the same
 folder whose name is the answer's less `response`/`request` (`x.request.json` with
 `x.response.sse`). `INDEX.jsonl` in a folder, where present, adds what a file cannot say about
-itself (the HTTP status, the date, the endpoint); nothing else depends on a file's name.
+itself (the HTTP status, the date, the endpoint, and a capture's caveats: the model and the key
+actually sent, a `data: [DONE]` the capture script appended); nothing else depends on a file's name.
 
-Two capture layouts are read as what they hold (see `capture_exchanges`, `capture_stream`): a
-wrapper `{protocol, streaming, scenario, model, request, response | rounds, tools_sent?, ...}`
-holding a request and its answer(s), and a capture script's text of a stream. Files of the
-Anthropic Messages surface are recognised and set aside with a reason (`surface_of`).
+Both surfaces are read: chat completions and the Anthropic-compatible Messages API (a `message`
+answer, an `event:` stream, GLM's and Anthropic's error envelopes), each recording saying which
+surface it belongs to (`Recording.surface`) and which contract model holds each of its documents
+(`documents`). A capture script's wrapper (`{protocol, streaming, scenario, model, request,
+response | rounds | turns, tools_sent?, system_sent?, max_tokens_sent?}`, shared/real-traffic-2026)
+is opened into the exchanges it holds, each a request as it went on the wire and its answer; a
+captured stream kept as a Python literal `{'_raw': '...'}`, or with a `data: [DONE]` line the
+script appended (where INDEX.jsonl says so), is read as the server sent it, and what was undone
+is said (`Recording.artifacts`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +31,7 @@ from typing import Any
 
 from ._files import read_input
 from .errors import UsageError
+from .surface import Surface
 
 ERA_2025, ERA_2026 = "2025", "2026"
 _SSE_START = (b"data:", b":", b"event:", b"id:")
@@ -39,10 +46,11 @@ class Kind(StrEnum):
     ERROR = "error body"
     INNER_ERROR = "error object (inner)"
     CHUNK = "chunk"
+    MESSAGE = "message"  # a Messages API answer (the Anthropic-compatible surface)
 
     @property
     def is_answer(self) -> bool:
-        return self in (Kind.COMPLETION, Kind.STREAM, Kind.ERROR, Kind.INNER_ERROR)
+        return self in (Kind.COMPLETION, Kind.STREAM, Kind.ERROR, Kind.INNER_ERROR, Kind.MESSAGE)
 
     @property
     def is_error(self) -> bool:
@@ -58,23 +66,45 @@ class Recording:
     data: Any = None
     meta: dict[str, Any] = field(default_factory=dict)
     chunks: list[Any] = field(default_factory=list)
-    pair: str | None = None  # within a capture wrapper: which exchange of the file this is
+    # Which exchange of a capture wrapper this is ("round2", "2" for a repeat's second); "" for one.
+    part: str = ""
+    # The surface a capture wrapper declares (`protocol`); None: read from the content.
+    declared_surface: Surface | None = None
+    # What was undone to read a capture as the server sent it (a Python literal, an appended [DONE]).
+    artifacts: list[str] = field(default_factory=list)
 
     @property
     def pairing_key(self) -> tuple[Path, str]:
-        """The folder and the name less its extension and its `request`/`response` role."""
-        return self.path.parent, self.pair if self.pair is not None else _without_role(self.path.name)
+        """The folder and the name less its extension and its `request`/`response` role (and,
+        inside a capture wrapper, the exchange)."""
+        return self.path.parent, _without_role(self.path.name) + (f"#{self.part}" if self.part else "")
+
+    @property
+    def surface(self) -> Surface:
+        """Which API the recording belongs to: as its wrapper declares, else by its content."""
+        if self.declared_surface is not None:
+            return self.declared_surface
+        return surface_of_document(self.kind, self.data, self.chunks)
 
     @property
     def model(self) -> str | None:
         for source in (self.data, *self.chunks):
+            if isinstance(source, dict) and source.get("type") == "message_start":
+                source = source.get("message")
             if isinstance(source, dict) and isinstance(source.get("model"), str):
                 return str(source["model"])
-        return None
+        model = self.meta.get("model")  # an error body's, from its wrapper or INDEX.jsonl
+        return model if isinstance(model, str) else None
 
     @property
     def era(self) -> str | None:
-        """2026 answers carry `object`; 2025 ones never do. Requests and errors say nothing."""
+        """2026 answers carry `object`; 2025 ones never do. Requests and errors say nothing. On the
+        Messages surface only an error body tells: GLM's own envelope is the older API's (the
+        twin's 2025 profile; recorded until mid-2026), Anthropic's envelope the 2026 one."""
+        if self.surface is Surface.ANTHROPIC:
+            if self.kind is not Kind.ERROR or not isinstance(self.data, dict) or self.error_code is None:
+                return None
+            return ERA_2026 if self.data.get("type") == "error" else ERA_2025
         if self.kind not in (Kind.COMPLETION, Kind.STREAM):
             return None
         sources = [self.data] if self.kind is Kind.COMPLETION else self.chunks
@@ -137,27 +167,21 @@ def is_folder_notes(path: Path) -> bool:
 
 
 def read_all(path: Path, base: Path, notes: list[str]) -> list[Recording]:
-    """The recordings a file holds: one, or a capture wrapper's requests and answers."""
+    """Every recording a file holds: one, or a capture wrapper's requests and answers."""
     raw = read_input(path)
     meta = index_entry(path, base)
     relative = path.relative_to(base) if path != base else Path(path.name)
     label = _without_role((relative.parent / relative.name).as_posix())
-    raw = capture_stream(raw, meta)
-    data: Any = None
-    if not raw.lstrip().startswith(_SSE_START):
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            notes.append(f"{label}: neither JSON nor an SSE stream; skipped")
-            return []
-    surface = surface_of(raw, data)
-    if surface != OPENAI:
-        notes.append(f"{label}: {surface} recording; not read here, skipped")
+    raw, artifacts = undo_capture(raw, meta)
+    if raw.lstrip().startswith(_SSE_START):
+        return [Recording(path, label, Kind.STREAM, raw, meta=meta, chunks=sse_chunks(raw), artifacts=artifacts)]
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        notes.append(f"{label}: neither JSON nor an SSE stream; skipped")
         return []
-    if data is None:
-        return [Recording(path, label, Kind.STREAM, raw, meta=meta, chunks=sse_chunks(raw))]
     if is_capture_wrapper(data):
-        return capture_exchanges(path, label, data, meta)
+        return capture_recordings(path, label, data, meta)
     kind = kind_of(data)
     if kind is None:
         notes.append(f"{label}: not a request, an answer or an error body; skipped")
@@ -165,41 +189,56 @@ def read_all(path: Path, base: Path, notes: list[str]) -> list[Recording]:
     return [Recording(path, label, kind, raw, data, meta)]
 
 
-# -- the two surfaces -------------------------------------------------------------------------------
-OPENAI = "OpenAI-compatible surface"
-ANTHROPIC = "Anthropic Messages surface"
-_ANTHROPIC_TYPES = ("message", "message_start", "error")
+# -- what a capture script did to a stream ----------------------------------------------------------
+_RAW_CAPTURE = b"{'_raw': "
+_DONE = b"data: [DONE]"
+MAX_RAW_CAPTURE = 64 * 1024 * 1024
 
 
-def surface_of(raw: bytes, data: Any) -> str:
-    """Which API a recording is of: an Anthropic Messages body (`type`), stream (`event:
-    message_start`) or capture wrapper (`protocol`), else the OpenAI-compatible one."""
-    if data is None:
-        first = raw.lstrip()[:200]
-        return ANTHROPIC if first.startswith(b"event:") and b"message_start" in first else OPENAI
-    if isinstance(data, dict):
-        if data.get("protocol") == "anthropic":
-            return ANTHROPIC
-        if data.get("type") in _ANTHROPIC_TYPES and "choices" not in data:
-            return ANTHROPIC
-    return OPENAI
+def undo_capture(raw: bytes, meta: Mapping[str, Any] | None = None) -> tuple[bytes, list[str]]:
+    """A captured stream as the server sent it, and what was undone: a Python literal
+    `{'_raw': '<the stream>'}` opened, and the final `data: [DONE]` line dropped where the
+    folder's INDEX.jsonl (`meta`) says the capture script appended it. Without that word a
+    `[DONE]` is the server's, and stays for the checks to see. Anything else is returned as it is."""
+    artifacts: list[str] = []
+    if raw.startswith(_RAW_CAPTURE) and len(raw) <= MAX_RAW_CAPTURE:
+        try:
+            value = ast.literal_eval(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, SyntaxError, MemoryError, RecursionError):
+            value = None
+        if isinstance(value, dict) and isinstance(value.get("_raw"), str):
+            raw = value["_raw"].encode("utf-8", "surrogateescape")
+            artifacts.append("the stream was kept as a Python literal {'_raw': ...}; read as its text")
+    if _script_appended_done(meta or {}) and raw.lstrip().startswith(_SSE_START):
+        stripped = raw.rstrip()
+        if stripped.endswith(_DONE):
+            raw = stripped[:-len(_DONE)].rstrip(b"\n") + b"\n\n"
+            artifacts.append("a final data: [DONE] line the capture script appended (INDEX.jsonl says so) "
+                             "was dropped")
+    return raw, artifacts
 
 
-# -- capture layouts ----------------------------------------------------------------------------------
-_WRAPPER_KEYS = {"protocol", "scenario", "model", "request"}
+def _script_appended_done(meta: Mapping[str, Any]) -> bool:
+    caveats = meta.get("caveats")
+    return isinstance(caveats, list) and any(
+        isinstance(c, str) and "APPENDED" in c and "[DONE]" in c for c in caveats)
 
 
+# -- capture wrappers (shared/real-traffic-2026) ---------------------------------------------------
 def is_capture_wrapper(data: Any) -> bool:
-    """The CloseClaw capture layout: `{protocol, streaming, scenario, model, request, response |
-    rounds | turns, tools_sent?, system_sent?, max_tokens_sent?, extra_body_sent?}`."""
-    return isinstance(data, dict) and data.keys() >= _WRAPPER_KEYS and isinstance(data["request"], dict)
+    """A capture script's wrapper (the CloseClaw layout): `{protocol, streaming, scenario, model,
+    request, response | rounds | turns, tools_sent?, system_sent?, max_tokens_sent?,
+    extra_body_sent?}`, the request and what came back, with how it was sent."""
+    return (isinstance(data, dict) and {"protocol", "request"} <= data.keys()
+            and isinstance(data["request"], dict) and any(k in data for k in ("response", "rounds", "turns")))
 
 
 _ACTUAL_MODEL = re.compile(r'actual request model was "([^"]+)"')
 _KEY_SENT = re.compile(r'sent with (?:invalid key|x-api-key) "([^"]+)"')
+_BESIDE = (("max_tokens_sent", "max_tokens"), ("tools_sent", "tools"))
 
 
-def _caveat(meta: dict[str, Any], pattern: re.Pattern[str]) -> str | None:
+def _caveat(meta: Mapping[str, Any], pattern: re.Pattern[str]) -> str | None:
     for caveat in meta.get("caveats") or ():
         match = pattern.search(caveat) if isinstance(caveat, str) else None
         if match:
@@ -207,100 +246,97 @@ def _caveat(meta: dict[str, Any], pattern: re.Pattern[str]) -> str | None:
     return None
 
 
-def capture_key(meta: dict[str, Any]) -> str | None:
+def capture_key(meta: Mapping[str, Any]) -> str | None:
     """The placeholder key an error scenario sent (INDEX.jsonl: `sent with invalid key "..."`)."""
     return _caveat(meta, _KEY_SENT)
 
 
-def capture_request(wrapper: dict[str, Any], messages: list[Any] | None = None,
-                    meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def capture_request(wrapper: dict[str, Any], messages: Any = None,
+                    meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The request as it went on the wire: the wrapper's `request` omits what the script sent
-    beside it (`tools_sent`, `system_sent`, `max_tokens_sent`), so those are put back, and shows
-    the nominal model where INDEX.jsonl says another was sent (`actual request model was`).
-    `extra_body_sent` is left out: the script posted it as a literal `extra_body` key, which the
-    server ignored, so it changed nothing in the answer (no thinking or tool_stream applied)."""
-    request = dict(wrapper["request"])
+    beside it (`max_tokens_sent`, `tools_sent`, `system_sent`: a top-level `system` on the
+    Messages surface, a first system message on chat completions), so those are put back, with
+    a round's own messages when given; and it shows the nominal model where INDEX.jsonl (`meta`)
+    says another was sent (`actual request model was`). `extra_body_sent` is left out: the script
+    posted it as a literal `extra_body` key, which the server ignored, so it changed nothing in
+    the answer (no thinking or tool_stream applied)."""
+    request = dict(wrapper["request"]) if isinstance(wrapper.get("request"), dict) else {}
     if meta is not None and (model := _caveat(meta, _ACTUAL_MODEL)) is not None:
         request["model"] = model
     if messages is not None:
         request["messages"] = messages
-    if wrapper.get("tools_sent"):
-        request["tools"] = wrapper["tools_sent"]
-    if wrapper.get("system_sent") and isinstance(request.get("messages"), list):
-        request["messages"] = [{"role": "system", "content": wrapper["system_sent"]},
-                               *request["messages"]]
-    if wrapper.get("max_tokens_sent") is not None:
-        request["max_tokens"] = wrapper["max_tokens_sent"]
-    if wrapper.get("streaming"):
-        request["stream"] = True
+    for beside, key in _BESIDE:
+        if wrapper.get(beside) is not None:
+            request.setdefault(key, wrapper[beside])
+    system = wrapper.get("system_sent")
+    if system is not None:
+        if wrapper.get("protocol") == Surface.ANTHROPIC:
+            request.setdefault("system", system)
+        elif not any(isinstance(m, dict) and m.get("role") == "system" for m in request.get("messages") or ()):
+            request["messages"] = [{"role": "system", "content": system}, *(request.get("messages") or ())]
+    if wrapper.get("streaming") is True:
+        request.setdefault("stream", True)
     return request
 
 
-def capture_exchanges(path: Path, label: str, wrapper: dict[str, Any],
-                      meta: dict[str, Any]) -> list[Recording]:
-    """A wrapper's requests and answers, paired within the file: one exchange; one per repeat of
-    the same request (`response` a list, the cache scenario); one per round of a tool-result
-    conversation (`rounds`, each with its `request_messages` and `response`)."""
+def capture_exchanges(wrapper: dict[str, Any],
+                      meta: Mapping[str, Any] | None = None) -> list[tuple[str, dict[str, Any], Any]]:
+    """(part, request, answer) for each exchange a wrapper holds: each round (or turn) of a
+    tool-result conversation with its own messages (`round1`, `round2`), each answer of a
+    repeated request (`response` a list, the cache scenario: `1`, `2`), or the one answer (``)."""
+    rounds = wrapper.get("rounds") or wrapper.get("turns")
     response = wrapper.get("response")
-    rounds = [r for r in wrapper.get("rounds") or () if isinstance(r, dict)]
-    if rounds:
-        parts = [(f"#round{r.get('round', i + 1)}", capture_request(wrapper, r.get("request_messages"), meta),
-                  r.get("response")) for i, r in enumerate(rounds)]
-    elif isinstance(response, list):
-        parts = [(f"#{i + 1}", capture_request(wrapper, None, meta), answer) for i, answer in enumerate(response)]
-    else:
-        parts = [("", capture_request(wrapper, None, meta), response)]
+    if isinstance(rounds, list) and rounds:
+        replies: dict[str, Any] = response if isinstance(response, dict) else {}
+        out: list[tuple[str, dict[str, Any], Any]] = []
+        for n, item in enumerate(rounds, 1):
+            item = item if isinstance(item, dict) else {}
+            number = item.get("round", item.get("turn", n))
+            messages = item.get("request_messages", item.get("messages"))
+            answer = item["response"] if "response" in item else replies.get(f"round{number}")
+            out.append((f"round{number}", capture_request(wrapper, messages, meta), answer))
+        return out
+    if isinstance(response, list):
+        return [(str(n), capture_request(wrapper, None, meta), answer) for n, answer in enumerate(response, 1)]
+    if isinstance(response, dict) and response and all(re.fullmatch(r"round\d+", k) for k in response):
+        return [(key, capture_request(wrapper, None, meta), answer) for key, answer in response.items()]
+    return [("", capture_request(wrapper, None, meta), response)]
+
+
+def capture_recordings(path: Path, label: str, wrapper: dict[str, Any], meta: dict[str, Any]) -> list[Recording]:
+    """A wrapper's requests and answers, paired within the file (`Recording.part`). An answer is
+    what came back: a Message or a completion, a captured stream's text, or the script's error
+    record `{"error": true, "http_code": N, "reason", "body"}`, read as its body with that status."""
+    surface = Surface(wrapper["protocol"]) if wrapper.get("protocol") in tuple(Surface) else None
+    # INDEX.jsonl's status is the file's; each answer of the wrapper says its own
+    meta = {k: v for k, v in meta.items() if k not in ("http_status", "status")}
+    if isinstance(wrapper.get("model"), str):
+        meta["model"] = wrapper["model"]
     found: list[Recording] = []
-    for suffix, request, answer in parts:
-        pair = label + suffix
-        raw_request = json.dumps(request, ensure_ascii=False).encode()
-        found.append(Recording(path, pair, Kind.REQUEST, raw_request, request, meta, pair=pair))
-        found.append(_capture_answer(path, pair, answer, meta))
+    for part, request, answer in capture_exchanges(wrapper, meta):
+        where = f"{label}#{part}" if part else label
+        found.append(Recording(path, where, Kind.REQUEST, _dumps(request), request, meta,
+                               part=part, declared_surface=surface))
+        if isinstance(answer, dict) and answer.get("error") is True:
+            body = answer.get("body")
+            found.append(Recording(path, where, kind_of(body) or Kind.ERROR, _dumps(body), body,
+                                   {**meta, "http_status": answer.get("http_code")},
+                                   part=part, declared_surface=surface))
+        elif isinstance(answer, str):
+            raw, artifacts = undo_capture(answer.encode("utf-8", "surrogateescape"), meta)
+            found.append(Recording(path, where, Kind.STREAM, raw, meta={**meta, "http_status": 200},
+                                   chunks=sse_chunks(raw), part=part, declared_surface=surface,
+                                   artifacts=artifacts))
+        else:
+            # an answer of no known shape is still one: validating it says what it lacks
+            kind = kind_of(answer) or (Kind.MESSAGE if surface is Surface.ANTHROPIC else Kind.COMPLETION)
+            found.append(Recording(path, where, kind, _dumps(answer), answer, {**meta, "http_status": 200},
+                                   part=part, declared_surface=surface))
     return found
 
 
-def _capture_answer(path: Path, label: str, answer: Any, meta: dict[str, Any]) -> Recording:
-    """An answer, or the script's error record `{"error": true, "http_code": N, "reason", "body"}`."""
-    meta = {k: v for k, v in meta.items() if k not in ("http_status", "status")}
-    if isinstance(answer, dict) and answer.get("error") is True:
-        body = answer.get("body")
-        meta["http_status"] = answer.get("http_code")
-        kind = kind_of(body) or Kind.ERROR
-        return Recording(path, label, kind, json.dumps(body, ensure_ascii=False).encode(), body, meta,
-                         pair=label)
-    meta["http_status"] = 200
-    kind = kind_of(answer) or Kind.COMPLETION
-    return Recording(path, label, kind, json.dumps(answer, ensure_ascii=False).encode(), answer, meta,
-                     pair=label)
-
-
-_REPR_START = b"{'_raw': "
-_MAX_REPR_BYTES = 16 * 1024 * 1024
-
-
-def capture_stream(raw: bytes, meta: dict[str, Any]) -> bytes:
-    """A stream as the server sent it, from the text a capture script wrote: unwrapped where it
-    is a Python repr `{'_raw': '<sse>'}`, and without the `data: [DONE]` line the script appended
-    where the folder's INDEX.jsonl says it did (its caveat names the appended line). Anything
-    else is returned as it is."""
-    if raw.startswith(_REPR_START) and len(raw) <= _MAX_REPR_BYTES:
-        try:
-            value = ast.literal_eval(raw.decode("utf-8"))
-        except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
-            value = None
-        if isinstance(value, dict) and isinstance(value.get("_raw"), str):
-            raw = value["_raw"].encode("utf-8")
-    if _script_appended_done(meta) and raw.lstrip().startswith(_SSE_START):
-        stripped = raw.rstrip()
-        if stripped.endswith(b"data: [DONE]"):
-            raw = stripped[: -len(b"data: [DONE]")].rstrip(b"\n") + b"\n\n"
-    return raw
-
-
-def _script_appended_done(meta: dict[str, Any]) -> bool:
-    caveats = meta.get("caveats")
-    return isinstance(caveats, list) and any(
-        isinstance(c, str) and "APPENDED" in c and "[DONE]" in c for c in caveats)
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode()
 
 
 def _without_role(name: str) -> str:
@@ -314,6 +350,8 @@ def kind_of(data: Any) -> Kind | None:
         return None
     if "messages" in data:
         return Kind.REQUEST
+    if data.get("type") == "message" and "content" in data:
+        return Kind.MESSAGE
     if isinstance(data.get("error"), dict):
         return Kind.ERROR
     if "code" in data and "message" in data:
@@ -323,6 +361,70 @@ def kind_of(data: Any) -> Kind | None:
         first = choices[0] if choices and isinstance(choices[0], dict) else {}
         return Kind.CHUNK if "delta" in first else Kind.COMPLETION
     return None
+
+
+def surface_of_document(kind: Kind, data: Any, chunks: Iterable[Any] = ()) -> Surface:
+    """Which API a document belongs to, by what it holds. Only what the Messages API alone has
+    counts for it (a `message`, `event:` stream events, Anthropic's error envelope or the 401 body,
+    a request only that API accepts); anything else is read as chat completions."""
+    from .contract import STREAM_EVENTS, GLMErrorBody, error_body_model
+
+    if kind is Kind.MESSAGE:
+        return Surface.ANTHROPIC
+    if kind is Kind.STREAM:
+        typed = any(isinstance(c, dict) and c.get("type") in STREAM_EVENTS and "choices" not in c for c in chunks)
+        return Surface.ANTHROPIC if typed else Surface.OPENAI
+    if kind is Kind.ERROR:
+        model = error_body_model(data)
+        return Surface.ANTHROPIC if model is not GLMErrorBody else Surface.OPENAI
+    if kind is Kind.REQUEST and is_messages_request(data):
+        return Surface.ANTHROPIC
+    return Surface.OPENAI
+
+
+def is_messages_request(data: Any) -> bool:
+    """A request only the Messages API takes: a top-level `system`, `stop_sequences` or
+    `metadata`, tools with an `input_schema`, a `tool_choice` object of its types, thinking with
+    a budget or adaptive, or content blocks only it has."""
+    if not isinstance(data, dict):
+        return False
+    if any(key in data for key in ("system", "stop_sequences", "metadata", "top_k")):
+        return True
+    if any(isinstance(t, dict) and "input_schema" in t for t in data.get("tools") or ()):
+        return True
+    choice, thinking = data.get("tool_choice"), data.get("thinking")
+    if isinstance(choice, dict) and choice.get("type") in ("auto", "any", "tool", "none"):
+        return True
+    if isinstance(thinking, dict) and ("budget_tokens" in thinking or thinking.get("type") == "adaptive"):
+        return True
+    contents = [m.get("content") for m in data.get("messages") or () if isinstance(m, dict)]
+    blocks = {block.get("type") for content in contents if isinstance(content, list)
+              for block in content if isinstance(block, dict)}
+    return bool(blocks & {"tool_use", "tool_result", "thinking", "redacted_thinking", "image", "document"})
+
+
+def documents(recording: Recording) -> list[tuple[type[Any], Any]]:
+    """Each document of a recording with the contract model that holds it, by its surface: the
+    one place that decides which model validates what (`validate`, `learn`)."""
+    from . import contract
+
+    anthropic = recording.surface is Surface.ANTHROPIC
+    kind, data = recording.kind, recording.data
+    if kind is Kind.REQUEST:
+        return [(contract.MessagesRequest if anthropic else contract.ChatCompletionRequest, data)]
+    if kind is Kind.MESSAGE:
+        return [(contract.MessagesAnswer, data)]
+    if kind is Kind.COMPLETION:
+        return [(contract.ChatCompletion, data)]
+    if kind is Kind.CHUNK:
+        return [(contract.ChatCompletionChunk, data)]
+    if kind is Kind.STREAM:
+        if anthropic:
+            return [(contract.STREAM_EVENTS[c["type"]], c) for c in recording.chunks
+                    if isinstance(c, dict) and c.get("type") in contract.STREAM_EVENTS]
+        return [(contract.ChatCompletionChunk, c) for c in recording.chunks if isinstance(c, dict)]
+    body = recording.error_body()
+    return [(contract.error_body_model(body), body)]
 
 
 def exchanges(recordings: list[Recording]) -> Iterator[Exchange]:

@@ -1,13 +1,18 @@
 """Validate recorded traffic against the contract: a request, a JSON answer, an error body, a
 raw SSE stream, or a harness transcript (its request and its answer), each recognised by its
 shape (harness.recordings.kind_of), with every finding reported by path. JSON of no known shape
-is an "unknown kind". A capture wrapper (harness.recordings.capture_exchanges) is read as the
-requests and answers it holds; a file of another surface, or a folder's own notes, is "skipped",
-with the reason.
+is an "unknown kind"; a folder's own notes are "skipped", with the reason.
 
 In strict mode a report also says which undocumented fields it met that real GLM is known to send
 (notices, from the contract's `observed` markers): documented, observed, and unknown are three
 different things, and only the last is drift.
+
+Both surfaces are read (`harness.recordings.documents` decides which contract model holds what):
+a Messages answer, an `event:` stream, GLM's and Anthropic's error envelopes, and a capture
+script's wrapper (harness.recordings.capture_recordings), every exchange in it (findings prefixed
+with the exchange: `round2.response`). What a capture script added to a stream is undone and said
+as a notice. A request the server refused (an error scenario's) is expected to break the
+contract: its findings are notices.
 """
 
 from __future__ import annotations
@@ -22,37 +27,29 @@ from pydantic import ValidationError
 
 from ._files import read_input
 from ._jsonload import JSONTooComplex, loads
-from .contract import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    ErrorBody,
-    ErrorDetail,
-    Finding,
-    Mode,
-    Validated,
-    validate,
-)
+from .contract import ChatCompletion, ChatCompletionRequest, ErrorBody, Finding, Mode, Validated, validate
+from .contract.validation import NOTICE
 from .errors import UsageError
+from .message_stream import event_order, event_schema, is_message_stream, read_message_stream
 from .recordings import (
-    OPENAI,
-    capture_exchanges,
-    capture_stream,
+    Kind,
+    Recording,
+    capture_recordings,
+    documents,
     index_entry,
     is_capture_wrapper,
     is_folder_notes,
     kind_of,
-    surface_of,
+    undo_capture,
 )
 from .sse import decode_all
 from .stream import chunk_schema, invariants, read_stream
+from .surface import Surface
 
 UNKNOWN = "unknown kind"
 SKIPPED = "skipped"
-_MODELS: dict[str, type] = {
-    "request": ChatCompletionRequest, "error body": ErrorBody, "error object (inner)": ErrorDetail,
-    "chunk": ChatCompletionChunk, "completion": ChatCompletion,
-}
+CAPTURE_ARTIFACT = "capture_artifact"
+REJECTED_REQUEST = "rejected_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +58,7 @@ class FileReport:
     kind: str
     findings: list[Finding]
     notices: list[Finding] = field(default_factory=list)
-    reason: str = ""  # why a file was skipped
+    reason: str = ""  # why a file was skipped, or could not be read
 
     @property
     def known(self) -> bool:
@@ -74,7 +71,8 @@ class FileReport:
 
 def validate_paths(paths: Iterable[Path | str], mode: Mode = Mode.LENIENT) -> list[FileReport]:
     """Every file named, and every file in every folder named: none is left out unsaid (a
-    folder's notes and files of another surface are reported as skipped, with the reason)."""
+    folder's notes are reported as skipped, a file that cannot be read as of unknown kind, each
+    with the reason)."""
     reports: list[FileReport] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -94,64 +92,81 @@ def validate_paths(paths: Iterable[Path | str], mode: Mode = Mode.LENIENT) -> li
 def validate_file(path: Path, mode: Mode = Mode.LENIENT) -> FileReport:
     raw = read_input(path)
     meta = index_entry(path, path.parent)
-    raw = capture_stream(raw, meta)
+    raw, artifacts = undo_capture(raw, meta)
+    undone = [Finding("file", CAPTURE_ARTIFACT, a, NOTICE) for a in artifacts]
     if raw.lstrip().startswith((b"data:", b":", b"event:", b"id:")):
-        surface = surface_of(raw, None)
-        if surface != OPENAI:
-            return FileReport(path, SKIPPED, [], reason=f"{surface} stream, not read by this validator")
-        return FileReport(path, "stream", *_stream(raw, mode))
+        findings, notices = _stream(raw, mode)
+        shown = "message stream" if is_message_stream(decode_all(raw)[0]) else "stream"
+        return FileReport(path, shown, findings, undone + notices)
     try:
         data = loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"{path} is neither JSON nor an SSE stream ({error})") from None
     except JSONTooComplex as error:
         raise UsageError(f"{path}: {error}") from None
-    surface = surface_of(raw, data)
-    if surface != OPENAI:
-        return FileReport(path, SKIPPED, [], reason=f"{surface} recording, not read by this validator")
     if _is_transcript(data):
         return FileReport(path, "transcript", _transcript(data, mode))
     if is_capture_wrapper(data):
-        return FileReport(path, "capture", *_capture(path, data, meta, mode))
+        return FileReport(path, f"capture ({data.get('protocol')})", *_capture(path, data, meta, mode))
     kind = kind_of(data)
     if kind is None:
         return FileReport(path, UNKNOWN, [])
-    checked: Validated[Any] = validate(_MODELS[str(kind)], data, mode)
-    return FileReport(path, str(kind), checked.findings, checked.notices)
+    recording = Recording(path, path.name, kind, raw, data)
+    findings, notices = _recording(recording, mode)
+    anthropic = recording.surface is Surface.ANTHROPIC and kind is not Kind.MESSAGE
+    return FileReport(path, f"{kind} (anthropic)" if anthropic else str(kind), findings, notices)
+
+
+def _recording(recording: Recording, mode: Mode) -> tuple[list[Finding], list[Finding]]:
+    """(findings, notices) of one recorded document (a stream: its raw bytes)."""
+    if recording.kind is Kind.STREAM:
+        return _stream(recording.raw, mode)
+    findings: list[Finding] = []
+    notices: list[Finding] = []
+    for model, data in documents(recording):
+        checked: Validated[Any] = validate(model, data, mode)
+        findings += checked.findings
+        notices += checked.notices
+    return findings, notices
+
+
+def _capture(path: Path, data: dict[str, Any], meta: dict[str, Any],
+             mode: Mode) -> tuple[list[Finding], list[Finding]]:
+    """Every exchange of a capture wrapper: its request (as sent, with what was sent beside it)
+    and its answer. A request the server refused was meant to be refused (the point of an error
+    scenario): what it breaks is a notice."""
+    findings: list[Finding] = []
+    notices: list[Finding] = []
+    recordings = capture_recordings(path, path.name, data, meta)
+    refused = {r.part: r.status for r in recordings if r.kind.is_error}
+    for recording in recordings:
+        role = "request" if recording.kind is Kind.REQUEST else "response"
+        found, seen = _recording(recording, mode)
+        seen = [Finding("", CAPTURE_ARTIFACT, a, NOTICE) for a in recording.artifacts] + seen
+        if role == "request" and recording.part in refused:
+            status = refused[recording.part]
+            seen = seen + [replace(f, kind=REJECTED_REQUEST, severity=NOTICE,
+                                   message=f"{f.message} (the server refused this request with HTTP {status})")
+                           for f in found]
+            found = []
+        prefix = f"{recording.part}.{role}" if recording.part else role
+        findings += _prefixed(prefix, found)
+        notices += _prefixed(prefix, seen)
+    return findings, notices
 
 
 def _stream(raw: bytes, mode: Mode) -> tuple[list[Finding], list[Finding]]:
-    """(findings, notices) of a raw SSE body: framing, each chunk's schema, the invariants."""
+    """(findings, notices) of a raw SSE body: framing, each chunk's (event's) schema, the
+    invariants (order and nesting, for a Messages stream)."""
     events, violations = decode_all(raw)
+    framing = [Finding(f"byte {v.offset}", v.kind, v.message) for v in violations]
+    if is_message_stream(events):
+        messages = read_message_stream(events)
+        schema = event_schema(messages, mode)
+        return framing + schema.findings + event_order(messages), schema.notices
     stream = read_stream(events)
     checked = chunk_schema(stream, mode)
-    framing = [Finding(f"byte {v.offset}", v.kind, v.message) for v in violations]
     return framing + checked.findings + invariants(stream), checked.notices
-
-
-# -- capture wrappers: a request and its answer(s) in one file ---------------------------------------
-def _capture(path: Path, data: dict[str, Any], meta: dict[str, Any],
-             mode: Mode) -> tuple[list[Finding], list[Finding]]:
-    """Each answer the wrapper holds, and each request the server accepted (one it refused, the
-    point of an error scenario, is not held to the contract)."""
-    findings: list[Finding] = []
-    notices: list[Finding] = []
-    parts = capture_exchanges(path, "", data, meta)
-    for request, answer in zip(parts[::2], parts[1::2], strict=True):
-        where = answer.label.lstrip("#")
-        prefix = f"{where}." if where else ""
-        model = _MODELS.get(str(answer.kind))
-        if model is None:
-            findings.append(Finding(f"{prefix}response", "kind", f"a {answer.kind} where an answer belongs"))
-            continue
-        checked: Validated[Any] = validate(model, answer.data, mode)
-        findings += _prefixed(f"{prefix}response", checked.findings)
-        notices += _prefixed(f"{prefix}response", checked.notices)
-        if answer.status == 200:
-            asked: Validated[Any] = validate(ChatCompletionRequest, request.data, mode)
-            findings += _prefixed(f"{prefix}request", asked.findings)
-            notices += _prefixed(f"{prefix}request", asked.notices)
-    return findings, notices
 
 
 # -- transcripts: the harness's own recordings (harness.transcript) ---------------------------------

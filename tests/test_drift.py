@@ -18,6 +18,7 @@ import pytest
 from harness.client import GLMClient
 from harness.drift import (
     DEFAULT_KNOWN,
+    VENDORED_MESSAGES_RECORDINGS,
     VENDORED_RECORDINGS,
     Difference,
     KnownDifference,
@@ -37,6 +38,7 @@ from harness.stream import read_stream
 from harness.targets import MOCK_BASE_URL, mock_target
 
 REAL_TRAFFIC = VENDORED_RECORDINGS
+REAL_2026 = VENDORED_MESSAGES_RECORDINGS  # the Messages surface's
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "fixtures" / "transcripts"
 
 HELLO = {"model": "glm-4.6", "messages": [{"role": "user", "content": "Say hello"}]}
@@ -85,8 +87,9 @@ def _only(report_differences: list[Difference], recording: str) -> list[tuple[st
 # -- the ground truth ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def real_report() -> Any:
-    """The real traffic and the transcripts against the twin, compared once for this module."""
-    return drift_report(REAL_TRAFFIC, transcripts_dir=TRANSCRIPTS)
+    """The real traffic (both surfaces) and the transcripts against the twin, compared once for
+    this module."""
+    return drift_report([REAL_TRAFFIC, REAL_2026], transcripts_dir=TRANSCRIPTS)
 
 
 def test_twin_has_not_drifted_from_the_real_traffic(real_report: Any) -> None:
@@ -96,6 +99,7 @@ def test_twin_has_not_drifted_from_the_real_traffic(real_report: Any) -> None:
     recordings = [label for label in report.compared if not label.startswith("transcripts/")]
     assert len(recordings) >= 46, f"expected every recording compared, got {len(recordings)}"
     assert any(label.startswith("errors/") for label in report.compared)
+    assert sum("__anthropic__" in label for label in report.compared) == 153  # every Messages exchange
 
 
 def test_every_known_difference_still_occurs(real_report: Any) -> None:
@@ -421,7 +425,7 @@ def _counts(report: Any) -> tuple[int, int, int]:
 def test_a_renamed_copy_of_the_real_traffic_gives_the_same_counts(tmp_path: Path, real_report: Any) -> None:
     _renamed_copy(REAL_TRAFFIC, tmp_path)
     original = real_report
-    renamed = drift_report(tmp_path, transcripts_dir=TRANSCRIPTS)
+    renamed = drift_report([tmp_path, REAL_2026], transcripts_dir=TRANSCRIPTS)
     assert _counts(renamed) == _counts(original)
     assert sorted(str(e) for e in renamed.unused_known) == sorted(str(e) for e in original.unused_known)
 

@@ -20,11 +20,13 @@ from harness.contract import CATALOGUE, model_card
 from harness.drift import drift_report
 from harness.learn import learn
 from harness.mock import TWIN_KEY, Fault, FaultSpec, GLMTwin, Limits, TwinConfig, WireRequest, twin_router
-from harness.recordings import Kind, capture_stream, scan
+from harness.recordings import Kind, scan, undo_capture
+from harness.surface import Surface
 from harness.targets import CODING_PLAN_BASE_URL, MOCK_CODING_PLAN_BASE_URL, mock_target
 from harness.validate import validate_paths
 
 PAAS = "/api/paas/v4/chat/completions"
+MESSAGES = "/api/anthropic/v1/messages"
 CODING = "/api/coding/paas/v4/chat/completions"
 WEATHER_TOOL = {"type": "function", "function": {
     "name": "get_weather", "description": "Get the current weather in a given location.",
@@ -210,7 +212,9 @@ def _capture_folder(root: Path) -> Path:
     round2 = [*request["messages"], {"role": "assistant", "content": "", "tool_calls": [call]},
               {"role": "tool", "tool_call_id": call["id"], "content": "24C, sunny"}]
     status2, raw2 = _send(twin, {"model": "glm-4.7", "messages": round2, "tools": [WEATHER_TOOL]})
-    assert status == status2 == 200
+    status3, raw3 = _send(twin, {**_body("glm-4.7"), "max_tokens": 64}, MESSAGES)
+    assert status == status2 == status3 == 200
+    message = json.loads(raw3)
     wrappers = {
         "x__openai__tool-use.json": {"protocol": "openai", "streaming": False, "scenario": "tool-use",
                                      "model": "glm-4.7", "request": request,
@@ -239,8 +243,8 @@ def _capture_folder(root: Path) -> Path:
                                             "error": True, "http_code": 429, "reason": "Too Many Requests",
                                             "body": {"error": {"code": "1302", "message": RATE_LIMITED_ZH}}}},
         "x__anthropic__simple.json": {"protocol": "anthropic", "streaming": False, "scenario": "anthropic-simple",
-                                      "model": "glm-4.7", "request": {"model": "glm-4.7", "messages": []},
-                                      "response": {"type": "message", "content": []}},
+                                      "model": "glm-4.7", "request": _body("glm-4.7"), "max_tokens_sent": 64,
+                                      "response": message},
     }
     for name, wrapper in wrappers.items():
         (root / name).write_text(json.dumps(wrapper, ensure_ascii=False, indent=2))
@@ -276,17 +280,23 @@ def test_a_capture_wrapper_is_read_as_its_requests_and_answers(tmp_path: Path) -
     errors = [r for r in scan([tmp_path], []) if r.label == "x__openai__error-model" and r.kind is Kind.REQUEST]
     assert errors[0].data["model"] == "this-model-does-not-exist-999"
     assert [r.kind for r in scan([tmp_path], []) if r.label == "x__openai__streaming.txt"] == [Kind.STREAM]
-    assert notes == ["x__anthropic__simple: Anthropic Messages surface recording; not read here, skipped"]
+    # the Messages surface's wrapper is read too: its answer a Message, its max_tokens put back
+    simple = [r for r in scan([tmp_path], []) if r.label == "x__anthropic__simple"]
+    assert [(r.kind, r.surface) for r in simple] == [(Kind.REQUEST, Surface.ANTHROPIC),
+                                                     (Kind.MESSAGE, Surface.ANTHROPIC)]
+    assert simple[0].data["max_tokens"] == 64
+    assert notes == []
 
 
 def test_the_capture_scripts_stream_text_is_read_as_the_server_sent_it() -> None:
     sent = b'data: {"choices":[]}\n\ndata: [DONE]\n\n'
     text = repr({"_raw": (sent + b"data: [DONE]\n").decode()}).encode()
     appended = {"caveats": ['the script APPENDED "\\ndata: [DONE]\\n"']}
-    assert capture_stream(text, appended) == sent
-    assert capture_stream(sent + b"data: [DONE]\n", appended) == sent
+    assert undo_capture(text, appended)[0] == sent
+    assert undo_capture(sent + b"data: [DONE]\n", appended) == (sent, [
+        "a final data: [DONE] line the capture script appended (INDEX.jsonl says so) was dropped"])
     # Without the INDEX saying so, a second [DONE] is the server's, and stays for the checks to see.
-    assert capture_stream(sent + b"data: [DONE]\n", {}) == sent + b"data: [DONE]\n"
+    assert undo_capture(sent + b"data: [DONE]\n", {}) == (sent + b"data: [DONE]\n", [])
 
 
 def test_validate_reads_the_capture_and_says_what_it_skipped(tmp_path: Path,
@@ -296,12 +306,11 @@ def test_validate_reads_the_capture_and_says_what_it_skipped(tmp_path: Path,
     assert {r.path.name: r.kind for r in reports if not r.skipped}["x__openai__streaming.txt"] == "stream"
     assert all(not r.findings for r in reports), [(r.path.name, r.findings) for r in reports if r.findings]
     skipped = sorted(r.path.name for r in reports if r.skipped)
-    assert skipped == ["INDEX.jsonl", "README.md", "x__anthropic__simple.json"]
+    assert skipped == ["INDEX.jsonl", "README.md"]
     assert cli_main(["validate", "--strict", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert ("7 valid, 0 invalid, 3 skipped: 1 Anthropic Messages surface recording, not read by this validator; "
-            "2 the folder's notes, not traffic (strict mode)") in out
-    assert "x__anthropic__simple.json: skipped (Anthropic Messages surface recording" in out
+    assert "8 valid, 0 invalid, 2 skipped: 2 the folder's notes, not traffic (strict mode)" in out
+    assert "x__anthropic__simple.json: capture (anthropic), ok" in out
     assert "; 0 unknown (none)" in out
 
 
@@ -330,14 +339,16 @@ def test_learn_takes_nothing_from_a_request_the_server_refused(tmp_path: Path) -
 def test_drift_compares_the_capture_as_it_is(tmp_path: Path) -> None:
     report = drift_report(_capture_folder(tmp_path), known=[])
     assert report.differences == [], [str(d) for d in report.differences]
-    assert len(report.compared) == 9  # 1 + 2 rounds + 2 repeats + 3 errors + the stream
-    assert any("x__anthropic__simple" in note and "skipped" in note for note in report.notes)
+    assert len(report.compared) == 10  # 1 + 2 rounds + 2 repeats + 3 errors + the stream + the Message
+    assert not any("skipped" in note for note in report.notes)
 
 
 @pytest.mark.skipif(not SHARED_2026.is_dir(), reason=f"no {SHARED_2026} (the shared 2026 captures)")
 def test_the_shared_2026_captures_validate_and_drift_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["validate", "--strict", str(SHARED_2026)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-2].startswith("245 valid, 0 invalid, ") and out[-1].endswith("; 0 unknown (none)")
+    # every file read, on both surfaces; only the folder's own notes set aside, and said
+    assert out[-2] == "365 valid, 0 invalid, 2 skipped: 2 the folder's notes, not traffic (strict mode)"
+    assert out[-1].endswith("; 0 unknown (none)")
     report = drift_report(SHARED_2026)
     assert report.unknown == [] and all(d.reason for d in report.differences)

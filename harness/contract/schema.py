@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from .._files import write_atomic
 from .error import ErrorBody
+from .messages import AnthropicErrorBody, Message, MessagesRequest
 from .request import ChatCompletionRequest
 from .response import ChatCompletion, ChatCompletionChunk
 
@@ -17,6 +18,9 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "chat-completion": ChatCompletion,
     "chat-completion-chunk": ChatCompletionChunk,
     "error": ErrorBody,
+    "messages-request": MessagesRequest,
+    "message": Message,
+    "messages-error": AnthropicErrorBody,
 }
 
 

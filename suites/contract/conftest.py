@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from harness.contract import ModelCard, card_or_generic
+from harness.surface import Surface
 from harness.targets import Target
 
-from ._requests import ROOMY, SMALL, ask, quiet
+from ._requests import ROOMY, SMALL, ask, quiet, say
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +29,13 @@ def known_card(glm_target: Target) -> ModelCard:
 
 @pytest.fixture
 def cheap(card: ModelCard, glm_target: Target):  # type: ignore[no-untyped-def]
-    """`cheap(text, **params)`: `quiet()` where thinking can be turned off, else a short ask.
+    """`cheap(text, **params)`: `quiet()` where thinking can be turned off, else a short ask; on
+    the Anthropic surface `say()` (GLM thinks there only when asked).
     A server that is not GLM (the openai-compatible profile) gets no GLM-only field: `thinking`
     is GLM's parameter, and a strict OpenAI-compatible server may refuse it."""
     def build(text: str, **params: Any) -> dict[str, Any]:
+        if glm_target.surface is Surface.ANTHROPIC:
+            return say(text, **params)
         if glm_target.profile != "glm":
             return ask(text, **{"max_tokens": SMALL, **params})
         if card.accepts_thinking_disabled():

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ._requests import ask
+from ._requests import ONLY_OPENAI, ask
 
 DOCUMENTED_PARAMETERS: dict[str, dict[str, Any]] = {
     "temperature-min": {"temperature": 0.0},
@@ -27,6 +27,7 @@ def test_plain_completion_conforms(glm_client, glm_check, cheap) -> None:
     glm_check(glm_client.send(cheap("Say hi in Portuguese")))
 
 
+@ONLY_OPENAI
 @pytest.mark.parametrize(("case", "params"), DOCUMENTED_PARAMETERS.items(), ids=DOCUMENTED_PARAMETERS)
 def test_documented_parameter_is_accepted(glm_client, glm_check, glm_target, cheap, case, params) -> None:
     if glm_target.profile != "glm" and case in GLM_ONLY_PARAMETERS:
@@ -35,12 +36,14 @@ def test_documented_parameter_is_accepted(glm_client, glm_check, glm_target, che
     glm_check(glm_client.send(cheap(text, **params)))
 
 
+@ONLY_OPENAI
 def test_completion_echoes_model_and_request_id(glm_client, glm_check, glm_target, cheap) -> None:
     # echo_conformance: the model asked for, and (GLM's own parameter) the request_id sent
     echo = {"request_id": "glm-harness-echo-0001"} if glm_target.profile == "glm" else {}
     glm_check(glm_client.send(cheap("Say hi", **echo)))
 
 
+@ONLY_OPENAI
 def test_usage_counts_the_prompt_and_respects_max_tokens(glm_client, glm_check) -> None:
     # usage_conformance: prompt counted, completion counted and within max_tokens
     exchange = glm_client.send(ask("Count from one to fifty in words.", max_tokens=8))

@@ -17,6 +17,7 @@ from typing import Any
 from check_exchanges import exchange
 
 from harness.client import Exchange
+from harness.recordings import capture_request
 
 REAL_2026 = Path(__file__).resolve().parents[2] / "fixtures" / "real-2026"
 MESSAGES_URL = "https://api.z.ai/api/anthropic/v1/messages"
@@ -41,10 +42,7 @@ def request_of(name: str) -> dict[str, Any]:
     model, scenario = name.split("__")
     streamed = scenario in SIBLING
     wrapper = _wrapper(f"{model}__{SIBLING.get(scenario, scenario)}")
-    request = dict(wrapper["request"])
-    for kept, key in (("max_tokens_sent", "max_tokens"), ("system_sent", "system"), ("tools_sent", "tools")):
-        if wrapper.get(kept) is not None:
-            request[key] = wrapper[kept]
+    request = capture_request(wrapper)
     return {**request, "stream": True} if streamed else request
 
 

@@ -5,7 +5,8 @@ list of equivalent mutants.
     python tools/mutation.py --no-run   # the verdict on the last run's results
 
 mutmut (configured in pyproject.toml, [tool.mutmut]) mutates harness/checks.py, harness/stream.py,
-harness/message_stream.py and harness/sse.py one change at a time and runs tests/checks and tests/test_sse.py against each.
+harness/message_stream.py and harness/sse.py one change at a time and runs tests/checks and
+tests/test_sse.py against each.
 A mutant the tests do not notice ("survived") is either a gap in the tests or equivalent: a
 change no caller can observe. The equivalent ones are listed, each with the reason, in
 tools/mutation-survivors.json, matched by function and changed lines (not by mutmut's numbering,

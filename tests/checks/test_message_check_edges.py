@@ -162,7 +162,8 @@ def test_text_and_its_pieces() -> None:
 
 
 def test_a_thinking_block_with_thinking_on_is_no_finding() -> None:
-    thought = m_answer(TEXT, lambda b: b["content"].insert(0, {"type": "thinking", "thinking": "Hm.", "signature": "s"}),
+    block = {"type": "thinking", "thinking": "Hm.", "signature": "s"}
+    thought = m_answer(TEXT, lambda b: b["content"].insert(0, block),
                        request=lambda r: r.update(thinking={"type": "enabled", "budget_tokens": 1024}))
     assert _lines(thought, "thinking_block_conformance", reasoning=True) == []
 

@@ -466,7 +466,8 @@ def message_error_schema_conformance(o: Observed) -> Iterator[Failure]:
         if o.exchange.status != status:
             yield Failure("status_for_code", "HTTP status", f"{status} for business code {code} ({known.meaning})",
                           str(o.exchange.status))
-    wanted_type = ERROR_TYPE_FOR_STATUS.get(o.exchange.status or 0)
+    answered = o.exchange.status
+    wanted_type = ERROR_TYPE_FOR_STATUS.get(answered) if answered is not None else None
     if "type" in o.body and wanted_type is not None and error.get("type") != wanted_type:
         yield Failure("type_for_status", "$.error.type", f"{wanted_type!r} for HTTP {o.exchange.status}",
                       repr(error.get("type")))
@@ -526,7 +527,8 @@ def message_usage_conformance(o: Observed) -> Iterator[Failure]:
     if inputs == 0:
         yield Failure("input_counted", f"{where}.input_tokens", f"at least 1 in {source} (every request has input)",
                       "0")
-    said = [b.get("type") for b in answer.get("content") or () if isinstance(b, dict)]
+    content = answer.get("content")
+    said = [b.get("type") for b in content if isinstance(b, dict)] if isinstance(content, list) else []
     if outputs == 0 and said:
         yield Failure("output_counted", f"{where}.output_tokens",
                       f"at least 1 (the answer carries {', '.join(map(str, said))} blocks)", "0")
@@ -580,8 +582,8 @@ def tool_use_conformance(o: Observed) -> Iterator[Failure]:
                       f"tool_use blocks for {names}")
     tools = {t.get("name"): t for t in o.exchange.request.get("tools") or () if isinstance(t, dict)}
     seen: set[Any] = set()
-    content = (o.answer() or {}).get("content") or []
-    for i, block in enumerate(content):
+    content = (o.answer() or {}).get("content")
+    for i, block in enumerate(content if isinstance(content, list) else ()):
         if isinstance(block, dict) and block.get("type") == "tool_use":
             yield from _tool_use(f"content[{i}]", i, block, tools, seen, o)
 
@@ -599,7 +601,7 @@ def _tool_use(where: str, i: int, block: dict[str, Any], tools: dict[Any, Any], 
         yield Failure("name", f"{where}.name", f"one of {sorted(map(str, tools))}", repr(name))
         return
     if o.exchange.streamed:
-        joined = o.message_assembly.tool_inputs.get(i, "")
+        joined = o.message_assembly.tool_inputs[i]  # every tool_use block of the assembly has one
         try:
             tool_input = json.loads(joined)
         except json.JSONDecodeError as error:
@@ -611,7 +613,7 @@ def _tool_use(where: str, i: int, block: dict[str, Any], tools: dict[Any, Any], 
     if not isinstance(tool_input, dict):
         yield Failure("input_json", f"{where}.input", "a JSON object", repr(tool_input)[:120])
         return
-    schema = as_dict(tools[name].get("input_schema")) or {"type": "object"}
+    schema = as_dict(tools[name].get("input_schema"))  # the input is an object by now
     for problem in jsonschema.Draft202012Validator(schema).iter_errors(tool_input):
         path = "".join(f"[{p!r}]" for p in problem.absolute_path)
         yield Failure("input_schema", f"{where}.input{path}", f"input matching the {name} input_schema",

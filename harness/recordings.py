@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ._files import read_input
+from ._jsonload import JSONTooComplex, loads
 from .errors import UsageError
 from .surface import Surface
 
@@ -176,9 +177,12 @@ def read_all(path: Path, base: Path, notes: list[str]) -> list[Recording]:
     if raw.lstrip().startswith(_SSE_START):
         return [Recording(path, label, Kind.STREAM, raw, meta=meta, chunks=sse_chunks(raw), artifacts=artifacts)]
     try:
-        data = json.loads(raw)
+        data = loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         notes.append(f"{label}: neither JSON nor an SSE stream; skipped")
+        return []
+    except JSONTooComplex as error:
+        notes.append(f"{label}: {error}; skipped")
         return []
     if is_capture_wrapper(data):
         return capture_recordings(path, label, data, meta)

@@ -87,3 +87,9 @@ def test_every_file_of_a_folder_is_said_none_silently(tmp_path: Path) -> None:
     assert "neither JSON nor an SSE stream" in reports["notes.txt"].reason
     notes: list[str] = []
     assert len(scan([tmp_path], notes)) == 2 and notes == ["notes.txt: neither JSON nor an SSE stream; skipped"]
+
+
+def test_json_nested_too_deep_is_a_note_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    notes: list[str] = []
+    assert scan([tmp_path], notes) == [] and notes == ["deep: JSON nested too deep; skipped"]

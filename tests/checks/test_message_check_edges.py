@@ -124,6 +124,8 @@ def test_tool_use_ids_and_inputs_in_their_other_branches() -> None:
     assert _lines(m_stream(ONLY_TOOL_STREAM, _event(-4, lambda d: d["delta"].update(partial_json="[1]"))),
                   "tool_use_conformance") == [
         "[tool_use_conformance] content[0].input: expected a JSON object; got [1]"]
+    listed = m_answer(TOOL, lambda b: b["content"][1].update(input=[1]))
+    assert [v.rule for v in run_checks(listed, Expect(), names=["tool_use_conformance"])] == ["input_json"]
 
 
 def test_an_input_schema_problem_deep_down_names_its_path() -> None:

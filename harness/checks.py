@@ -436,7 +436,7 @@ def thinking_conformance(o: Observed) -> Iterator[Failure]:
 # GLM's status for a business code where this surface differs from chat completions (529 overload:
 # shared/anthropic-api.md), and the error type Anthropic's envelope gives each status.
 MESSAGES_STATUS_FOR_CODE = {"1305": 529}
-ERROR_TYPE_FOR_STATUS = {
+ERROR_TYPE_FOR_STATUS: dict[int | None, str] = {
     400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
     403: "permission_error", 404: "not_found_error", 413: "request_too_large",
     429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error",
@@ -460,14 +460,13 @@ def message_error_schema_conformance(o: Observed) -> Iterator[Failure]:
         return
     error = as_dict(o.body.get("error"))
     code = error.get("code")
-    known = business_error(code) if isinstance(code, str) else None
+    known = business_error(str(code))  # "None" for a body without one: no such code
     if known is not None:
         status = MESSAGES_STATUS_FOR_CODE.get(known.code, known.http_status)
         if o.exchange.status != status:
             yield Failure("status_for_code", "HTTP status", f"{status} for business code {code} ({known.meaning})",
                           str(o.exchange.status))
-    answered = o.exchange.status
-    wanted_type = ERROR_TYPE_FOR_STATUS.get(answered) if answered is not None else None
+    wanted_type = ERROR_TYPE_FOR_STATUS.get(o.exchange.status)
     if "type" in o.body and wanted_type is not None and error.get("type") != wanted_type:
         yield Failure("type_for_status", "$.error.type", f"{wanted_type!r} for HTTP {o.exchange.status}",
                       repr(error.get("type")))
@@ -477,7 +476,7 @@ def message_event_schema(o: Observed) -> Iterator[Failure]:
     """One failure per distinct problem, however many events repeat it."""
     seen: dict[tuple[str, str, str], list[str]] = {}
     for f in event_schema(o.message_stream, o.expect.mode).findings:
-        event, _, path = f.path.partition("]")
+        event, path = f.path.split("]", 1)  # every path starts with its event: event[3].delta
         seen.setdefault((path, f.kind, f.message), []).append(event + "]")
     for (path, kind, message), events in seen.items():
         where = events[0] + path + (f" (and {len(events) - 1} more events)" if len(events) > 1 else "")

@@ -65,6 +65,11 @@ def test_a_schema_path_with_an_index_keeps_it() -> None:
     stream = m_stream(TEXT_STREAM, _event(0, lambda d: d["message"].update(content=[{"type": "bogus"}])))
     assert [line.split(": expected")[0] for line in _lines(stream, "message_event_schema")] == [
         "[message_event_schema] event[0].message.content[0]"]
+    two = m_stream(TEXT_STREAM, _event(0, lambda d: d["message"].update(
+        content=[{"type": "text", "text": 5}, {"type": "text", "text": 5}])))
+    assert [line.split(": expected")[0] for line in _lines(two, "message_event_schema")] == [
+        "[message_event_schema] event[0].message.content[0].text",
+        "[message_event_schema] event[0].message.content[1].text"]
 
 
 def test_usage_messages_in_their_other_branches() -> None:
@@ -124,6 +129,8 @@ def test_tool_use_ids_and_inputs_in_their_other_branches() -> None:
     assert _lines(m_stream(ONLY_TOOL_STREAM, _event(-4, lambda d: d["delta"].update(partial_json="[1]"))),
                   "tool_use_conformance") == [
         "[tool_use_conformance] content[0].input: expected a JSON object; got [1]"]
+    listed = m_answer(TOOL, lambda b: b["content"][1].update(input=[1]))
+    assert [v.rule for v in run_checks(listed, Expect(), names=["tool_use_conformance"])] == ["input_json"]
 
 
 def test_an_input_schema_problem_deep_down_names_its_path() -> None:

@@ -73,7 +73,7 @@ def _read_request(conn: socket.socket) -> bool:
 
 def _gzip_bomb(conn: socket.socket) -> None:
     bomb = gzip_bomb()
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nConnection: close\r\n"
                  b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb)
 
 

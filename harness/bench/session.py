@@ -23,7 +23,7 @@ from ..targets import Target
 from .clients import ShardedClient
 from .efficiency import Efficiency, load_prices, run_efficiency
 from .gate import DEFAULT_MAX_ERROR_RATE, gate_failures
-from .progress import BenchProgress
+from .progress import BenchProgress, LineProgress
 from .report import (
     BenchReport,
     SampleLog,
@@ -64,6 +64,7 @@ class BenchConfig:
     task_repeats: int = 1
     seed: int = 0
     progress: bool = True
+    progress_lines: bool = False  # no bar (stderr is not a terminal): a line every few seconds
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     workers: int = 1  # latency levels split over this many workers (capped by concurrency)
     ray_address: str | None = None
@@ -107,7 +108,8 @@ async def run_session(target: Target, config: BenchConfig, out: Path,
     meta = run_meta(target, config.options())
     log = SampleLog(sample_log_path(out), header={"meta": meta.model_dump(mode="json"),
                                                   "task_set": config.task_set.ids if config.task_set else None})
-    progress = BenchProgress() if config.progress else None
+    progress: BenchProgress | LineProgress | None = (
+        BenchProgress() if config.progress else LineProgress() if config.progress_lines else None)
     efficiency: Efficiency | None = None
     interrupted = False
     runner: LoadRunner | None = None

@@ -17,7 +17,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 BASE_PATH = "/api/paas/v4"
@@ -167,10 +167,8 @@ def main() -> None:
     args = parser.parse_args()
     with serving(args.mode, args.port) as url:
         print(url, flush=True)
-        try:
+        with suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -171,10 +171,10 @@ class BenchHTTPClient:
         response = _Response(request)
         while True:
             conn.done = loop.create_future()  # before parsing: a read landing meanwhile wakes it
+            if conn.too_large:  # before parsing: joining the reads would double what is held
+                raise body_too_large(conn.max_bytes)
             if response.parse(conn, exchange):
                 break
-            if conn.too_large:
-                raise body_too_large(conn.max_bytes)
             if not conn.open:
                 raise OSError(str(conn.lost or "the server closed the connection before the "
                                                  "response ended"))
@@ -278,7 +278,8 @@ class _Response:
     def parse(self, conn: _Connection, exchange: Exchange) -> bool:
         """True once the whole response is in."""
         if self.seen < len(conn.reads):
-            self.wire += b"".join(data for _, data in conn.reads[self.seen:])
+            for _, data in conn.reads[self.seen:]:
+                self.wire += data
             self.seen = len(conn.reads)
         if self.head_end is None and not self._head(exchange):
             return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -193,6 +194,9 @@ def _cancel_on_sigterm() -> list[int]:
         return seen
 
     def cancel() -> None:
+        if not seen:  # said at once: writing the report can take a second or two more
+            print("glm-harness bench: terminated; writing the report of what was measured",
+                  file=sys.stderr, flush=True)
         seen.append(signal.SIGTERM)
         task.cancel()
 

@@ -303,3 +303,16 @@ def test_the_samples_say_which_bound(servers: dict[str, str], tmp_path: Path) ->
     samples = [json.loads(line) for line in (tmp_path / "bench.samples.jsonl").read_text().splitlines()[1:]]
     errors = {s["error"]["message"] for s in samples if s.get("error")}
     assert errors == {"ResponseTooLarge: the body passed 67,108,864 bytes (decompressed); reading stopped there"}
+
+
+@pytest.mark.parametrize("n", [20_001, 25_000, 77_777, 123_457, 1_000_000])
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.95, 0.99])
+def test_the_median_interval_needs_no_scipy_and_matches_it(n: int, q: float) -> None:
+    """The report of a big level (and so the exit after a SIGTERM) no longer imports scipy.stats
+    (1-2 s): the binomial quantile is computed with numpy, as scipy computes it."""
+    from scipy import stats
+
+    from harness.bench.stats import binom_ppf
+
+    for prob in (0.001, 0.025, 0.975, 0.999):
+        assert binom_ppf(prob, n, q) == int(stats.binom.ppf(prob, n, q))

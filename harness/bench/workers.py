@@ -254,7 +254,7 @@ class LocalPool:
             command.put(None)
         # An idle worker exits at once; one still busy with a share (the run was interrupted)
         # is terminated rather than waited on: SIGTERM and Ctrl-C end a run within a second.
-        deadline = time.monotonic() + 0.5
+        deadline = time.monotonic() + 0.2
         for process in self._processes:
             process.join(timeout=max(deadline - time.monotonic(), 0.1))
             if process.is_alive():

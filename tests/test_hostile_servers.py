@@ -5,7 +5,7 @@ The servers (tests/hostile_servers.py) are raw sockets on 127.0.0.1: a gzip bomb
 inflates to 1 GiB), an SSE line that never ends, a stream that never ends, a stream that
 trickles a byte a second, 100 Continue forever, silence, and 1xx answers before a real stream.
 The suites, `bench` and `record` run as subprocesses, their peak RSS taken by a wrapper from
-`getrusage(RUSAGE_SELF)` at exit; every run is bounded by a generous hang guard, never timed.
+/proc/self/status (VmHWM) at exit; every run is bounded by a generous hang guard, never timed.
 """
 
 from __future__ import annotations
@@ -47,14 +47,18 @@ PEAK_MB = 300  # the whole process, interpreter and harness included (1-6 GB bef
 KEY = "hostile-id.hostile-secret-0123456789"
 SCHEMAS = "suites/contract/test_schemas.py::test_plain_completion_conforms"
 STREAMING = "suites/contract/test_streaming.py::test_stream_conforms"
-# Runs a module as `python -m` would, then writes the process's own peak RSS (KiB) to a file.
-PEAK = ("import atexit, os, resource, runpy, sys\n"
-        "atexit.register(lambda: open(os.environ['GLM_PEAK_FILE'], 'w').write("
-        "str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+# Runs a module as `python -m` would, then writes the process's own peak RSS (KiB) to a file: VmHWM,
+# the high-water mark of this process's memory. Not getrusage's ru_maxrss: Linux carries that over
+# exec from the parent, so a child of a big pytest worker would report the worker's size.
+PEAK = ("import atexit, os, re, runpy, sys\n"
+        "def peak():\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    open(os.environ['GLM_PEAK_FILE'], 'w').write(re.search(r'VmHWM:\\s+(\\d+) kB', status)[1])\n"
+        "atexit.register(peak)\n"
         "sys.argv = sys.argv[1:]\n"
         "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n")
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="resource.getrusage, signals")
+pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux: /proc, signals")
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 
 from ._settings import Settings
+from .contract_report import KIND, SCHEMA_VERSION
 from .scrub import Scrubber
-
-OUTCOME_SCHEMA_VERSION = "1.0"
 
 
 def check_report_path(path: str) -> None:
@@ -95,8 +94,8 @@ class OutcomeRecorder:
 
         settings = self.settings
         document = {
-            "schema_version": OUTCOME_SCHEMA_VERSION,
-            "kind": "contract",
+            "schema_version": SCHEMA_VERSION,
+            "kind": KIND,
             "target": settings.target,
             "base_url": without_userinfo(settings.base_url)[0] if settings.base_url else None,
             "model": settings.model or DEFAULT_MODEL,

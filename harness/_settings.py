@@ -21,6 +21,11 @@ SURFACES = ("openai", "anthropic")  # harness.surface.Surface (not imported: thi
 # Against a hung server a test waits this long per read, not pytest's forever or httpx's 120 s;
 # long enough for a thinking model's first byte on the suites' small requests.
 DEFAULT_READ_TIMEOUT_S = 30.0
+# The bounds on one answer (harness.limits, not imported: this module loads nothing); a test pins
+# these to that module's constants.
+DEFAULT_DEADLINE_S = 300.0
+DEFAULT_MAX_BODY_BYTES = 64 << 20
+DEFAULT_MAX_EVENT_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class Option:
     name: str  # "base_url": --glm-base-url, GLM_HARNESS_BASE_URL, glm_base_url
     help: str
     metavar: str | None = None
-    kind: Literal["text", "flag", "seconds", "list"] = "text"
+    kind: Literal["text", "flag", "seconds", "list", "bytes"] = "text"
     choices: tuple[str, ...] | None = None
 
     @property
@@ -72,6 +77,14 @@ OPTIONS = (
     Option("read_timeout", f"seconds to wait for the next byte of an answer before the request "
                            f"counts as stalled (default {DEFAULT_READ_TIMEOUT_S:g})",
            metavar="S", kind="seconds"),
+    Option("deadline", f"seconds the whole answer may take, from the request to its last byte, "
+                       f"however steadily bytes trickle in (default {DEFAULT_DEADLINE_S:g})",
+           metavar="S", kind="seconds"),
+    Option("max_body_bytes", f"bytes an answer's body may hold once decompressed; a gzip bomb stops "
+                             f"there (default {DEFAULT_MAX_BODY_BYTES >> 20}M; K, M, G suffixes)",
+           metavar="N", kind="bytes"),
+    Option("max_event_bytes", f"bytes one SSE line, or one event's data, may hold (default "
+                              f"{DEFAULT_MAX_EVENT_BYTES >> 20}M; K, M, G suffixes)", metavar="N", kind="bytes"),
     Option("twin_fault", "arm the twin with a fault for every request (e.g. missing_done, "
                          "stall:0:5): shows what the suites catch; repeatable", metavar="FAULT",
            kind="list"),
@@ -97,6 +110,9 @@ class Settings:
     strict_schema: bool = False
     report: str | None = None
     read_timeout: float = DEFAULT_READ_TIMEOUT_S
+    deadline: float = DEFAULT_DEADLINE_S
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     twin_fault: tuple[str, ...] = ()
     twin_profile: str | None = None  # None: the twin's default, today's API
     record: str | None = None
@@ -172,10 +188,26 @@ def _seconds(option: Option, raw: Any, origin: str) -> float:
     return value
 
 
+_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _bytes(option: Option, raw: Any, origin: str) -> int:
+    text = str(raw).strip().upper().removesuffix("IB").removesuffix("B")
+    unit = text[-1:] if text[-1:] in _SUFFIXES else ""
+    try:
+        value = int(text.removesuffix(unit)) * _SUFFIXES[unit]
+    except ValueError:
+        value = -1
+    if value < 1024:
+        raise pytest.UsageError(f"{origin}: expected a number of bytes >= 1024 (K, M, G suffixes allowed), "
+                                f"got {raw!r}")
+    return value
+
+
 def _list(option: Option, raw: Any, origin: str) -> tuple[str, ...]:
     return tuple(str(item).strip() for item in raw if str(item).strip())
 
 
 _PARSERS: dict[str, Callable[[Option, Any, str], Any]] = {
-    "text": _text, "flag": _flag, "seconds": _seconds, "list": _list,
+    "text": _text, "flag": _flag, "seconds": _seconds, "list": _list, "bytes": _bytes,
 }

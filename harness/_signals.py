@@ -35,3 +35,17 @@ def exit_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+@contextmanager
+def interrupt_as_keyboard_interrupt() -> Iterator[None]:
+    """While inside, Ctrl-C raises KeyboardInterrupt (Python's default), whatever handler the
+    console script set while the modules loaded (harness._entry); main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -175,10 +175,20 @@ Check = Callable[[Observed], Iterable[Failure]]
 
 # -- transport and HTTP ---------------------------------------------------------------------------
 def transport_completed(o: Observed) -> Iterator[Failure]:
+    """A complete answer, within the bounds of harness.limits (named by the error's name)."""
     error = o.exchange.transport_error
     if error is None:
         return
-    if error.kind == "timeout":
+    if error.name == "DeadlineExceeded":
+        yield Failure("within_deadline", "connection", "the whole answer within the total deadline "
+                      "(--glm-deadline)", str(error))
+    elif error.name == "ResponseTooLarge":
+        yield Failure("body_within_limit", "body", "a body within the size limit, decompressed "
+                      "(--glm-max-body-bytes)", str(error))
+    elif error.name == "EventTooLarge":
+        yield Failure("event_within_limit", "stream", "SSE lines and events within the size limit "
+                      "(--glm-max-event-bytes)", str(error))
+    elif error.kind == "timeout":
         yield Failure("answered_in_time", "connection", "an answer within the read timeout",
                       f"no answer within the timeout ({error}); the server may be slow or stalled")
     else:

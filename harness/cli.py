@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from ._argtypes import output_dir
 from ._extras import COMMAND_EXTRAS, missing, require_for_command
-from ._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, exit_on_sigterm
+from ._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, exit_on_sigterm, interrupt_as_keyboard_interrupt
 from .errors import HarnessError
 from .scrub import scrubbed_stdio
 
@@ -162,7 +162,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with interrupt_as_keyboard_interrupt():
+            return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # while the command's modules load, before _run's own guard
+        print("glm-harness: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+
+
+def _main(argv: list[str]) -> int:
     try:
         require_for_command(argv)
     except HarnessError as error:

@@ -25,7 +25,17 @@ import httpx
 from ._files import write_atomic
 from .contract import ChatCompletion, ErrorBody, Mode, Validated, validate
 from .contract.request import ChatCompletionRequest
-from .errors import TransportError, TransportKind
+from .errors import ResponseLimitError, TransportError, TransportKind
+from .limits import (
+    ACCEPT_ENCODING,
+    Deadline,
+    ResponseLimits,
+    aiter_bounded,
+    bound_time,
+    deadline_exceeded,
+    in_force,
+    iter_bounded,
+)
 from .profiles import with_usage_asked
 from .sse import ServerSentEvent, SSEDecoder, SSEViolation
 from .surface import Surface, surface_of_path
@@ -174,9 +184,10 @@ def _json_or_text(raw: bytes) -> Any:
 class _Recorder:
     """Feeds arriving bytes to the SSE decoder and stamps them; shared by both clients."""
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Exchange, limits: ResponseLimits) -> None:
         self.exchange = exchange
-        self.decoder = SSEDecoder() if exchange.streamed else None
+        self.limits = limits
+        self.decoder = SSEDecoder(limits.max_event_bytes) if exchange.streamed else None
 
     def start(self, response: httpx.Response) -> None:
         self.exchange.status = response.status_code
@@ -191,8 +202,24 @@ class _Recorder:
         self.exchange.events.extend(timed)
         return timed
 
-    def fail(self, error: httpx.HTTPError, timeout: httpx.Timeout) -> None:
-        self.exchange.transport_error = transport_error(error, timeout)
+    def fail(self, error: httpx.HTTPError | ResponseLimitError, timeout: httpx.Timeout,
+             deadline: Deadline | None) -> None:
+        if isinstance(error, ResponseLimitError):
+            self.exchange.transport_error = error
+        elif isinstance(error, httpx.TimeoutException) and deadline is not None and deadline.left() < 0.05:
+            # the read waited only the time left before the deadline: the deadline, not the
+            # read timeout, ended it
+            received = sum(len(data) for _, data in self.exchange.chunks)
+            self.exchange.transport_error = deadline_exceeded(deadline.seconds, received)
+        else:
+            self.exchange.transport_error = transport_error(error, timeout)
+
+    def headers(self) -> dict[str, str]:
+        """The request's headers: the target's, and only the encodings read with bounded output."""
+        return {**self.exchange.target.headers(), "Accept-Encoding": ACCEPT_ENCODING}
+
+    def deadline(self) -> Deadline | None:
+        return Deadline(self.limits.deadline_s) if self.limits.deadline_s is not None else None
 
     def finish(self) -> list[TimedEvent]:
         self.exchange.ended_at = time.perf_counter()
@@ -289,10 +316,12 @@ class GLMClient:
     """Synchronous client: `send()` returns a finished `Exchange`; `iter_events()` streams."""
 
     def __init__(self, target: Target, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-                 http: httpx.Client | None = None, on_exchange: OnExchange | None = None) -> None:
+                 http: httpx.Client | None = None, on_exchange: OnExchange | None = None,
+                 limits: ResponseLimits | None = None) -> None:
         self.target = target
         self.on_exchange = on_exchange  # called with each finished exchange (recording)
-        self._http = http or httpx.Client(timeout=timeout, verify=tls_context())
+        self.limits = limits or ResponseLimits()
+        self._http = bound_time(http or httpx.Client(timeout=timeout, verify=tls_context()))
 
     def send(self, body: Body, path: str | None = None) -> Exchange:
         exchange = _exchange(self.target, body, path)
@@ -307,13 +336,13 @@ class GLMClient:
         yield exchange
 
     def _drive(self, exchange: Exchange) -> Iterator[TimedEvent]:
-        recorder = _Recorder(exchange)
+        recorder = _Recorder(exchange, self.limits)
         exchange.sent_at = time.perf_counter()
         trace = _ConnectionTrace(exchange)
         yield from self._attempt(self._http, exchange, recorder, trace)
         if trace.stale(exchange):
             _retry(exchange)
-            with httpx.Client(timeout=self._http.timeout, verify=tls_context()) as fresh:
+            with bound_time(httpx.Client(timeout=self._http.timeout, verify=tls_context())) as fresh:
                 yield from self._attempt(fresh, exchange, recorder, _ConnectionTrace(exchange))
         yield from recorder.finish()
         if self.on_exchange is not None:
@@ -322,14 +351,20 @@ class GLMClient:
     def _attempt(self, http: httpx.Client, exchange: Exchange, recorder: _Recorder,
                  trace: _ConnectionTrace) -> Iterator[TimedEvent]:
         timeout = request_timeout(http.timeout, exchange.request)
+        deadline = recorder.deadline()
+        request = http.build_request("POST", exchange.url, content=exchange.payload, timeout=timeout,
+                                     headers=recorder.headers(), extensions={"trace": trace})
         try:
-            with http.stream("POST", exchange.url, content=exchange.payload, timeout=timeout,
-                             headers=self.target.headers(), extensions={"trace": trace}) as response:
+            with in_force(deadline):
+                response = http.send(request, stream=True)
+            try:
                 recorder.start(response)
-                for data in response.iter_bytes():
+                for data in iter_bounded(response, self.limits, deadline):
                     yield from recorder.take(data)
-        except httpx.HTTPError as error:
-            recorder.fail(error, timeout)
+            finally:
+                response.close()
+        except (httpx.HTTPError, ResponseLimitError) as error:
+            recorder.fail(error, timeout, deadline)
 
     def close(self) -> None:
         self._http.close()
@@ -346,12 +381,12 @@ class AsyncGLMClient:
 
     def __init__(self, target: Target, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
                  http: httpx.AsyncClient | None = None, max_connections: int = 1024,
-                 on_exchange: OnExchange | None = None) -> None:
+                 on_exchange: OnExchange | None = None, limits: ResponseLimits | None = None) -> None:
         self.target = target
         self.on_exchange = on_exchange
-        limits = httpx.Limits(max_connections=max_connections,
-                              max_keepalive_connections=max_connections)
-        self._http = http or httpx.AsyncClient(timeout=timeout, limits=limits, verify=tls_context())
+        self.limits = limits or ResponseLimits()
+        pool = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = bound_time(http or httpx.AsyncClient(timeout=timeout, limits=pool, verify=tls_context()))
 
     async def send(self, body: Body, path: str | None = None) -> Exchange:
         exchange = _exchange(self.target, body, path)
@@ -366,14 +401,14 @@ class AsyncGLMClient:
         yield exchange
 
     async def _drive(self, exchange: Exchange) -> AsyncIterator[TimedEvent]:
-        recorder = _Recorder(exchange)
+        recorder = _Recorder(exchange, self.limits)
         exchange.sent_at = time.perf_counter()
         trace = _ConnectionTrace(exchange)
         async for timed in self._attempt(self._http, exchange, recorder, trace):
             yield timed
         if trace.stale(exchange):
             _retry(exchange)
-            async with httpx.AsyncClient(timeout=self._http.timeout, verify=tls_context()) as fresh:
+            async with bound_time(httpx.AsyncClient(timeout=self._http.timeout, verify=tls_context())) as fresh:
                 async for timed in self._attempt(fresh, exchange, recorder, _ConnectionTrace(exchange)):
                     yield timed
         for timed in recorder.finish():
@@ -384,16 +419,21 @@ class AsyncGLMClient:
     async def _attempt(self, http: httpx.AsyncClient, exchange: Exchange, recorder: _Recorder,
                        trace: _ConnectionTrace) -> AsyncIterator[TimedEvent]:
         timeout = request_timeout(http.timeout, exchange.request)
+        deadline = recorder.deadline()
+        request = http.build_request("POST", exchange.url, content=exchange.payload, timeout=timeout,
+                                     headers=recorder.headers(), extensions={"trace": trace.atrace})
         try:
-            async with http.stream("POST", exchange.url, content=exchange.payload, timeout=timeout,
-                                   headers=self.target.headers(),
-                                   extensions={"trace": trace.atrace}) as response:
+            with in_force(deadline):
+                response = await http.send(request, stream=True)
+            try:
                 recorder.start(response)
-                async for data in response.aiter_bytes():
+                async for data in aiter_bounded(response, self.limits, deadline):
                     for timed in recorder.take(data):
                         yield timed
-        except httpx.HTTPError as error:
-            recorder.fail(error, timeout)
+            finally:
+                await response.aclose()
+        except (httpx.HTTPError, ResponseLimitError) as error:
+            recorder.fail(error, timeout, deadline)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-TransportKind = Literal["timeout", "connect", "protocol", "network"]
+TransportKind = Literal["timeout", "connect", "protocol", "network", "limit"]
 
 
 class HarnessError(Exception):
@@ -44,6 +44,12 @@ class TransportError(HarnessError):
         self.kind: TransportKind = kind
         self.name = name
         self.message = message
+
+
+class ResponseLimitError(TransportError):
+    """The answer passed a bound the harness keeps against a hostile server (harness.limits):
+    its size, an SSE line or event's size, or its total time. Raised by the bounded readers and
+    kept on the exchange like any other `TransportError`; `name` says which bound."""
 
 
 class MissingExtraError(UsageError, ImportError):

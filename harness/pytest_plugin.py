@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .checks import Violation
     from .client import AsyncGLMClient, Exchange, GLMClient
     from .contract import Mode
+    from .limits import ResponseLimits
     from .mock import GLMTwin
     from .profiles import Profile
     from .targets import Target
@@ -347,9 +348,11 @@ def _glm_answering(pytestconfig: pytest.Config, glm_target: Target,
     if _glm_silence is not None and _glm_silence.hung:
         from ._silence import HUNG_AFTER
 
+        settings = pytestconfig.stash[settings_key]
         pytest.fail(f"{glm_target.base_url} has not answered {HUNG_AFTER} requests in a row within "
-                    f"{pytestconfig.stash[settings_key].read_timeout:g} s (--glm-read-timeout); "
-                    "taken as hung, not waited on again", pytrace=False)
+                    f"{settings.read_timeout:g} s (--glm-read-timeout); taken as hung, not waited on "
+                    f"again (an answer still trickling in after {settings.deadline:g} s counts too: "
+                    "--glm-deadline)", pytrace=False)
     return _glm_silence
 
 
@@ -372,7 +375,7 @@ def glm_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, glm_
                _glm_routed: GLMTwin | None, _glm_answering: Silence | None) -> Iterator[GLMClient]:
     from .client import GLMClient
 
-    with GLMClient(glm_target, timeout=_timeout(pytestconfig)) as client:
+    with GLMClient(glm_target, timeout=_timeout(pytestconfig), limits=_limits(pytestconfig)) as client:
         yield _prepared(client, request, _glm_answering)
 
 
@@ -387,7 +390,7 @@ def glm_client_with_key(request: pytest.FixtureRequest, pytestconfig: pytest.Con
 
     def make(key: str | None) -> GLMClient:
         target = dataclasses.replace(glm_target, api_key=Secret(key) if key else None)
-        opened.append(GLMClient(target, timeout=_timeout(pytestconfig)))
+        opened.append(GLMClient(target, timeout=_timeout(pytestconfig), limits=_limits(pytestconfig)))
         return _prepared(opened[-1], request, _glm_answering)
 
     yield make
@@ -401,7 +404,7 @@ def glm_async_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config
     """A fresh async client per test: httpx's async pool belongs to one event loop."""
     from .client import AsyncGLMClient
 
-    client = AsyncGLMClient(glm_target, timeout=_timeout(pytestconfig))
+    client = AsyncGLMClient(glm_target, timeout=_timeout(pytestconfig), limits=_limits(pytestconfig))
     if _glm_answering is not None:
         _glm_answering.watch(client)
     return client
@@ -412,6 +415,14 @@ def _timeout(config: pytest.Config) -> httpx.Timeout:
 
     read = config.stash[settings_key].read_timeout
     return httpx.Timeout(30.0, read=read)
+
+
+def _limits(config: pytest.Config) -> ResponseLimits:
+    from .limits import ResponseLimits
+
+    settings = config.stash[settings_key]
+    return ResponseLimits(max_body_bytes=settings.max_body_bytes, max_event_bytes=settings.max_event_bytes,
+                          deadline_s=settings.deadline)
 
 
 @pytest.fixture(scope="session")

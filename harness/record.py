@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,24 @@ SCENARIOS: dict[str, list[tuple[str, dict[str, Any]]]] = {
 
 
 # -- the recorder (record command and pytest --record) --------------------------------------------
+# An answer cut off at a size bound (harness.limits) is saved with its first bytes only: the rest is
+# what the bound refused to hold, and a transcript of it (escaped, scrubbed) would cost many times more.
+TRANSCRIPT_KEEP_BYTES = 1 << 20
+
+
+def kept_for_transcript(exchange: Exchange) -> Exchange:
+    error = exchange.transport_error
+    if error is None or error.name not in ("ResponseTooLarge", "EventTooLarge"):
+        return exchange
+    chunks, size = [], 0
+    for at, data in exchange.chunks:
+        if size >= TRANSCRIPT_KEEP_BYTES:
+            break
+        chunks.append((at, data[:TRANSCRIPT_KEEP_BYTES - size]))
+        size += len(chunks[-1][1])
+    return dataclasses.replace(exchange, chunks=chunks)
+
+
 def record_sends(client: GLMClient, out: str | Path, scenario: str | None = None,
                  sensitive: str | frozenset[str] | None = None) -> GLMClient:
     """Make `client` save each finished exchange as a transcript in `out`, scrubbed of the
@@ -83,7 +102,7 @@ def record_sends(client: GLMClient, out: str | Path, scenario: str | None = None
     scrubber = Scrubber.for_target(client.target, parse_fields(sensitive))
 
     def keep(exchange: Exchange) -> None:
-        save(from_exchange(exchange, scrubber, scenario), out)
+        save(from_exchange(kept_for_transcript(exchange), scrubber, scenario), out)
 
     client.on_exchange = keep
     return client
@@ -173,7 +192,7 @@ def run_record(args: argparse.Namespace) -> int:
                 if args.request_id:
                     request["request_id"] = f"{args.request_id}-{name}"
                 exchange = client.send(request)
-                path = save(from_exchange(exchange, scrubber, name), args.out)
+                path = save(from_exchange(kept_for_transcript(exchange), scrubber, name), args.out)
                 outcome = (f"HTTP {exchange.status}" if exchange.status is not None
                            else f"no response: {scrubber.scrub_text(str(exchange.transport_error or '?'))}")
                 if exchange.transport_error and exchange.status is not None:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Final
 
-from harness.errors import SSEError
+from harness.errors import ResponseLimitError, SSEError
 
 __all__ = [
     "DONE_SENTINEL",
@@ -133,9 +133,17 @@ class SSEDecoder:
     Public state: ``violations`` and ``comments`` (comment lines without their colon and one
     leading space; the spec ignores them, but keep-alive pings are worth seeing when diagnosing a
     stall), ``last_event_id``, ``reconnection_time`` (the last valid ``retry``) and ``done``.
+
+    ``max_event_bytes`` bounds what a hostile server can make it hold: a line that never ends
+    (in bytes) and an event whose data never ends (in characters). Past it, ``feed`` drops what
+    it held and raises ``ResponseLimitError`` (EventTooLarge); the reader stops reading there.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int | None = None) -> None:
+        self.max_event_bytes = max_event_bytes
+        self._pending_size = 0
+        self._data_size = 0  # characters of data in `_data[:_data_counted]`
+        self._data_counted = 0
         self.violations: list[SSEViolation] = []
         self.comments: list[str] = []
         self._last_event_id = ""
@@ -193,6 +201,9 @@ class SSEDecoder:
             cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
         if not cut:
             self._pending.append(data)
+            self._pending_size += len(data)
+            if self.max_event_bytes is not None and self._pending_size > self.max_event_bytes:
+                self._overflow("line", "bytes")
             return []
         if self._pending:
             self._pending.append(data[:cut])
@@ -200,11 +211,34 @@ class SSEDecoder:
             self._pending.clear()
         else:
             block = data[:cut]
+        self._pending_size = 0
         if cut < len(data):
             self._pending.append(data[cut:])
+            self._pending_size = len(data) - cut
         else:
             self._skip_lf = data[-1] == 0x0D
-        return self._decode_block(block)
+        events = self._decode_block(block)
+        if self._data and self.max_event_bytes is not None:
+            self._check_event_size()
+        return events
+
+    def _check_event_size(self) -> None:
+        """An event still open after a block: count its new data (each line once, so a server
+        that never ends an event costs linear time) against the bound."""
+        data = self._data
+        self._data_size += sum(len(line) for line in data[self._data_counted:])
+        self._data_counted = len(data)
+        if self.max_event_bytes is not None and self._data_size > self.max_event_bytes:
+            self._overflow("event's data", "characters")
+
+    def _overflow(self, what: str, unit: str) -> None:
+        """Drop everything held, so that `close()` has nothing to flush, and stop the reader."""
+        self._pending.clear()
+        self._data.clear()
+        self._head = b""
+        self._closed = True
+        raise ResponseLimitError("limit", "EventTooLarge",
+                                 f"an SSE {what} passed {self.max_event_bytes:,} {unit}; reading stopped there")
 
     def close(self) -> list[ServerSentEvent]:
         """End of stream: flush a partial line and a half-built event, reporting both."""
@@ -367,8 +401,12 @@ class SSEDecoder:
             index is not None,
         )
         data.clear()
+        self._data_size = self._data_counted = 0
         self._event_type = ""
         self._retry = None
+        if self.max_event_bytes is not None and len(text) > self.max_event_bytes:
+            self._data_size = len(text)
+            self._overflow("event's data", "characters")
         if self._done:
             message = f"event after {DONE_SENTINEL}: {_clip(text)}"
             self._report(DATA_AFTER_DONE, message, self._offset(index))

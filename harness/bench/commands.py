@@ -126,7 +126,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add("--seed", type=int, default=0, help="seed for Poisson arrivals, back-off jitter, bootstrap")
     add("--out", type=output_file(".json"), default=None, metavar="PATH",
         help="report path (.json); default reports/bench-<model>-<target>-<UTC time>.json")
-    add("--no-progress", action="store_true", help="no progress bar")
+    add("--no-progress", action="store_true",
+        help="no progress bar (on a terminal), no progress lines every few seconds (otherwise)")
     add("--workers", type=at_least(int, 1), default=None, metavar="N",
         help="split each latency level over N worker processes, each with its own event loop "
              "(default: the usable cores, capped by concurrency; 1 with the in-process twin)")
@@ -179,6 +180,7 @@ def bench_config(args: argparse.Namespace) -> BenchConfig:
         task_set=task_set, task_thinking=thinking, task_concurrency=args.task_concurrency,
         task_repeats=args.task_repeats, seed=args.seed,
         progress=not args.no_progress and sys.stderr.isatty(),
+        progress_lines=not args.no_progress and not sys.stderr.isatty(),
         max_error_rate=args.max_error_rate,
     )
 
@@ -305,7 +307,10 @@ def run_bench(args: argparse.Namespace) -> int:
             completion = "unknown (no usage)" if s.completion_tokens is None else s.completion_tokens
             print(f"  tasks thinking {'on' if s.thinking else 'off'}: {s.solved}/{s.tasks} solved, "
                   f"{completion} completion tokens")
-    if report.stopped:
+    if report.stopped and report.stopped.status is None:  # the hung-target rule (runner.HUNG_AFTER)
+        print(f"{BENCH_PROG}: stopped: {report.stopped.message}; {report.stopped.meaning}, not "
+              "waited on again", file=sys.stderr)
+    elif report.stopped:
         stop = report.stopped
         print(f"{BENCH_PROG}: stopped: HTTP {stop.status} code {stop.code} ({stop.meaning}): "
               f"{stop.message}. Further requests would fail the same way; fix the account or "
@@ -333,6 +338,33 @@ def _check_levels(config: BenchConfig) -> None:
         raise UsageError(f"--concurrency {max(too_many)} is more than --requests "
                          f"{config.requests}: a level never has more requests in flight than "
                          "it sends; raise --requests or lower --concurrency")
+    _check_open_files(max(config.concurrency))
+
+
+# Files a run needs besides its connections: the interpreter, the logs, the pool's pipes.
+SPARE_FILES = 256
+
+
+def _check_open_files(concurrency: int) -> None:
+    """A level of N requests in flight holds N connections open: refuse one this process cannot
+    open (it would fail request after request with "too many open files"), after raising the
+    soft limit as far as the hard one allows."""
+    try:
+        import resource
+    except ImportError:  # not POSIX: no such limit to check
+        return
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = concurrency + SPARE_FILES
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raise UsageError(f"--concurrency {concurrency} cannot start: this process may open {soft} "
+                         f"files (ulimit -n), enough for {max(soft - SPARE_FILES, 0)} requests in "
+                         "flight; raise ulimit -n or lower --concurrency")
 
 
 def _workers(args: argparse.Namespace, config: BenchConfig,

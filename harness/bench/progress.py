@@ -2,13 +2,18 @@
 
 Auto-refresh is off: rich's refresh thread would compete with the event loop for the GIL in the
 middle of a measurement. The bar is redrawn from `advance()` at most `max_hz` times a second, and
-the p50 over a bounded window of recent TTFTs keeps each redraw cheap.
+the p50 over a bounded window of recent TTFTs keeps each redraw cheap. `LineProgress` is the
+same for a log: plain lines, one every few seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 from rich.console import Console
@@ -76,3 +81,51 @@ class BenchProgress:
         if self._started:
             self._progress.stop()
             self._started = False
+
+
+class LineProgress:
+    """Progress for a log, not a terminal (CI, a pipe): one line per level started and ended,
+    and one every `every_s` seconds while a level runs, even when nothing has finished (a
+    silent server must not look like a hung harness)."""
+
+    def __init__(self, every_s: float = 5.0, write: Callable[[str], None] | None = None) -> None:
+        self.every_s = every_s
+        self._write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._name, self._total, self._done, self._errors = "", 0, 0, 0
+        self._started = 0.0
+        self._ticker: asyncio.Task[None] | None = None
+
+    def start_level(self, name: str, total: int) -> None:
+        self._name, self._total, self._done, self._errors = name, total, 0, 0
+        self._started = time.perf_counter()
+        self._write(f"{name}: started, {total} requests")
+        with contextlib.suppress(RuntimeError):  # no running loop: lines at start and end only
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    def advance(self, sample: Sample) -> None:
+        if sample.phase == "warmup":
+            return
+        self._done += 1
+        self._errors += 0 if sample.ok else 1
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            self._write(self._line("running"))
+
+    def _line(self, state: str) -> str:
+        return (f"{self._name}: {state}, {self._done}/{self._total} done, {self._errors} errors, "
+                f"{time.perf_counter() - self._started:.0f} s")
+
+    def end_level(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        if self._name:  # a level interrupted in its warm-up never started
+            self._write(self._line("ended"))
+            self._name = ""
+
+    def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None

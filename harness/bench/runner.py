@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._silence import HUNG_AFTER
 from ..checks import Expect, check_exchange
 from ..client import AsyncGLMClient, Exchange, TimedEvent
 from ..contract import business_error, is_retryable
@@ -211,6 +212,7 @@ class LoadRunner:
         self._index = 0
         self._checking = 0  # exchanges of this level kept for the contract checks
         self._jitter = random.Random(seed)
+        self._timeouts_in_a_row = 0
 
     def next_index(self) -> int:
         """The next sample number; samples measured elsewhere (workers) are numbered here too."""
@@ -254,7 +256,8 @@ class LoadRunner:
                                             succeeded=sum(s.ok for s in run.samples))
             if self.progress is not None:
                 self.progress.end_level()
-            _check_answers(run.outcomes)
+            # interrupted, the run ends now: the checks (tens of ms an answer) are not waited for
+            _check_answers(run.outcomes, check=not run.interrupted)
         return run
 
     async def _closed_loop(self, spec: LevelSpec, jobs: Sequence[Job], phase: Phase,
@@ -431,6 +434,13 @@ class LoadRunner:
 
     def _check_stop(self, sample: Sample) -> None:
         error = sample.error
+        # the suites' hung-target rule: a target that let requests time out this many times in
+        # a row is not waited on again (each would cost a whole --timeout)
+        self._timeouts_in_a_row = self._timeouts_in_a_row + 1 if error and error.kind == "timeout" else 0
+        if self._timeouts_in_a_row >= HUNG_AFTER and self.stopped is None:
+            self.stopped = StopInfo(None, None, f"{self.client.target.base_url} has not answered "
+                                    f"{HUNG_AFTER} requests in a row within {self.timeout_s:g} s "
+                                    "(--timeout)", "taken as hung")
         if error is None or error.kind != "http" or self.stopped is not None:
             return
         if error.code in STOP_CODES or (error.code is None and sample.status == 401):
@@ -519,11 +529,11 @@ def stamps_of(exchange: Exchange) -> Stamps:
     return str(exchange.request.get("request_id")), [e.at for e in exchange.data_events()]
 
 
-def _check_answers(outcomes: Sequence[Outcome]) -> None:
+def _check_answers(outcomes: Sequence[Outcome], check: bool = True) -> None:
     """The suites' checks on every kept 200 answer, run once the level's clock has stopped."""
     for outcome in outcomes:
         exchange = outcome.exchange
-        if exchange is not None and exchange.status == 200 and exchange.transport_error is None:
+        if check and exchange is not None and exchange.status == 200 and exchange.transport_error is None:
             found = check_exchange(exchange, Expect(), profile=exchange.target.profile).violations
             outcome.sample.violations = sorted({f"{v.check}.{v.rule}" for v in found})
             outcome.checked = True

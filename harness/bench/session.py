@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,7 @@ from ..targets import Target
 from .clients import ShardedClient
 from .efficiency import Efficiency, load_prices, run_efficiency
 from .gate import DEFAULT_MAX_ERROR_RATE, gate_failures
-from .progress import BenchProgress
+from .progress import BenchProgress, LineProgress
 from .report import (
     BenchReport,
     SampleLog,
@@ -66,6 +67,7 @@ class BenchConfig:
     task_repeats: int = 1
     seed: int = 0
     progress: bool = True
+    progress_lines: bool = False  # no bar (stderr is not a terminal): a line every few seconds
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     workers: int = 1  # latency levels split over this many workers (capped by concurrency)
     ray_address: str | None = None
@@ -114,7 +116,8 @@ async def run_session(target: Target, config: BenchConfig, out: Path,
     meta = run_meta(target, config.options())
     log = SampleLog(sample_log_path(out), header={"meta": meta.model_dump(mode="json"),
                                                   "task_set": config.task_set.ids if config.task_set else None})
-    progress = BenchProgress() if config.progress else None
+    progress: BenchProgress | LineProgress | None = (
+        BenchProgress() if config.progress else LineProgress() if config.progress_lines else None)
     efficiency: Efficiency | None = None
     interrupted = False
     runner: LoadRunner | None = None
@@ -202,6 +205,9 @@ def _cancel_on_sigterm() -> list[int]:
         return seen
 
     def cancel() -> None:
+        if not seen:  # said at once: writing the report can take a second or two more
+            print("glm-harness bench: terminated; writing the report of what was measured",
+                  file=sys.stderr, flush=True)
         seen.append(signal.SIGTERM)
         task.cancel()
 

@@ -15,6 +15,11 @@ before it decodes the last answer. The `TimedEvent`s and `Exchange`s are the one
 
 For the bench only, on plain HTTP/1.1 (TLS included): no proxies, no HTTP/2, no redirects. The
 contract suites keep httpx.
+
+Against a hostile server it keeps the bounds of harness.limits: a response's bytes stop at
+`max_body_bytes` (decompressed too: a gzip or deflate body is undone by `BoundedBody` when it is
+decoded), an SSE line or event at `max_event_bytes`; its total time is the runner's `--timeout`.
+Interim 1xx answers before the real one are skipped.
 """
 
 from __future__ import annotations
@@ -29,21 +34,26 @@ import h11
 import httpx
 
 from ..client import Exchange, TimedEvent, _exchange, tls_context
-from ..errors import TransportError
+from ..errors import ResponseLimitError, TransportError
+from ..limits import BoundedBody, ResponseLimits, body_too_large
 from ..sse import SSEDecoder
 from ..targets import Target
 
 # Candidate ends of a response: a chunked body's last chunk, or any blank line (a trailer's end,
 # a body of known length is counted instead). A candidate is confirmed by h11.
 _MAYBE_END = b"\r\n\r\n"
+# h11's own bound on a response head; a head still open past it is not HTTP
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; collects (stamp, bytes) reads for the request in flight."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int) -> None:
         self.transport: asyncio.Transport | None = None
         self.reads: list[tuple[float, bytes]] = []
+        self.max_bytes = max_bytes
+        self.size = 0  # bytes of the response in flight so far
         self.tail = b""
         self.done: asyncio.Future[None] | None = None
         self.lost: Exception | None = None
@@ -59,9 +69,17 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.reads.append((time.perf_counter(), data))
+        self.size += len(data)
         self.tail = (self.tail + data)[-4:] if len(data) < 4 else data[-4:]
+        if self.size > self.max_bytes and self.transport is not None:
+            self.transport.pause_reading()  # not a byte more: the request wakes and gives up
+            self.every_read = True
         if (self.tail == _MAYBE_END or self.every_read) and self.done is not None and not self.done.done():
             self.done.set_result(None)
+
+    @property
+    def too_large(self) -> bool:
+        return self.size > self.max_bytes
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
@@ -74,8 +92,9 @@ class BenchHTTPClient:
     """`iter_events` like `AsyncGLMClient`'s, over a small pool of raw keep-alive connections."""
 
     def __init__(self, target: Target, *, connect_timeout_s: float = 10.0,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, limits: ResponseLimits | None = None) -> None:
         self.target = target
+        self.limits = limits or ResponseLimits()
         self._url = httpx.URL(target.chat_url)
         self._connect_timeout_s = connect_timeout_s
         self._tls = (tls or tls_context()) if self._url.scheme == "https" else None
@@ -92,7 +111,7 @@ class BenchHTTPClient:
 
     async def answer(self, body: dict[str, Any]) -> Answer:
         """The response, read whole (or failed); its body is decoded by `Answer.exchange()`."""
-        answer = Answer(_exchange(self.target, body, None))
+        answer = Answer(_exchange(self.target, body, None), self.limits)
         answer.head.sent_at = time.perf_counter()
         if await self._attempt(answer, reuse=True):
             # as AsyncGLMClient does: sent once more on a fresh connection, counted apart
@@ -120,6 +139,9 @@ class BenchHTTPClient:
             finished = True
             conn.answered += 1
             return False
+        except ResponseLimitError as failure:
+            exchange.transport_error = failure
+            return False
         except (OSError, h11.ProtocolError, TimeoutError) as failure:
             exchange.transport_error = _transport_error(failure)
             return (conn is not None and conn.answered > 0 and not conn.reads
@@ -142,13 +164,15 @@ class BenchHTTPClient:
     async def _response(self, conn: _Connection, request: _Request,
                         exchange: Exchange) -> tuple[_Response, list[tuple[float, bytes]]]:
         assert conn.transport is not None
-        conn.reads, conn.tail, conn.every_read = [], b"", True  # every read until the head is in
+        conn.reads, conn.tail, conn.every_read, conn.size = [], b"", True, 0  # every read until the head
         loop = asyncio.get_running_loop()
         conn.transport.write(request.wire)
         exchange.written_at = time.perf_counter()
         response = _Response(request)
         while True:
             conn.done = loop.create_future()  # before parsing: a read landing meanwhile wakes it
+            if conn.too_large:  # before parsing: joining the reads would double what is held
+                raise body_too_large(conn.max_bytes)
             if response.parse(conn, exchange):
                 break
             if not conn.open:
@@ -174,7 +198,8 @@ class BenchHTTPClient:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self._connect_timeout_s):
             port = self._url.port or (443 if self._tls else 80)
-            _, conn = await loop.create_connection(_Connection, self._url.host, port, ssl=self._tls)
+            _, conn = await loop.create_connection(lambda: _Connection(self.limits.max_body_bytes),
+                                                   self._url.host, port, ssl=self._tls)
         self._all.add(conn)
         return conn
 
@@ -200,8 +225,9 @@ class Answer:
     headers, times, transport error. The body is held as the reads that brought it until
     `exchange()` decodes it (once) into that same `Exchange`."""
 
-    def __init__(self, head: Exchange) -> None:
+    def __init__(self, head: Exchange, limits: ResponseLimits | None = None) -> None:
         self.head = head
+        self.limits = limits or ResponseLimits()
         self.body: tuple[_Response, list[tuple[float, bytes]]] | None = None
 
     def exchange(self) -> Exchange:
@@ -209,7 +235,7 @@ class Answer:
         if self.body is not None:
             response, reads = self.body
             self.body = None
-            response.record(reads, self.head)
+            response.record(reads, self.head, self.limits)
         return self.head
 
 
@@ -238,9 +264,12 @@ class _Response:
 
     def __init__(self, request: _Request) -> None:
         self.request = request
-        self.wire = b""
+        self.wire = bytearray()  # grown in place: joined anew at every read, it was quadratic
         self.seen = 0  # reads joined into `wire`
+        self.head_start = 0  # past the interim 1xx answers skipped so far
         self.head_end: int | None = None
+        self.next_chunk = 0  # where the chunk-size line not yet walked starts
+        self.partial = False  # the last span is a chunk not yet complete
         self.chunked: bool | None = None
         self.length: int | None = None
         self.close = False
@@ -249,7 +278,8 @@ class _Response:
     def parse(self, conn: _Connection, exchange: Exchange) -> bool:
         """True once the whole response is in."""
         if self.seen < len(conn.reads):
-            self.wire += b"".join(data for _, data in conn.reads[self.seen:])
+            for _, data in conn.reads[self.seen:]:
+                self.wire += data
             self.seen = len(conn.reads)
         if self.head_end is None and not self._head(exchange):
             return False
@@ -264,19 +294,23 @@ class _Response:
         return not conn.open  # delimited by the connection's close
 
     def _head(self, exchange: Exchange) -> bool:
-        end = self.wire.find(b"\r\n\r\n")
-        if end < 0:
-            return False
-        h11_conn = self.request.sent()
-        h11_conn.receive_data(self.wire[:end + 4])
-        event = h11_conn.next_event()
-        while isinstance(event, h11.InformationalResponse):  # a 100 Continue: its head is skipped
+        while True:
+            end = self.wire.find(b"\r\n\r\n", self.head_start)
+            if end < 0:
+                if len(self.wire) - self.head_start > MAX_HEAD_BYTES:
+                    raise h11.RemoteProtocolError(f"a response head over {MAX_HEAD_BYTES:,} bytes")
+                return False
+            h11_conn = self.request.sent()
+            h11_conn.receive_data(bytes(self.wire[self.head_start:end + 4]))
             event = h11_conn.next_event()
+            if not isinstance(event, h11.InformationalResponse):
+                break
+            self.head_start = end + 4  # 100 Continue, 103 Early Hints: skipped, the answer follows
         if not isinstance(event, h11.Response):
             raise h11.RemoteProtocolError("no response head")
         exchange.status = event.status_code
         exchange.headers = {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}
-        self.head_end = end + 4
+        self.head_end = self.next_chunk = end + 4
         encoding = exchange.headers.get("transfer-encoding", "").lower()
         self.chunked = encoding.endswith("chunked")
         length = exchange.headers.get("content-length")
@@ -286,10 +320,13 @@ class _Response:
         return True
 
     def _dechunk(self) -> bool:
-        """Walk the chunks from the start (cheap: one find per chunk); True at the last one."""
-        wire, pos = self.wire, self.head_end or 0
-        self.spans = []
+        """Walk the chunks not walked yet (one find per chunk); True at the last one."""
+        wire, pos = self.wire, self.next_chunk
+        if self.partial:
+            self.spans.pop()
+            self.partial = False
         while True:
+            self.next_chunk = pos
             line_end = wire.find(b"\r\n", pos)
             if line_end < 0:
                 return False
@@ -303,13 +340,28 @@ class _Response:
             start = line_end + 2
             if len(wire) < start + size + 2:
                 self.spans.append((start, min(start + size, len(wire))))
+                self.partial = True
                 return False
             self.spans.append((start, start + size))
             pos = start + size + 2
 
-    def record(self, reads: list[tuple[float, bytes]], exchange: Exchange) -> None:
-        """Body bytes by the read that brought them; SSE events stamped with those reads."""
-        decoder = SSEDecoder() if exchange.streamed else None
+    def record(self, reads: list[tuple[float, bytes]], exchange: Exchange, limits: ResponseLimits) -> None:
+        """Body bytes by the read that brought them (decompressed, within the limits); SSE events
+        stamped with those reads. A limit passed ends the body there, as the transport error."""
+        body = BoundedBody(exchange.headers.get("content-encoding", ""), limits.max_body_bytes)
+        decoder = SSEDecoder(limits.max_event_bytes) if exchange.streamed else None
+        try:
+            self._record(reads, exchange, body, decoder)
+        except ResponseLimitError as failure:
+            exchange.transport_error = failure
+            return
+        if decoder is not None:
+            exchange.events.extend(TimedEvent(exchange.ended_at or time.perf_counter(), e)
+                                   for e in decoder.close())
+            exchange.sse_violations = list(decoder.violations)
+
+    def _record(self, reads: list[tuple[float, bytes]], exchange: Exchange, body: BoundedBody,
+                decoder: SSEDecoder | None) -> None:
         spans = iter(self.spans)
         span = next(spans, None)
         wire_end = 0
@@ -325,14 +377,12 @@ class _Response:
                 span = next(spans, None)
             if not pieces:
                 continue
-            piece = b"".join(pieces)
+            piece = body.feed(b"".join(pieces))
+            if not piece:
+                continue
             exchange.chunks.append((at, piece))
             if decoder is not None:
                 exchange.events.extend(TimedEvent(at, e) for e in decoder.feed(piece))
-        if decoder is not None:
-            exchange.events.extend(TimedEvent(exchange.ended_at or time.perf_counter(), e)
-                                   for e in decoder.close())
-            exchange.sse_violations = list(decoder.violations)
 
 
 def _connect_error(failure: Exception) -> TransportError:

@@ -252,7 +252,9 @@ class LocalPool:
     def close(self) -> None:
         for command in self._commands:
             command.put(None)
-        deadline = time.monotonic() + 5
+        # An idle worker exits at once; one still busy with a share (the run was interrupted)
+        # is terminated rather than waited on: SIGTERM and Ctrl-C end a run within a second.
+        deadline = time.monotonic() + 0.2
         for process in self._processes:
             process.join(timeout=max(deadline - time.monotonic(), 0.1))
             if process.is_alive():

@@ -1,7 +1,7 @@
 """Read and vet the reports a comparison is given; anything wrong is one line of `UsageError`.
 
 Two kinds are read: benchmark reports (`glm-harness.bench`, harness.bench.report) and contract
-outcome reports (`contract`, harness._outcomes). Refused, each with its own message: a missing
+outcome reports (`contract`, harness.contract_report). Refused, each with its own message: a missing
 or unreadable file, a file that is not JSON or not one of those kinds, a report of another
 schema version than this harness writes, one that fails its schema, a bench report set against
 a contract report, and two bench reports that ran different task sets. A report that lies is
@@ -22,11 +22,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .._files import read_input
 from .._jsonload import JSONTooComplex, loads
-from .._outcomes import OUTCOME_SCHEMA_VERSION as CONTRACT_SCHEMA_VERSION
 from ..bench.report import COMPARABLE_SCHEMA_VERSIONS, REPORT_KIND, BenchReport
+from ..contract_report import KIND as CONTRACT_KIND
+from ..contract_report import SCHEMA_VERSION as CONTRACT_SCHEMA_VERSION
 from ..errors import UsageError
-
-CONTRACT_KIND = "contract"
 
 Kind = Literal["bench", "contract"]
 

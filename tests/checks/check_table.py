@@ -19,8 +19,9 @@ from message_exchanges import request_of as m_request_of
 from harness.checks import Expect
 from harness.client import Exchange
 from harness.contract import Mode
-from harness.errors import TransportError
-from harness.sse import VIOLATION_KINDS
+from harness.errors import ResponseLimitError, TransportError
+from harness.limits import DEFAULT_DEADLINE_S, DEFAULT_MAX_BODY_BYTES, body_too_large, deadline_exceeded
+from harness.sse import VIOLATION_KINDS, SSEDecoder
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,15 @@ def _tool_args_in_pieces(chunks: list[Any]) -> None:
     chunks[-2:-1] = [first, second]
 
 
+def _line_too_long() -> ResponseLimitError:
+    """What the decoder raises at a line that does not end within its bound (1 KiB here)."""
+    try:
+        SSEDecoder(max_event_bytes=1024).feed(b'data: {"choices": "' + b"x" * 1024)
+    except ResponseLimitError as error:
+        return error
+    raise AssertionError("the decoder took a line past its bound")
+
+
 TIMEOUT = TransportError("timeout", "ReadTimeout", "timed out")
 RESET = TransportError("protocol", "RemoteProtocolError",
                        "peer closed connection without sending complete message body")
@@ -112,6 +122,20 @@ CASES: list[Case] = [
          lambda: stream("simple_streaming", lambda c: c[:5], done=False, error=RESET),
          "[transport_completed] connection: expected the response to arrive in full; got RemoteProtocolError: "
          "peer closed connection without sending complete message body"),
+    Case("transport_completed", "within_deadline", "a stream trickling in past the total deadline",
+         lambda: stream("simple_streaming", lambda c: c[:5], done=False,
+                        error=deadline_exceeded(DEFAULT_DEADLINE_S, 1234)),
+         "[transport_completed] connection: expected the whole answer within the total deadline (--glm-deadline); "
+         "got DeadlineExceeded: the answer was not complete 300 s after the request was sent (1,234 body bytes had "
+         "come); reading stopped there"),
+    Case("transport_completed", "body_within_limit", "a gzip bomb: a body that inflates past the size limit",
+         lambda: exchange(request_of("simple"), b"\0" * 1024, error=body_too_large(DEFAULT_MAX_BODY_BYTES)),
+         "[transport_completed] body: expected a body within the size limit, decompressed (--glm-max-body-bytes); "
+         "got ResponseTooLarge: the body passed 67,108,864 bytes (decompressed); reading stopped there"),
+    Case("transport_completed", "event_within_limit", "an SSE line that never ends",
+         lambda: stream("simple_streaming", lambda c: c[:5], done=False, error=_line_too_long()),
+         "[transport_completed] stream: expected SSE lines and events within the size limit "
+         "(--glm-max-event-bytes); got EventTooLarge: an SSE line passed 1,024 bytes; reading stopped there"),
     Case("status_code_conformance", "status", "a 200 answer where a 400 was due",
          lambda: answer("simple"), "[status_code_conformance] HTTP status: expected 400; got 200 {\"choices\":"
          "[{\"finish_reason\":\"stop\",\"index\":0,\"message\":{\"content\":\"\\nOi!\\n\\nThat's the most common and "
@@ -335,6 +359,9 @@ _NOT_A_VALUE = "n/a: not about a value"
 ABSENCE: dict[str, str] = {
     "transport_completed.answered_in_time": _NOT_A_VALUE,
     "transport_completed.arrived": _NOT_A_VALUE,
+    "transport_completed.within_deadline": _NOT_A_VALUE,
+    "transport_completed.body_within_limit": _NOT_A_VALUE,
+    "transport_completed.event_within_limit": _NOT_A_VALUE,
     "status_code_conformance.status": "no status (no answer): transport_completed's finding",
     "content_type_conformance.media_type": "no Content-Type header: a violation (got '')",
     "non_empty_body.body": "no body: a violation",

@@ -20,6 +20,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "plot": ("bench", "plots"),
     "summary": ("bench",),
     "serve": ("serve",),
+    "proxy": ("serve",),
 }
 # Options that need more than their command does, checked before the command starts its work.
 OPTION_EXTRAS: dict[tuple[str, str], str] = {("compare", "--plots"): "plots"}

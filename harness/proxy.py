@@ -28,10 +28,12 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import multiprocessing
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ from ._conformance import Conformance, answer_of
 from ._outcomes import write_atomically
 from .checks import CheckRun, Expect, Observed, check_exchange
 from .client import Exchange, TimedEvent, tls_context, transport_error
+from .errors import TransportError, TransportKind
 from .scrub import Scrubber, register
 from .sse import SSEDecoder
 from .targets import Secret, Target
@@ -100,7 +103,7 @@ class Passed:
     chunks: list[tuple[float, bytes]] = field(default_factory=list)
     kept: int = 0
     over_cap: bool = False
-    error: httpx.HTTPError | None = None
+    error: tuple[TransportKind, str, str] | None = None  # a TransportError's fields: plain, picklable
     interrupted: bool = False
     ended_at: float | None = None
 
@@ -138,7 +141,7 @@ def to_exchange(passed: Passed, upstream: str) -> Exchange:
                         status=passed.status, headers=dict(passed.response_headers),
                         chunks=list(passed.chunks), ended_at=passed.ended_at)
     if passed.error is not None:
-        exchange.transport_error = transport_error(passed.error, UPSTREAM_TIMEOUT)
+        exchange.transport_error = TransportError(*passed.error)
     if "text/event-stream" in exchange.content_type:
         decoder = SSEDecoder()
         for at, data in exchange.chunks:
@@ -229,81 +232,109 @@ def _ms(at: float | None, since: float) -> float | None:
     return None if at is None else round((at - since) * 1000, 3)
 
 
-class ProxyReport:
-    """Every exchange the proxy saw, judged; rewritten to `out` after each one (atomically)."""
+def judge(passed: Passed, upstream: str, record: Path | None = None) -> Judged:
+    """One exchange's report row and its part of the conformance tally. Runs in the judging
+    process (`Proxy`), away from the forwarding loop; never raises: a broken exchange is a row."""
+    try:
+        return _judge(passed, upstream, record)
+    except Exception as error:  # a check that crashed must not lose the rest of the run
+        log.exception("glm-harness proxy: could not judge %s", passed.path)
+        return ({"path": passed.path, "status": passed.status, "checked": False,
+                 "why_unchecked": f"judging failed: {type(error).__name__}", "violations": [],
+                 "usage": None, "cost_usd": None, "timings": {}}, None)
 
-    def __init__(self, upstream: str, out: Path | None = None, record: Path | None = None) -> None:
+
+Judged = tuple[dict[str, Any], dict[str, list[str]] | None]
+
+
+def _judge(passed: Passed, upstream: str, record: Path | None) -> Judged:
+    key = passed.credential()
+    if key:
+        register(key)  # every later output of this process is scrubbed of it
+    exchange = to_exchange(passed, upstream)
+    surface = surface_of(passed.path)
+    name = surface.name if surface else None
+    model = str(exchange.request.get("model") or "")
+    entry: dict[str, Any] = {
+        "method": passed.method, "path": passed.path, "surface": name, "model": model or None,
+        "stream": "text/event-stream" in exchange.content_type, "status": passed.status,
+    }
+    checker = CHECKERS.get(name or "")
+    why = (None if checker is not None and passed.method == "POST" and not passed.over_cap
+           and not passed.interrupted else _why_unchecked(passed, name))
+    violations: list[dict[str, str]] = []
+    answer = None
+    if why is None and checker is not None:
+        run = checker(exchange)
+        violations = [v.to_json() for v in run.violations]
+        answer = answer_of(run)
+    usage = usage_of(name or "", exchange) if not passed.over_cap else None
+    chunk_ms = [_ms(at, passed.sent_at) for at, _ in passed.chunks]
+    entry.update({
+        "checked": why is None, "why_unchecked": why, "violations": violations,
+        "usage": usage, "cost_usd": _cost(model, usage),
+        "timings": {"ttft_ms": chunk_ms[0] if chunk_ms else None,
+                    "total_ms": _ms(passed.ended_at, passed.sent_at),
+                    "chunks": len(chunk_ms), "chunk_ms": chunk_ms},
+        "transport_error": str(exchange.transport_error) if exchange.transport_error else None,
+    })
+    if record is not None and why is None:
+        from .transcript import from_exchange, save
+
+        entry["transcript"] = save(from_exchange(exchange, scenario=f"proxy-{name}"), record).name
+    return entry, answer
+
+
+def _why_unchecked(passed: Passed, surface: str | None) -> str:
+    if passed.interrupted:
+        return "the proxy stopped before the answer ended"
+    if passed.over_cap:
+        return f"answer over {MAX_KEPT_BYTES} bytes: forwarded, not kept"
+    if surface is None or passed.method != "POST":
+        return "not a chat endpoint"
+    return f"no named checks for the {surface} surface in this build"
+
+
+class ProxyReport:
+    """Every exchange the proxy saw, judged, in the order they were judged. `--out` is rewritten
+    atomically as rows come (at most every `WRITE_EVERY_S`, and at the end); each row is
+    serialised and scrubbed once, so a long session does not make each rewrite slower."""
+
+    WRITE_EVERY_S = 0.2
+
+    def __init__(self, upstream: str, out: Path | None = None) -> None:
         self.upstream = upstream
         self.out = out
-        self.record = record
         self.started = dt.datetime.now(dt.UTC)
         self.exchanges: list[dict[str, Any]] = []
         self.conformance = Conformance("glm")
+        self._rows: list[str] = []
         self._lock = threading.RLock()
+        self._written_at = 0.0
+        self._pending: threading.Timer | None = None
         if out is not None:
             self.write()
 
-    def add(self, passed: Passed) -> dict[str, Any]:
-        """Judge one exchange and write the report; never raises (a broken exchange is a row)."""
-        try:
-            entry = self._judge(passed)
-        except Exception as error:  # a check that crashed must not lose the rest of the run
-            log.exception("glm-harness proxy: could not judge %s", passed.path)
-            entry = {"path": passed.path, "status": passed.status, "checked": False,
-                     "why_unchecked": f"judging failed: {type(error).__name__}", "violations": [],
-                     "usage": None, "cost_usd": None, "timings": {}}
+    def add(self, judged: Judged) -> dict[str, Any]:
+        entry, answer = judged
         with self._lock:
             entry = {"n": len(self.exchanges) + 1, **entry}
             self.exchanges.append(entry)
+            self._rows.append(_scrubbed(json.dumps(entry, ensure_ascii=False)))
+            if answer is not None:
+                self.conformance.add(answer)
             if self.out is not None:
-                self.write()
+                self._write_soon()
         return entry
 
-    def _judge(self, passed: Passed) -> dict[str, Any]:
-        key = passed.credential()
-        if key:
-            register(key)  # every later output of this process is scrubbed of it
-        exchange = to_exchange(passed, self.upstream)
-        surface = surface_of(passed.path)
-        name = surface.name if surface else None
-        model = str(exchange.request.get("model") or "")
-        entry: dict[str, Any] = {
-            "method": passed.method, "path": passed.path, "surface": name, "model": model or None,
-            "stream": "text/event-stream" in exchange.content_type, "status": passed.status,
-        }
-        checker = CHECKERS.get(name or "")
-        why = (None if checker is not None and passed.method == "POST" and not passed.over_cap
-               and not passed.interrupted else self._why_unchecked(passed, name))
-        violations: list[dict[str, str]] = []
-        if why is None and checker is not None:
-            run = checker(exchange)
-            violations = [v.to_json() for v in run.violations]
-            self.conformance.add(answer_of(run))
-        usage = usage_of(name or "", exchange) if not passed.over_cap else None
-        chunk_ms = [_ms(at, passed.sent_at) for at, _ in passed.chunks]
-        entry.update({
-            "checked": why is None, "why_unchecked": why, "violations": violations,
-            "usage": usage, "cost_usd": _cost(model, usage),
-            "timings": {"ttft_ms": chunk_ms[0] if chunk_ms else None,
-                        "total_ms": _ms(passed.ended_at, passed.sent_at),
-                        "chunks": len(chunk_ms), "chunk_ms": chunk_ms},
-            "transport_error": str(exchange.transport_error) if exchange.transport_error else None,
-        })
-        if self.record is not None and why is None:
-            from .transcript import from_exchange, save
-
-            entry["transcript"] = save(from_exchange(exchange, scenario=f"proxy-{name}"), self.record).name
-        return entry
-
-    @staticmethod
-    def _why_unchecked(passed: Passed, surface: str | None) -> str:
-        if passed.interrupted:
-            return "the proxy stopped before the answer ended"
-        if passed.over_cap:
-            return f"answer over {MAX_KEPT_BYTES} bytes: forwarded, not kept"
-        if surface is None or passed.method != "POST":
-            return "not a chat endpoint"
-        return f"no named checks for the {surface} surface in this build"
+    def _write_soon(self) -> None:
+        wait = self._written_at + self.WRITE_EVERY_S - time.monotonic()
+        if wait <= 0:
+            self.write()
+        elif self._pending is None:
+            self._pending = threading.Timer(wait, self.write)
+            self._pending.daemon = True
+            self._pending.start()
 
     def totals(self) -> dict[str, Any]:
         usages = [e["usage"] for e in self.exchanges if e.get("usage")]
@@ -321,16 +352,25 @@ class ProxyReport:
         }
 
     def document(self) -> dict[str, Any]:
+        with self._lock:
+            return {**self._head(), "exchanges": [json.loads(row) for row in self._rows]}
+
+    def _head(self) -> dict[str, Any]:
         return {"schema": REPORT_SCHEMA, "upstream": self.upstream,
                 "started_at": self.started.isoformat(), "updated_at": dt.datetime.now(dt.UTC).isoformat(),
-                "totals": self.totals(), "conformance": self.conformance.to_json(),
-                "exchanges": list(self.exchanges)}
+                "totals": self.totals(), "conformance": self.conformance.to_json()}
 
     def write(self) -> None:
         assert self.out is not None
         with self._lock:
-            text = json.dumps(self.document(), indent=2, ensure_ascii=False)
-        write_atomically(self.out, Scrubber.for_target(None).scrub_text(text))
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
+            head = _scrubbed(json.dumps(self._head(), indent=2, ensure_ascii=False))
+            rows = ",\n    ".join(self._rows)
+            text = head[:-2] + (f',\n  "exchanges": [\n    {rows}\n  ]\n}}' if rows else ',\n  "exchanges": []\n}')
+            write_atomically(self.out, text)
+            self._written_at = time.monotonic()
 
     def summary(self) -> list[str]:
         totals = self.totals()
@@ -349,6 +389,10 @@ class ProxyReport:
         if self.out is not None:
             lines.append(f"  report: {self.out}")
         return lines
+
+
+def _scrubbed(text: str) -> str:
+    return Scrubber.for_target(None).scrub_text(text)
 
 
 # -- the forwarding path ---------------------------------------------------------------------------
@@ -404,7 +448,7 @@ def proxy_app(upstream: str, on_passed: OnPassed) -> Any:
             try:
                 response = await client().send(request, stream=True)
             except httpx.HTTPError as error:
-                passed.error = error
+                passed.error = _failure(error)
                 await _answer(send, 502, f"upstream unreachable: {type(error).__name__}")
                 return
             passed.status = response.status_code
@@ -418,7 +462,7 @@ def proxy_app(upstream: str, on_passed: OnPassed) -> Any:
                     passed.take(data)
                     await send({"type": "http.response.body", "body": data, "more_body": True})
             except httpx.HTTPError as error:
-                passed.error = error
+                passed.error = _failure(error)
                 raise UpstreamBroke(f"upstream broke mid-answer: {type(error).__name__}") from None
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
@@ -431,6 +475,11 @@ def proxy_app(upstream: str, on_passed: OnPassed) -> Any:
             on_passed(passed)
 
     return app
+
+
+def _failure(error: httpx.HTTPError) -> tuple[TransportKind, str, str]:
+    failure = transport_error(error, UPSTREAM_TIMEOUT)
+    return failure.kind, failure.name, failure.message
 
 
 async def _read_request(receive: Any) -> bytes | None:
@@ -474,13 +523,24 @@ async def _lifespan(receive: Any, send: Any, state: dict[str, httpx.AsyncClient]
 
 
 # -- running it --------------------------------------------------------------------------------------
+def _judge_init() -> None:
+    # Ctrl-C reaches the whole process group: the proxy decides when judging stops, not the signal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class _QuietBreaks(logging.Filter):
-    """An upstream that broke mid-answer is one line, not uvicorn's traceback."""
+    """An upstream that broke mid-answer, or an answer cut by the proxy stopping, is one line,
+    not uvicorn's traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, UpstreamBroke):
-            record.msg, record.args, record.exc_info, record.exc_text = f"{PROG}: {error}", (), None, None
+            message = f"{PROG}: {error}"
+        elif isinstance(error, asyncio.CancelledError):
+            message = f"{PROG}: stopping: cut an unfinished answer short (listed as such)"
+        else:
+            return True
+        record.msg, record.args, record.exc_info, record.exc_text = message, (), None, None
         return True
 
 
@@ -496,14 +556,20 @@ class Proxy:
     """A proxy and its report; `run()` serves in the calling thread, `running()` in a background one."""
 
     def __init__(self, upstream: str, out: Path | None = None, record: Path | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, judge_apart: bool = True) -> None:
         import uvicorn
 
         from .mock.server import bind_loopback
 
-        self.report = ProxyReport(upstream, out, record)
-        # One worker: judging is serial, so the report's rows are in the order exchanges ended.
-        self._judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glm-proxy-judge")
+        self.upstream, self.record = upstream, record
+        self.report = ProxyReport(upstream, out)
+        # One worker, so rows come in the order exchanges ended. In its own process by default:
+        # judging a long stream holds the GIL for milliseconds, which a thread would add to the
+        # chunks of every stream still passing (benchmarks/proxy_overhead.py measures it).
+        self._judges: Executor = (
+            ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_judge_init)
+            if judge_apart else ThreadPoolExecutor(1, thread_name_prefix="glm-proxy-judge"))
+        self._judges.submit(int).result()  # started now, not on the first exchange
         config = uvicorn.Config(proxy_app(upstream, self._hand_over), http="h11", lifespan="on",
                                 log_level="warning", access_log=False, timeout_keep_alive=30,
                                 timeout_graceful_shutdown=2, server_header=False, date_header=False,
@@ -520,10 +586,23 @@ class Proxy:
         return f"http://127.0.0.1:{self.port}"
 
     def _hand_over(self, passed: Passed) -> None:
+        """Called on the forwarding loop when an exchange ends: returns at once."""
+        key = passed.credential()
+        if key:
+            register(key)  # the terminal and the report are written here
         try:
-            self._judge.submit(self.report.add, passed)
+            future = self._judges.submit(judge, passed, self.upstream, self.record)
         except RuntimeError:  # shutting down: judge it here, so the report still lists it
-            self.report.add(passed)
+            self.report.add(judge(passed, self.upstream, self.record))
+            return
+        future.add_done_callback(lambda done: self._landed(done, passed))
+
+    def _landed(self, done: Future[Judged], passed: Passed) -> None:
+        try:
+            judged = done.result()
+        except Exception:  # the judging process died (a signal to the whole group): judge here
+            judged = judge(passed, self.upstream, self.record)
+        self.report.add(judged)
 
     def run(self) -> None:
         """Serve until SIGINT or SIGTERM; the report is final when this returns or raises."""
@@ -533,7 +612,7 @@ class Proxy:
             self.close()
 
     def close(self) -> None:
-        self._judge.shutdown(wait=True)
+        self._judges.shutdown(wait=True)
         self.sock.close()
         if self.report.out is not None:
             self.report.write()
@@ -557,9 +636,11 @@ class Proxy:
 
 
 @contextmanager
-def running_proxy(upstream: str, out: Path | None = None, record: Path | None = None) -> Iterator[RunningProxy]:
-    """A proxy in a background thread for the `with` block (tests, benchmarks)."""
-    with Proxy(upstream, out, record).running() as running:
+def running_proxy(upstream: str, out: Path | None = None, record: Path | None = None,
+                  judge_apart: bool = False) -> Iterator[RunningProxy]:
+    """A proxy in a background thread for the `with` block (tests); judging in a thread unless
+    `judge_apart`."""
+    with Proxy(upstream, out, record, judge_apart=judge_apart).running() as running:
         yield running
 
 

@@ -168,7 +168,7 @@ def test_report_is_valid_after_a_signal_mid_stream(tmp_path: Path, stop: signal.
     with running_twin(GLMTwin(slow)) as twin:
         process, base = _start(["--upstream", f"http://127.0.0.1:{twin.port}", "--out", str(out)])
         try:
-            done = post(base, {"model": "glm-4.6", "messages": [{"role": "user", "content": "first"}]})
+            done = post(base, {"model": "glm-4.6", "max_tokens": 5, "messages": [{"role": "user", "content": "first"}]})
             assert done.status_code == 200
             wait_rows(out, 1)
             seen: list[bytes] = []
@@ -206,6 +206,7 @@ def test_report_is_valid_after_a_signal_mid_stream(tmp_path: Path, stop: signal.
     assert rows[1]["why_unchecked"] == "the proxy stopped before the answer ended"
     assert rows[1]["timings"]["chunks"] >= 3
     assert "2 exchange(s), 1 checked, 0 violation(s)" in stdout  # the summary, printed on exit
+    assert "Traceback" not in stderr
     assert not list(tmp_path.glob(".*.tmp"))
 
 

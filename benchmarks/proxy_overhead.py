@@ -173,7 +173,7 @@ def main() -> int:
                   f"{cpu / len(via) * 1e6:.0f} us per chunk")
     finally:
         proxy.send_signal(signal.SIGINT)
-        summary, _ = proxy.communicate(timeout=60)
+        proxy.communicate(timeout=60)
         upstream.kill()
         upstream.wait()
     document = json.loads(report.read_text())

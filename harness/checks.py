@@ -23,10 +23,19 @@ from typing import Any, NamedTuple
 import jsonschema
 
 from .client import Exchange
-from .contract import Mode, business_error
+from .contract import MessagesAnswer, Mode, business_error, error_body_model, validate
 from .errors import ContractViolation
+from .message_stream import (
+    MessageAssembly,
+    MessageStream,
+    assemble_message,
+    event_order,
+    event_schema,
+    read_message_stream,
+)
 from .profiles import DEFAULT_PROFILE, NOT_APPLIED, Profile, applies
 from .stream import Assembly, Stream, as_dict, assemble, chunk_schema, invariants, read_stream, token_count
+from .surface import Surface
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,8 @@ class Expect:
     `finish_reason` its value, `content` visible text in the answer, `message_fields` the exact
     set of non-empty message fields, `incremental` more than one token-bearing chunk,
     `fragments` tool-call arguments in several deltas, `message_contains` text in an error message.
+    On the Messages surface, `tool_calls` names the tool_use blocks, `reasoning` asks for a thinking
+    block, and `stop_reason` is the stop_reason the request was built to provoke.
     """
 
     status: int = 200
@@ -52,6 +63,7 @@ class Expect:
     incremental: bool = False
     fragments: bool = False
     message_contains: str | None = None
+    stop_reason: str | None = None
 
     def accepts_code(self, code: object) -> bool:
         wanted = (self.code,) if isinstance(self.code, str) else self.code
@@ -111,6 +123,26 @@ class Observed:
     @cached_property
     def assembly(self) -> Assembly:
         return assemble(self.stream)
+
+    @cached_property
+    def message_stream(self) -> MessageStream:
+        return read_message_stream(self.exchange.events)
+
+    @cached_property
+    def message_assembly(self) -> MessageAssembly:
+        return assemble_message(self.message_stream)
+
+    def answer(self) -> dict[str, Any] | None:
+        """The Messages answer: assembled from the stream, or the body."""
+        if self.exchange.streamed:
+            return self.message_assembly.message
+        return self.body if isinstance(self.body, dict) else None
+
+    def blocks(self, kind: str) -> list[dict[str, Any]]:
+        """The Messages answer's content blocks of one type."""
+        content = (self.answer() or {}).get("content")
+        return [b for b in content if isinstance(b, dict) and b.get("type") == kind] \
+            if isinstance(content, list) else []
 
     def _choice(self) -> dict[str, Any]:
         choices = self.body.get("choices") if isinstance(self.body, dict) else None
@@ -372,12 +404,227 @@ def thinking_conformance(o: Observed) -> Iterator[Failure]:
         yield Failure("enabled", "reasoning_content", "reasoning_content with thinking enabled", "none")
 
 
+# -- the Messages surface (POST /api/anthropic/v1/messages) -----------------------------------------
+# GLM's status for a business code where this surface differs from chat completions (529 overload:
+# shared/anthropic-api.md), and the error type Anthropic's envelope gives each status.
+MESSAGES_STATUS_FOR_CODE = {"1305": 529}
+ERROR_TYPE_FOR_STATUS = {
+    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+    403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+    429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error",
+}
+
+
+def message_schema_conformance(o: Observed) -> Iterator[Failure]:
+    for f in validate(MessagesAnswer, o.body, o.expect.mode).findings:
+        yield Failure("schema", f.path, f"a Message ({o.expect.mode} mode)", f"{f.kind}: {f.message}")
+
+
+def message_error_schema_conformance(o: Observed) -> Iterator[Failure]:
+    """One of the three error bodies GLM has sent on this surface, with the status its code and
+    its type call for."""
+    model = error_body_model(o.body)
+    checked = validate(model, o.body, o.expect.mode)
+    for f in checked.findings:
+        yield Failure("schema", f.path, "an error body: GLM's {\"error\": {\"code\", \"message\"}} or "
+                      "Anthropic's {\"type\": \"error\", \"error\": {\"type\", \"message\"}}", f"{f.kind}: {f.message}")
+    if checked.model is None:
+        return
+    error = as_dict(o.body.get("error"))
+    code = error.get("code")
+    known = business_error(code) if isinstance(code, str) else None
+    if known is not None:
+        status = MESSAGES_STATUS_FOR_CODE.get(known.code, known.http_status)
+        if o.exchange.status != status:
+            yield Failure("status_for_code", "HTTP status", f"{status} for business code {code} ({known.meaning})",
+                          str(o.exchange.status))
+    wanted_type = ERROR_TYPE_FOR_STATUS.get(o.exchange.status or 0)
+    if "type" in o.body and wanted_type is not None and error.get("type") != wanted_type:
+        yield Failure("type_for_status", "$.error.type", f"{wanted_type!r} for HTTP {o.exchange.status}",
+                      repr(error.get("type")))
+
+
+def message_event_schema(o: Observed) -> Iterator[Failure]:
+    """One failure per distinct problem, however many events repeat it."""
+    seen: dict[tuple[str, str, str], list[str]] = {}
+    for f in event_schema(o.message_stream, o.expect.mode).findings:
+        event, _, path = f.path.partition("]")
+        seen.setdefault((path, f.kind, f.message), []).append(event + "]")
+    for (path, kind, message), events in seen.items():
+        where = events[0] + path + (f" (and {len(events) - 1} more events)" if len(events) > 1 else "")
+        expected, got = f"a Messages stream event ({o.expect.mode} mode)", f"{kind}: {message}"
+        if kind == "malformed_json":
+            yield Failure("malformed_json", where, expected, got)
+        elif kind == "unknown_event":
+            yield Failure("unknown_event", where, expected, got)
+        else:
+            yield Failure("schema", where, expected, got)
+
+
+def message_event_order(o: Observed) -> Iterator[Failure]:
+    for f in event_order(o.message_stream):
+        yield Failure(f.kind, f.path, EVENT_ORDER_EXPECTATIONS[f.kind], f"{f.kind}: {f.message}")
+
+
+EVENT_ORDER_EXPECTATIONS = {
+    "event_name": "the event name equal to its data's type",
+    "message_start_first": "message_start first",
+    "missing_message_stop": "message_stop last",
+    "event_after_message_stop": "message_stop last",
+    "block_overlap": "each block stopped before the next starts",
+    "block_index": "blocks numbered 0, 1, 2... in order",
+    "delta_outside_block": "deltas only inside a started, unstopped block",
+    "delta_type": "deltas of the block's type",
+    "stop_outside_block": "content_block_stop for the open block",
+    "block_not_closed": "every block stopped before message_delta",
+    "missing_message_delta": "one message_delta, with stop_reason and usage",
+    "message_delta_repeated": "one message_delta, with stop_reason and usage",
+    "error_event": "no error event; errors belong in an HTTP error response",
+    "done_sentinel": "no data: [DONE] (a Messages stream ends with message_stop)",
+}
+
+
+def message_usage_conformance(o: Observed) -> Iterator[Failure]:
+    """Where the counts are: GLM sends zeros in message_start and the real counts in
+    message_delta; the counts a client ends with must be real."""
+    answer = o.answer() or {}
+    usage = answer.get("usage")
+    if not isinstance(usage, dict):
+        yield Failure("present", "usage", "a usage object", "none")
+        return
+    where = "message_delta.usage" if o.exchange.streamed else "usage"
+    source = "message_delta.usage or message_start" if o.exchange.streamed else "the answer"
+    inputs, outputs = token_count(usage.get("input_tokens")), token_count(usage.get("output_tokens"))
+    if inputs == 0:
+        yield Failure("input_counted", f"{where}.input_tokens", f"at least 1 in {source} (every request has input)",
+                      "0")
+    said = [b.get("type") for b in answer.get("content") or () if isinstance(b, dict)]
+    if outputs == 0 and said:
+        yield Failure("output_counted", f"{where}.output_tokens",
+                      f"at least 1 (the answer carries {', '.join(map(str, said))} blocks)", "0")
+    max_tokens = o.exchange.request.get("max_tokens")
+    if isinstance(max_tokens, int) and outputs is not None and outputs > max_tokens:
+        yield Failure("max_tokens", f"{where}.output_tokens", f"<= max_tokens ({max_tokens})", str(outputs))
+
+
+def stop_reason_conformance(o: Observed) -> Iterator[Failure]:
+    answer = o.answer()
+    if answer is None:
+        return
+    reason = answer.get("stop_reason")
+    wanted = o.expect.stop_reason
+    if wanted is not None and reason != wanted:
+        yield Failure("expected", "stop_reason", repr(wanted), repr(reason))
+    if not isinstance(reason, str):
+        yield Failure("present", "stop_reason", "a stop_reason in the answer (message_delta when streamed)",
+                      repr(reason))
+        return
+    uses = len(o.blocks("tool_use"))
+    if bool(uses) != (reason == "tool_use"):
+        yield Failure("tool_use_match", "stop_reason", "'tool_use' exactly when the answer has a tool_use block",
+                      f"{reason!r} with {uses} tool_use block(s)")
+    outputs = token_count(as_dict(answer.get("usage")).get("output_tokens"))
+    max_tokens = o.exchange.request.get("max_tokens")
+    if reason == "max_tokens" and outputs is not None and isinstance(max_tokens, int) and outputs < max_tokens:
+        yield Failure("max_tokens_at_limit", "stop_reason",
+                      f"'max_tokens' only when output_tokens reaches max_tokens ({max_tokens})",
+                      f"'max_tokens' at {outputs} tokens")
+    sequence = answer.get("stop_sequence")
+    sent = o.exchange.request.get("stop_sequences") or ()
+    if (reason == "stop_sequence") != (sequence is not None) or (sequence is not None and sequence not in sent):
+        yield Failure("stop_sequence_match", "stop_sequence",
+                      f"one of the stop_sequences sent {list(sent)} exactly when stop_reason is 'stop_sequence'",
+                      f"{sequence!r} with stop_reason {reason!r}")
+
+
+def tool_use_conformance(o: Observed) -> Iterator[Failure]:
+    uses = o.blocks("tool_use")
+    names = [u.get("name") for u in uses]
+    wanted = o.expect.tool_calls
+    if wanted is not None and set(names) != set(wanted):
+        yield Failure("expected_calls", "content", f"tool_use blocks for {sorted(wanted)}", f"for {names}")
+    choice = as_dict(o.exchange.request.get("tool_choice"))
+    forced = {"any": "a tool_use block", "tool": f"a tool_use block for {choice.get('name')!r}"}.get(
+        str(choice.get("type")))
+    if (forced and (not uses or (choice.get("type") == "tool" and choice.get("name") not in names))) \
+            or (choice.get("type") == "none" and uses):
+        yield Failure("tool_choice", "content", forced or "no tool_use block (tool_choice none)",
+                      f"tool_use blocks for {names}")
+    tools = {t.get("name"): t for t in o.exchange.request.get("tools") or () if isinstance(t, dict)}
+    seen: set[Any] = set()
+    content = (o.answer() or {}).get("content") or []
+    for i, block in enumerate(content):
+        if isinstance(block, dict) and block.get("type") == "tool_use":
+            yield from _tool_use(f"content[{i}]", i, block, tools, seen, o)
+
+
+def _tool_use(where: str, i: int, block: dict[str, Any], tools: dict[Any, Any], seen: set[Any],
+              o: Observed) -> Iterator[Failure]:
+    use_id = block.get("id")
+    if not isinstance(use_id, str) or not use_id:
+        yield Failure("id", f"{where}.id", "a tool_use id", repr(use_id))
+    elif use_id in seen:
+        yield Failure("id_unique", f"{where}.id", "an id no other tool_use block of the answer has", repr(use_id))
+    seen.add(use_id)
+    name = block.get("name")
+    if name not in tools:
+        yield Failure("name", f"{where}.name", f"one of {sorted(map(str, tools))}", repr(name))
+        return
+    if o.exchange.streamed:
+        joined = o.message_assembly.tool_inputs.get(i, "")
+        try:
+            tool_input = json.loads(joined)
+        except json.JSONDecodeError as error:
+            yield Failure("input_json", f"{where}.input", "the partial_json pieces joined to a JSON object",
+                          f"invalid JSON ({error.msg}): {joined[:120]!r}")
+            return
+    else:
+        tool_input = block.get("input")
+    if not isinstance(tool_input, dict):
+        yield Failure("input_json", f"{where}.input", "a JSON object", repr(tool_input)[:120])
+        return
+    schema = as_dict(tools[name].get("input_schema")) or {"type": "object"}
+    for problem in jsonschema.Draft202012Validator(schema).iter_errors(tool_input):
+        path = "".join(f"[{p!r}]" for p in problem.absolute_path)
+        yield Failure("input_schema", f"{where}.input{path}", f"input matching the {name} input_schema",
+                      problem.message)
+
+
+def message_content_conformance(o: Observed) -> Iterator[Failure]:
+    text = "".join(str(b.get("text") or "") for b in o.blocks("text"))
+    if o.expect.content and not text.strip():
+        yield Failure("content", "content", "visible text in a text block", repr(text))
+    pieces = sum(1 for e in o.message_stream.events if e.delta_type == "text_delta" and e.piece)
+    if o.expect.incremental and o.exchange.streamed and pieces < 2:
+        yield Failure("incremental", "stream", "the text in several text_delta events", f"{pieces} event(s)")
+
+
+def message_echo_conformance(o: Observed) -> Iterator[Failure]:
+    """The answer names the model that was asked for (message_start's message, when streamed)."""
+    asked = o.exchange.request.get("model")
+    model = (o.answer() or {}).get("model")
+    if asked is not None and model is not None and model != asked:
+        yield Failure("model", "$.model", repr(asked), repr(model))
+
+
+def thinking_block_conformance(o: Observed) -> Iterator[Failure]:
+    thinking = as_dict(o.exchange.request.get("thinking")).get("type")
+    blocks = o.blocks("thinking")
+    if thinking == "disabled" and blocks:
+        yield Failure("disabled", "content", "no thinking block with thinking disabled", f"{len(blocks)} block(s)")
+    if o.expect.reasoning and not blocks:
+        yield Failure("enabled", "content", "a thinking block with thinking enabled", "none")
+
+
 CHECKS: dict[str, Check] = {fn.__name__: fn for fn in (
     transport_completed, status_code_conformance, content_type_conformance, non_empty_body,
     response_schema_conformance, error_schema_conformance, error_code_conformance,
     sse_framing, stream_chunk_schema, stream_invariants,
     usage_conformance, finish_reason_conformance, tool_call_conformance, message_conformance,
     echo_conformance, thinking_conformance,
+    message_schema_conformance, message_error_schema_conformance, message_event_schema,
+    message_event_order, message_usage_conformance, stop_reason_conformance, tool_use_conformance,
+    message_content_conformance, message_echo_conformance, thinking_block_conformance,
 )}
 
 SUCCESS_CHECKS = (
@@ -391,12 +638,29 @@ ERROR_CHECKS = (
     "error_schema_conformance", "error_code_conformance",
 )
 
+MESSAGE_CHECKS = (
+    "transport_completed", "status_code_conformance", "content_type_conformance", "non_empty_body",
+    "message_usage_conformance", "stop_reason_conformance", "tool_use_conformance",
+    "message_content_conformance", "message_echo_conformance", "thinking_block_conformance",
+)
+MESSAGE_STREAM_CHECKS = ("sse_framing", "message_event_schema", "message_event_order")
+MESSAGE_ERROR_CHECKS = (
+    "transport_completed", "status_code_conformance", "content_type_conformance",
+    "message_error_schema_conformance", "error_code_conformance",
+)
+
 # After these, the later checks could only restate the same failure (no answer, the wrong kind of
 # answer, an empty one), so they are not run; the report says so.
 GATES = frozenset({"transport_completed", "status_code_conformance", "non_empty_body"})
 
 
 def default_checks(exchange: Exchange, expect: Expect) -> tuple[str, ...]:
+    if exchange.surface is Surface.ANTHROPIC:
+        if expect.status != 200:
+            return MESSAGE_ERROR_CHECKS
+        if exchange.streamed:
+            return MESSAGE_CHECKS[:4] + MESSAGE_STREAM_CHECKS + MESSAGE_CHECKS[4:]
+        return (*MESSAGE_CHECKS[:4], "message_schema_conformance", *MESSAGE_CHECKS[4:])
     if expect.status != 200:
         return ERROR_CHECKS
     if exchange.streamed:

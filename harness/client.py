@@ -28,6 +28,7 @@ from .contract.request import ChatCompletionRequest
 from .errors import TransportError, TransportKind
 from .profiles import with_usage_asked
 from .sse import ServerSentEvent, SSEDecoder, SSEViolation
+from .surface import Surface, surface_of_path
 from .targets import Target
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
@@ -84,6 +85,11 @@ class Exchange:
     @property
     def streamed(self) -> bool:
         return bool(self.request.get("stream"))
+
+    @property
+    def surface(self) -> Surface:
+        """Which API the request went to, read from its URL (`.../v1/messages`: Anthropic's)."""
+        return surface_of_path(httpx.URL(self.url or self.target.chat_url).path)
 
     @property
     def payload(self) -> bytes:

@@ -295,6 +295,10 @@ TWIN_CASES = {
                                  b"HTTP/1.1 400 ", b'"code":"1210"'),
     "a 5,001-digit integer": (_with_length(b'{"model":"glm-4.6","max_tokens":' + b"7" * 5001 + b"}"),
                               b"HTTP/1.1 400 ", b'"code":"1210"'),
+    "a tool schema nested 900 deep": (_with_length(
+        b'{"model":"glm-4.6","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function",'
+        b'"function":{"name":"deep","parameters":' + b'{"a":' * 900 + b"1" + b"}" * 900 + b"}}]}"),
+        b"HTTP/1.1 400 ", b'"code":"1210"'),
     "a body over the cap": (_with_length(b'{"model":"glm-4.6","messages":[{"role":"user","content":"'
                                          + b"x" * MAX_BODY_BYTES + b'"}]}'),
                             b"HTTP/1.1 400 ", b'"code":"1261"'),

@@ -36,6 +36,7 @@ CAUGHT_BY: dict[str, tuple[str, str, str, str]] = {
                        "got 400"),
     "overloaded": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance", "got 429"),
     "plan_limit": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance", "got 429"),
+    "usage_limit": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance", "got 429"),
     "network_error": ("test_schemas.py", "test_plain_completion_conforms", "status_code_conformance",
                       "got 500"),
     "invalid_tool_arguments": ("test_tool_calls.py", "test_single_tool_call", "tool_call_conformance",

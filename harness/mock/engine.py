@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from .._jsonload import loads
-from ..contract import ChatCompletionRequest, ModelCard, business_error, model_card
+from ..contract import ChatCompletionRequest, MessagesRequest, ModelCard, business_error, model_card
 from ..contract.catalogue import (
     CONCURRENCY_MESSAGE_EN,
     DECIMALS_DETAIL,
@@ -34,6 +34,7 @@ from ..contract.catalogue import (
     invalid_parameter_message,
     range_detail,
 )
+from . import messages
 from ._journal import Journal
 from .config import TWIN_KEY, KeyState, Profile, TwinConfig
 from .faults import Fault, FaultSpec
@@ -172,18 +173,27 @@ class GLMTwin:
     def handle(self, request: WireRequest) -> Reply:
         self.requests.append(request)
         faults = self._take_faults()
+        # The Anthropic-compatible surface: the same checks in the same order, read and written
+        # in the Messages API's shapes (messages.py).
+        anthropic = messages.is_messages_path(request.path)
+        call = None
         try:
-            key = self._authenticate(request.headers)
+            key = self._authenticate(messages.with_bearer(request.headers) if anthropic else request.headers)
             self._route(request)
             self._forced_errors(faults)
             self._check_account(key)
             self._check_rate(key)
             body = self._parse(request)
-            chat, card = self._validate(body)
+            if anthropic:
+                call = self._read_messages(body)
+                chat, card = self._validate(call.chat)
+            else:
+                chat, card = self._validate(body)
             release = self._acquire(key)
         except _Rejected as rejected:
-            return self._disfigure(rejected.reply, faults)
-        return self._answer(chat, card, key, faults, release)
+            reply = self._in_messages_envelope(rejected.reply) if anthropic else rejected.reply
+            return self._disfigure(reply, faults)
+        return self._answer(chat, card, key, faults, release, call)
 
     def _authenticate(self, headers: Mapping[str, str]) -> str:
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
@@ -223,7 +233,8 @@ class GLMTwin:
 
     def _route(self, request: WireRequest) -> None:
         path = request.path.rstrip("/")
-        if not any(path == base + "/chat/completions" for base in self.config.base_paths):
+        if not (any(path == base + "/chat/completions" for base in self.config.base_paths)
+                or messages.is_messages_path(path)):
             # Not documented: the real gateway's 404 body is unknown, so only the status is kept.
             raise _Rejected(_json(404, {"error": {"code": "404", "message": "Not Found"}}))
         if request.method.upper() != "POST":
@@ -243,6 +254,7 @@ class GLMTwin:
             return self._content_filtered()
         now = time.time()
         fields = {"reset_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now + 3 * 86400)),
+                  "period": "5 hour",
                   "error_id": time.strftime("%Y%m%d%H%M%S", time.localtime(now))
                   + f"{next(self._serial):018x}"}
         return self._error(code, fields=fields)
@@ -312,7 +324,10 @@ class GLMTwin:
             raise self._invalid(error) from None
         except RecursionError:  # a value nested too deep for the validator
             raise self._error("1210") from None
-        self._check_against_card(chat, card)
+        try:
+            self._check_against_card(chat, card)
+        except (RecursionError, ValueError):  # a tool schema too deep to serialise and count
+            raise self._error("1210") from None
         return chat, card
 
     def _invalid(self, error: ValidationError) -> _Rejected:
@@ -330,6 +345,39 @@ class GLMTwin:
         if body_loc[-1] == "role" or kind == "union_tag_invalid":
             return self._error("1214", message=ROLE_INVALID_MESSAGE)
         return self._error("1214")
+
+    def _read_messages(self, body: dict[str, Any]) -> messages.MessagesCall:
+        """A Messages request, validated by its contract, as the chat-completions body the engine
+        validates and plans (the card's rules, the context window, the content filter)."""
+        name = body.get("model")
+        if not isinstance(name, str) or model_card(name) is None:
+            raise self._error("1211")
+        try:
+            call = messages.read_request(MessagesRequest.model_validate(body))
+        except ValidationError as error:
+            first = error.errors()[0]
+            # a model-level rule (a tool_result answering no call, a forced tool not offered)
+            param = str(first["loc"][0]) if first["loc"] else (
+                "tool_choice" if "tool_choice" in first["msg"] else "messages")
+            if param == "messages":
+                raise self._error("1214") from None
+            raise self._error(code_for_invalid(param),
+                              message=invalid_parameter_message(param, None, self.config.locale)) from None
+        except RecursionError:
+            raise self._error("1210") from None
+        # On this surface GLM thinks only when asked; the chat body leaves thinking unsaid so that
+        # a model that always thinks passes its card's rule (the plan follows `call.thinking`).
+        return call
+
+    def _in_messages_envelope(self, reply: Reply) -> Reply:
+        status, body = messages.error_body(reply.status, json.loads(reply.body), self._request_id(),
+                                           self.config.profile.value)
+        return _json(status, body, {k: v for k, v in reply.headers.items() if k != "Content-Type"})
+
+    def _request_id(self) -> str:
+        """Like `20260507011135b3f1ac6a1b85459b`: the local date-time, then 16 hex digits."""
+        serial = f"{next(self._serial)}:{time.time_ns()}".encode()
+        return time.strftime("%Y%m%d%H%M%S") + hashlib.blake2b(serial, digest_size=8).hexdigest()
 
     def _check_against_card(self, chat: ChatCompletionRequest, card: ModelCard) -> None:
         locale = self.config.locale
@@ -354,19 +402,22 @@ class GLMTwin:
 
     # -- answers --------------------------------------------------------------------------------
     def _answer(self, chat: ChatCompletionRequest, card: ModelCard, key: str,
-                faults: dict[Fault, FaultSpec], release: Callable[[], None]) -> Reply:
+                faults: dict[Fault, FaultSpec], release: Callable[[], None],
+                call: messages.MessagesCall | None = None) -> Reply:
+        """`call`: the request came on the Anthropic-compatible surface; one plan, its rendering."""
         serial = next(self._serial)
         rng = random.Random(self.config.timing.seed * 1_000_003 + serial)
-        thinking = chat.thinking_enabled and card.thinking != "none"
+        thinking = (call.thinking if call else chat.thinking_enabled) and card.thinking != "none"
         era = self.config.profile.value
         plan = plan_reply(chat, self.config.style, thinking, era)
         prompt = prompt_tokens(chat)
+        cached = self._cached_tokens(key, chat)
         answer = Answer(
             id=time.strftime("%Y%m%d%H%M%S") + f"{rng.getrandbits(64):016x}",
             created=int(time.time()),
             model=chat.model,
             plan=plan,
-            usage=usage_for(prompt, plan, self._cached_tokens(key, chat), card, era),
+            usage=usage_for(prompt, plan, cached, card, era),
             request_id=chat.request_id,
             tool_stream=chat.tool_stream,
             faults=faults,
@@ -375,13 +426,16 @@ class GLMTwin:
         timing = self.config.timing
         if chat.stream:
             content_type = JSON_TYPE if Fault.WRONG_CONTENT_TYPE in faults else SSE_TYPE
-            script = [] if Fault.EMPTY_BODY in faults else stream_script(answer, timing, rng)
+            script = ([] if Fault.EMPTY_BODY in faults else
+                      messages.event_script(answer, cached, timing, rng) if call else
+                      stream_script(answer, timing, rng))
             headers = {"Content-Type": content_type, "Cache-Control": "no-cache"}
             return Reply(200, headers, script=script, on_close=release)
         tokens = max(plan.completion_tokens, 1)
         delay = timing.draw(timing.ttft_ms, rng) + sum(
             timing.draw(timing.itl_ms, rng) for _ in range(tokens - 1))
-        body = b"" if Fault.EMPTY_BODY in faults else _dumps(completion_body(answer))
+        body = (b"" if Fault.EMPTY_BODY in faults else messages.message_body(answer, cached) if call
+                else _dumps(completion_body(answer)))
         content_type = "text/html" if Fault.WRONG_CONTENT_TYPE in faults else JSON_TYPE
         return Reply(200, {"Content-Type": content_type}, body, delay_s=delay, on_close=release)
 
@@ -414,7 +468,7 @@ class GLMTwin:
         """The error-path faults: a numeric code, or a status other than the catalogue's."""
         if Fault.NUMERIC_ERROR_CODE in faults or Fault.WRONG_STATUS in faults:
             body = json.loads(reply.body)
-            if Fault.NUMERIC_ERROR_CODE in faults and str(body["error"]["code"]).isdigit():
+            if Fault.NUMERIC_ERROR_CODE in faults and str(body["error"].get("code")).isdigit():
                 body["error"]["code"] = int(body["error"]["code"])
             status = 500 if Fault.WRONG_STATUS in faults else reply.status
             return _json(status, body, reply.headers)
@@ -425,6 +479,7 @@ _BUSINESS_FAULTS = {
     Fault.CONTENT_FILTER: "1301",
     Fault.OVERLOADED: "1305",
     Fault.PLAN_LIMIT: "1310",
+    Fault.USAGE_LIMIT: "1308",
     Fault.NETWORK_ERROR: "1234",
 }
 

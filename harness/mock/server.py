@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, cast
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -31,6 +32,7 @@ from .asgi import StreamReset, twin_app
 from .config import Limits, Profile, Timing, TwinConfig
 from .engine import GLMTwin
 from .faults import FaultSpec, parse_fault
+from .messages import ANTHROPIC_BASE_PATH
 from .replay import ReplayTwin
 from .scenarios import Style
 
@@ -47,6 +49,11 @@ class RunningTwin:
     base_url: str
     twin: GLMTwin  # a ReplayTwin when `running_twin()` was given one
     port: int
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """The Anthropic-compatible surface's base URL (clients append `/v1/messages`)."""
+        return _origin(self.base_url) + ANTHROPIC_BASE_PATH
 
 
 # -- loopback only ------------------------------------------------------------------------------
@@ -89,6 +96,11 @@ def _url(sock: socket.socket, twin: AnyTwin) -> tuple[str, int]:
     shown = f"[{address}]" if ":" in address else address
     base_path = twin.base_path if isinstance(twin, ReplayTwin) else twin.config.base_paths[0]
     return f"http://{shown}:{port}{base_path}", port
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # -- uvicorn --------------------------------------------------------------------------------------
@@ -139,7 +151,8 @@ def serve(twin: AnyTwin, host: str = "127.0.0.1", port: int = 8000,
         print(f"GLM twin replaying {len(twin.transcripts)} transcript(s) on {url} "
               f"(speed x{twin.speed:g}, match by {twin.match}; any key)", flush=True)
     else:
-        print(f"GLM twin listening on {url} (key: see harness.mock.TWIN_KEY)", flush=True)
+        print(f"GLM twin listening on {url} and {_origin(url)}{ANTHROPIC_BASE_PATH} (Anthropic-compatible) "
+              "(key: see harness.mock.TWIN_KEY)", flush=True)
     try:
         server.run(sockets=[sock])
     finally:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from check_exchanges import THINKING, answer, error, exchange, request_of, stream
+from message_exchanges import m_answer, m_error, m_stream
+from message_exchanges import request_of as m_request_of
 
 from harness.checks import Expect
 from harness.client import Exchange
@@ -345,6 +347,257 @@ HEALTHY: dict[str, tuple[Callable[[], Exchange], Expect]] = {
                                                                message_contains="[1,131072]")),
 }
 
+# -- the Messages surface (fixtures/real-2026: GLM's Anthropic-compatible API, recorded 2026-05-07)
+TEXT, TOOL = "glm-4.6__anthropic-simple", "glm-4.6__anthropic-tool-use"
+TEXT_STREAM, TOOL_STREAM = "glm-4.6__anthropic-streaming", "glm-4.6__anthropic-tool-use-streaming"
+ONLY_TOOL_STREAM = "glm-5.1__anthropic-tool-use-streaming"
+WEATHER = {"tool_calls": ("get_weather",)}
+
+
+def _event(n: int, change: Callable[[Any], Any]) -> Callable[[list[Any]], None]:
+    """An edit of the data of the stream's n-th event."""
+    def edit(events: list[Any]) -> None:
+        change(events[n][1])
+    return edit
+
+
+def _rename(n: int, name: str) -> Callable[[list[Any]], None]:
+    def edit(events: list[Any]) -> None:
+        events[n] = (name, events[n][1])
+    return edit
+
+
+def _move(source: int, target: int) -> Callable[[list[Any]], None]:
+    def edit(events: list[Any]) -> None:
+        events.insert(target, events.pop(source))
+    return edit
+
+
+def _renumber(index: int) -> Callable[[list[Any]], None]:
+    """The tool_use block (the stream's events -5 to -3) numbered `index`."""
+    def edit(events: list[Any]) -> None:
+        for _, data in events[-5:-2]:
+            data["index"] = index
+    return edit
+
+
+def _tool_input(text: str) -> Callable[[list[Any]], None]:
+    """The tool_use block's single input_json_delta (the stream's third-last event) carries `text`."""
+    return _event(-4, lambda d: d["delta"].update(partial_json=text))
+
+
+def _in_pieces(events: list[Any]) -> None:
+    whole = events[-4][1]["delta"]["partial_json"]
+    piece = {"type": "input_json_delta", "partial_json": whole[5:]}
+    second = ("content_block_delta", {**events[-4][1], "delta": piece})
+    events[-4][1]["delta"]["partial_json"] = whole[:5]
+    events.insert(-3, second)
+
+
+def _counts_only_in_start(events: list[Any]) -> None:
+    """Anthropic's own placement: input counts in message_start, output counts in message_delta."""
+    events[0][1]["message"]["usage"] = dict(events[-2][1]["usage"], output_tokens=1)
+    events[-2][1]["usage"] = {"output_tokens": events[-2][1]["usage"]["output_tokens"]}
+
+
+MESSAGE_CASES: list[Case] = [
+    Case("message_schema_conformance", "schema", "the answer's role sent as 'user'",
+         lambda: m_answer(TEXT, _set("role", "user")),
+         "[message_schema_conformance] $.role: expected a Message (lenient mode); got literal_error: Input should be "
+         "'assistant' (got 'user')"),
+    Case("message_error_schema_conformance", "schema", "the business code sent as a number",
+         lambda: m_error("glm-4.6__anthropic-error-model", _set("error.code", 1211)),
+         "[message_error_schema_conformance] $.error.code: expected an error body: GLM's {\"error\": {\"code\", "
+         "\"message\"}} or Anthropic's {\"type\": \"error\", \"error\": {\"type\", \"message\"}}; got string_type: "
+         "Input should be a valid string (got 1211)", {"status": 400}),
+    Case("message_error_schema_conformance", "status_for_code", "1305 (overloaded) sent with HTTP 429, not 529",
+         lambda: m_error("glm-4.6__anthropic-error-model", lambda b: b["error"].update(
+             code="1305", message="The service may be temporarily overloaded, please try again later"), status=429),
+         "[message_error_schema_conformance] HTTP status: expected 529 for business code 1305 (service overloaded); "
+         "got 429", {"status": 429}),
+    Case("message_error_schema_conformance", "type_for_status", "Anthropic's envelope typed api_error for a 400",
+         lambda: m_error("glm-4.6__anthropic-error-model", lambda b: {
+             "type": "error", "error": {"type": "api_error", **b["error"]}, "request_id": b["request_id"]}),
+         "[message_error_schema_conformance] $.error.type: expected 'invalid_request_error' for HTTP 400; got "
+         "'api_error'", {"status": 400}),
+    Case("message_event_schema", "schema", "a text delta's text sent as a number",
+         lambda: m_stream(TEXT_STREAM, _event(3, lambda d: d["delta"].update(text=7))),
+         "[message_event_schema] event[3].delta.text: expected a Messages stream event (lenient mode); got "
+         "string_type: Input should be a valid string (got 7)"),
+    Case("message_event_schema", "malformed_json", "an event's data cut short",
+         lambda: m_stream(TEXT_STREAM, lambda e: e.__setitem__(1, ("ping", '{"type": "pi'))),
+         "[message_event_schema] event[1]: expected a Messages stream event (lenient mode); got malformed_json: data "
+         "is not JSON (Unterminated string starting at): '{\"type\": \"pi'"),
+    Case("message_event_schema", "unknown_event", "an event type the Messages API does not have",
+         lambda: m_stream(TEXT_STREAM, lambda e: e.insert(2, ("keepalive", {"type": "keepalive"}))),
+         "[message_event_schema] event[2].type: expected a Messages stream event (lenient mode); got unknown_event: "
+         "'keepalive' is not a Messages stream event"),
+    Case("message_event_order", "event_name", "message_delta sent under the event name message",
+         lambda: m_stream(TEXT_STREAM, _rename(-2, "message")),
+         "[message_event_order] event[12]: expected the event name equal to its data's type; got event_name: the "
+         "event is named 'message' but its data's type is 'message_delta'"),
+    Case("message_event_order", "message_start_first", "ping sent before message_start",
+         lambda: m_stream(TEXT_STREAM, _move(1, 0)),
+         "[message_event_order] event[0]: expected message_start first; got message_start_first: the first event is "
+         "'ping', not message_start"),
+    Case("message_event_order", "missing_message_stop", "message_stop left out",
+         lambda: m_stream(TEXT_STREAM, lambda e: e[:-1]),
+         "[message_event_order] stream: expected message_stop last; got missing_message_stop: no message_stop event "
+         "ended the stream"),
+    Case("message_event_order", "event_after_message_stop", "a ping after message_stop",
+         lambda: m_stream(TEXT_STREAM, lambda e: e.append(("ping", {"type": "ping"}))),
+         "[message_event_order] event[14]: expected message_stop last; got event_after_message_stop: a 'ping' event "
+         "came after message_stop (event 13)"),
+    Case("message_event_order", "block_overlap", "the text block stopped only after the tool_use block started",
+         lambda: m_stream(TOOL_STREAM, _move(-6, -4)),
+         "[message_event_order] event[15]: expected each block stopped before the next starts; got block_overlap: "
+         "block 1 started while block 0 was still open", WEATHER),
+    Case("message_event_order", "block_index", "the tool_use block numbered 2 after block 0",
+         lambda: m_stream(TOOL_STREAM, _renumber(2)),
+         "[message_event_order] event[16].index: expected blocks numbered 0, 1, 2... in order; got block_index: block "
+         "2 started where block 1 was next", WEATHER),
+    Case("message_event_order", "delta_outside_block", "a text delta after its block was stopped",
+         lambda: m_stream(TEXT_STREAM, _move(-4, -2)),
+         "[message_event_order] event[11]: expected deltas only inside a started, unstopped block; got "
+         "delta_outside_block: a delta for block 0, which is not open"),
+    Case("message_event_order", "delta_type", "the tool input sent as a text_delta",
+         lambda: m_stream(ONLY_TOOL_STREAM, _event(-4, lambda d: d.update(delta={"type": "text_delta", "text": "{}"}))),
+         "[message_event_order] event[3].delta.type: expected deltas of the block's type; got delta_type: a "
+         "'text_delta' in a 'tool_use' block", WEATHER),
+    Case("message_event_order", "stop_outside_block", "content_block_stop sent twice",
+         lambda: m_stream(TEXT_STREAM, lambda e: e.insert(-2, e[-3])),
+         "[message_event_order] event[12]: expected content_block_stop for the open block; got stop_outside_block: "
+         "content_block_stop for block 0, which is not open"),
+    Case("message_event_order", "block_not_closed", "content_block_stop left out",
+         lambda: m_stream(TEXT_STREAM, lambda e: e.__delitem__(-3)),
+         "[message_event_order] event[11]: expected every block stopped before message_delta; got block_not_closed: "
+         "message_delta came while block 0 was still open"),
+    Case("message_event_order", "missing_message_delta", "message_delta left out",
+         lambda: m_stream(TEXT_STREAM, lambda e: e.__delitem__(-2)),
+         "[message_event_order] stream: expected one message_delta, with stop_reason and usage; got "
+         "missing_message_delta: no message_delta carried the stop_reason and usage"),
+    Case("message_event_order", "message_delta_repeated", "message_delta sent twice",
+         lambda: m_stream(TEXT_STREAM, lambda e: e.insert(-1, e[-2])),
+         "[message_event_order] stream: expected one message_delta, with stop_reason and usage; got "
+         "message_delta_repeated: message_delta came in events 12, 13; expected once"),
+    Case("message_event_order", "error_event", "an overloaded error event inside the 200 stream",
+         lambda: m_stream(TEXT_STREAM, lambda e: e.insert(5, ("error", {"type": "error", "error": {
+             "type": "overloaded_error", "message": "Overloaded"}}))),
+         "[message_event_order] event[5]: expected no error event; errors belong in an HTTP error response; got "
+         "error_event: an error event inside a 200 stream: 'overloaded_error', 'Overloaded'"),
+    Case("message_event_order", "done_sentinel", "data: [DONE] after message_stop",
+         lambda: m_stream(TEXT_STREAM, raw=lambda b: b + b"data: [DONE]\n\n"),
+         "[message_event_order] stream: expected no data: [DONE] (a Messages stream ends with message_stop); got "
+         "done_sentinel: the stream sent data: [DONE], which Messages streams never send"),
+    Case("message_usage_conformance", "present", "usage removed from the answer",
+         lambda: m_answer(TEXT, _drop("usage")),
+         "[message_usage_conformance] usage: expected a usage object; got none"),
+    Case("message_usage_conformance", "input_counted", "zeros in message_start and no input count in message_delta",
+         lambda: m_stream(TEXT_STREAM, _event(-2, lambda d: d["usage"].pop("input_tokens"))),
+         "[message_usage_conformance] message_delta.usage.input_tokens: expected at least 1 in message_delta.usage or "
+         "message_start (every request has input); got 0"),
+    Case("message_usage_conformance", "output_counted", "output_tokens 0 beside a text block",
+         lambda: m_answer(TEXT, _set("usage.output_tokens", 0)),
+         "[message_usage_conformance] usage.output_tokens: expected at least 1 (the answer carries text blocks); "
+         "got 0"),
+    Case("message_usage_conformance", "max_tokens", "more output tokens than max_tokens allowed",
+         lambda: m_answer(TEXT, request=lambda r: r.update(max_tokens=5)),
+         "[message_usage_conformance] usage.output_tokens: expected <= max_tokens (5); got 6"),
+    Case("stop_reason_conformance", "expected", "'end_turn' where the request was built to hit max_tokens",
+         lambda: m_answer(TEXT),
+         "[stop_reason_conformance] stop_reason: expected 'max_tokens'; got 'end_turn'", {"stop_reason": "max_tokens"}),
+    Case("stop_reason_conformance", "present", "no stop_reason in message_delta",
+         lambda: m_stream(TEXT_STREAM, _event(-2, lambda d: d["delta"].update(stop_reason=None))),
+         "[stop_reason_conformance] stop_reason: expected a stop_reason in the answer (message_delta when streamed); "
+         "got None"),
+    Case("stop_reason_conformance", "tool_use_match", "stop_reason 'end_turn' beside a tool_use block",
+         lambda: m_answer(TOOL, _set("stop_reason", "end_turn")),
+         "[stop_reason_conformance] stop_reason: expected 'tool_use' exactly when the answer has a tool_use block; "
+         "got 'end_turn' with 1 tool_use block(s)", WEATHER),
+    Case("stop_reason_conformance", "max_tokens_at_limit", "'max_tokens' well below max_tokens",
+         lambda: m_answer(TEXT, _set("stop_reason", "max_tokens")),
+         "[stop_reason_conformance] stop_reason: expected 'max_tokens' only when output_tokens reaches max_tokens "
+         "(1024); got 'max_tokens' at 6 tokens"),
+    Case("stop_reason_conformance", "stop_sequence_match", "a stop_sequence that was never sent",
+         lambda: m_answer(TEXT, lambda b: b.update(stop_reason="stop_sequence", stop_sequence="END")),
+         "[stop_reason_conformance] stop_sequence: expected one of the stop_sequences sent [] exactly when "
+         "stop_reason is 'stop_sequence'; got 'END' with stop_reason 'stop_sequence'"),
+    Case("tool_use_conformance", "expected_calls", "no tool_use for the tool the request was built to provoke",
+         lambda: m_answer(TOOL),
+         "[tool_use_conformance] content: expected tool_use blocks for ['get_time']; got for ['get_weather']",
+         {"tool_calls": ("get_time",)}),
+    Case("tool_use_conformance", "tool_choice", "tool_choice any answered with text only",
+         lambda: m_answer(TEXT, request=lambda r: r.update(tools=m_request_of(TOOL)["tools"],
+                                                           tool_choice={"type": "any"})),
+         "[tool_use_conformance] content: expected a tool_use block; got tool_use blocks for []"),
+    Case("tool_use_conformance", "id", "the tool_use id removed",
+         lambda: m_answer(TOOL, _drop("content.1.id")),
+         "[tool_use_conformance] content[1].id: expected a tool_use id; got None", WEATHER),
+    Case("tool_use_conformance", "id_unique", "two tool_use blocks with one id",
+         lambda: m_answer(TOOL, lambda b: b["content"].append(b["content"][1])),
+         "[tool_use_conformance] content[2].id: expected an id no other tool_use block of the answer has; got "
+         "'call_44d7c543a2b14c5c86c14b67'", WEATHER),
+    Case("tool_use_conformance", "name", "a tool_use for a tool that was not offered",
+         lambda: m_answer(TOOL, _set("content.1.name", "get_forecast")),
+         "[tool_use_conformance] content[1].name: expected one of ['get_weather']; got 'get_forecast'"),
+    Case("tool_use_conformance", "input_json", "partial_json pieces that do not join to JSON",
+         lambda: m_stream(TOOL_STREAM, _tool_input('{"location": ')),
+         "[tool_use_conformance] content[1].input: expected the partial_json pieces joined to a JSON object; got "
+         "invalid JSON (Expecting value): '{\"location\": '", WEATHER),
+    Case("tool_use_conformance", "input_schema", "input without the required location",
+         lambda: m_answer(TOOL, _set("content.1.input", {"city": "San Francisco"})),
+         "[tool_use_conformance] content[1].input: expected input matching the get_weather input_schema; got "
+         "'location' is a required property", WEATHER),
+    Case("message_content_conformance", "content", "no text where text was due",
+         lambda: m_stream(ONLY_TOOL_STREAM),
+         "[message_content_conformance] content: expected visible text in a text block; got ''",
+         {"content": True, **WEATHER}),
+    Case("message_content_conformance", "incremental", "the whole text in one text_delta",
+         lambda: m_stream(TEXT_STREAM, lambda e: [*e[:3], ("content_block_delta", {
+             **e[4][1], "delta": {"type": "text_delta", "text": "1, 2, 3."}}), *e[-3:]]),
+         "[message_content_conformance] stream: expected the text in several text_delta events; got 1 event(s)",
+         {"incremental": True}),
+    Case("message_echo_conformance", "model", "message_start names another model",
+         lambda: m_stream(TEXT_STREAM, _event(0, lambda d: d["message"].update(model="glm-4.5"))),
+         "[message_echo_conformance] $.model: expected 'glm-4.6'; got 'glm-4.5'"),
+    Case("thinking_block_conformance", "disabled", "a thinking block with thinking disabled",
+         lambda: m_answer(TEXT, lambda b: b["content"].insert(0, {"type": "thinking", "thinking": "Hm.",
+                                                                  "signature": "0123456789abcdef01234567"}),
+                          request=lambda r: r.update(thinking={"type": "disabled"})),
+         "[thinking_block_conformance] content: expected no thinking block with thinking disabled; got 1 block(s)"),
+    Case("thinking_block_conformance", "enabled", "no thinking block though the request asked for one",
+         lambda: m_answer(TEXT, request=lambda r: r.update(thinking={"type": "enabled", "budget_tokens": 1024})),
+         "[thinking_block_conformance] content: expected a thinking block with thinking enabled; got none",
+         {"reasoning": True}),
+]
+
+CASES += MESSAGE_CASES
+
+MESSAGE_HEALTHY: dict[str, tuple[Callable[[], Exchange], Expect]] = {
+    "messages_text": (lambda: m_answer(TEXT), Expect(content=True, stop_reason="end_turn")),
+    "messages_text_strict": (lambda: m_answer(TEXT), Expect(content=True, mode=Mode.STRICT)),
+    "messages_tool_use": (lambda: m_answer(TOOL), Expect(**WEATHER, stop_reason="tool_use")),
+    "messages_forced_tool": (lambda: m_answer(TOOL, request=lambda r: r.update(
+        tool_choice={"type": "tool", "name": "get_weather"})), Expect(**WEATHER)),
+    "messages_text_stream": (lambda: m_stream(TEXT_STREAM), Expect(content=True, incremental=True)),
+    "messages_text_stream_strict": (lambda: m_stream(TEXT_STREAM), Expect(content=True, mode=Mode.STRICT)),
+    "messages_tool_use_stream": (lambda: m_stream(TOOL_STREAM), Expect(**WEATHER, stop_reason="tool_use")),
+    "messages_tool_input_in_pieces": (lambda: m_stream(TOOL_STREAM, _in_pieces), Expect(**WEATHER)),
+    "messages_tool_use_only_stream": (lambda: m_stream(ONLY_TOOL_STREAM), Expect(**WEATHER)),
+    "messages_counts_in_message_start": (lambda: m_stream(TEXT_STREAM, _counts_only_in_start), Expect(content=True)),
+    "messages_error_1211": (lambda: m_error("glm-4.6__anthropic-error-model"), Expect(status=400, code="1211")),
+    "messages_error_1214": (lambda: m_error("glm-4.6__anthropic-error-empty"), Expect(status=400, code="1214")),
+    "messages_error_401": (lambda: m_error("glm-4.6__anthropic-error-auth"), Expect(status=401)),
+    "messages_error_anthropic_envelope": (lambda: m_error("glm-4.6__anthropic-error-model", lambda b: {
+        "type": "error", "error": {"type": "invalid_request_error", **b["error"]}, "request_id": b["request_id"]}),
+        Expect(status=400, code="1211")),
+    "messages_error_1305_overloaded": (lambda: m_error("glm-4.6__anthropic-error-model", lambda b: {
+        "type": "error", "error": {"type": "overloaded_error", "code": "1305",
+                                   "message": "[1305][The service may be temporarily overloaded][x]"}}, status=529),
+        Expect(status=529, code="1305")),
+}
+HEALTHY |= MESSAGE_HEALTHY
+
 
 def render() -> str:
     """docs/checks.md: every rule, what breaks it, and the message a user sees."""
@@ -353,7 +606,8 @@ def render() -> str:
         "",
         "Rendered from `tests/checks/check_table.py` by `python tests/checks/check_table.py > docs/checks.md`;",
         "`tests/checks/test_checks.py` fails when this page is stale. Each row is a test: a real GLM",
-        "exchange (`fixtures/real/`) with one thing changed, and the exact violation the check reports",
+        "exchange (`fixtures/real/`; `fixtures/real-2026/` for the `message_*` checks of the Anthropic-compatible",
+        "surface) with one thing changed, and the exact violation the check reports",
         "(every violation also carries a curl line that reproduces the request). The healthy exchanges",
         f"({', '.join(sorted(HEALTHY))}) pass every check.",
         "",

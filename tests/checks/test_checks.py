@@ -11,7 +11,7 @@ import pytest
 from check_table import CASES, HEALTHY, Case, render
 
 from harness import checks
-from harness.checks import CHECKS, INVARIANT_EXPECTATIONS, Expect, describe, run_checks
+from harness.checks import CHECKS, EVENT_ORDER_EXPECTATIONS, INVARIANT_EXPECTATIONS, Expect, describe, run_checks
 from harness.sse import VIOLATION_KINDS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "checks.md"
@@ -43,6 +43,7 @@ def _rules_in_code() -> set[tuple[str, str]]:
                         and isinstance(node.args[0], ast.Constant)):
                     found.add((name, node.args[0].value))
     found |= {("stream_invariants", kind) for kind in INVARIANT_EXPECTATIONS}
+    found |= {("message_event_order", kind) for kind in EVENT_ORDER_EXPECTATIONS}
     found |= {("sse_framing", kind) for kind in VIOLATION_KINDS}
     return found
 

@@ -6,7 +6,7 @@ query, headers, body; only hop-by-hop headers are dropped, and `Accept-Encoding`
 `identity` so that what passes through is what gets checked). Answers, streamed or not, go back to
 the agent chunk by chunk as they arrive: the forwarding path only stamps and keeps each chunk.
 When an exchange is over it is handed to one worker thread that rebuilds a `harness.client.Exchange`
-from what passed, runs the named checks of its surface (`SURFACES`), reads the usage (cached and
+from what passed, runs the named checks of its surface (`harness.surface`), reads the usage (cached and
 reasoning tokens included) and its cost, keeps a scrubbed transcript (`--record`) and rewrites the
 JSON report (`--out`) atomically, so that the report is complete and valid whenever the proxy is
 stopped (SIGINT, SIGTERM), and a summary is printed on exit.
@@ -50,6 +50,7 @@ from .client import Exchange, TimedEvent, tls_context, transport_error
 from .errors import TransportError, TransportKind
 from .scrub import Scrubber, register
 from .sse import SSEDecoder
+from .surface import Surface
 from .targets import Secret, Target
 
 log = logging.getLogger("glm-harness.proxy")
@@ -69,22 +70,11 @@ _CREDENTIALS = ("authorization", "x-api-key", "api-key")
 
 
 # -- surfaces ------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Surface:
-    """One of GLM's API surfaces, known by the path an agent posts to."""
-
-    name: str
-    suffix: str  # the end of the path, after any query is cut
-
-    def matches(self, path: str) -> bool:
-        return path.rstrip("/").endswith(self.suffix)
-
-
-SURFACES = (Surface("openai", "/chat/completions"), Surface("anthropic", "/v1/messages"))
-
-
 def surface_of(path: str) -> Surface | None:
-    return next((s for s in SURFACES if s.matches(path)), None)
+    """The surface whose generation endpoint `path` is (Claude Code's `?beta=true` is in the
+    query, not the path); None for any other path (model lists, token counts), forwarded unchecked."""
+    path = path.rstrip("/")
+    return next((s for s in Surface if path.endswith(s.endpoint)), None)
 
 
 # -- one exchange as it passed ---------------------------------------------------------------------
@@ -152,13 +142,11 @@ def to_exchange(passed: Passed, upstream: str) -> Exchange:
 
 
 # -- what the report says of an exchange -----------------------------------------------------------
-def _openai_checks(exchange: Exchange) -> CheckRun:
+def surface_checks(exchange: Exchange) -> CheckRun:
+    """The named checks of the exchange's surface (`Exchange.surface`, from its URL), for the
+    status that came: an error answer is judged as an error of that surface."""
     status = exchange.status if exchange.status is not None else 200
     return check_exchange(exchange, Expect(status=status))
-
-
-# surface name -> its named checks. The Anthropic surface's join here when its contract lands.
-CHECKERS: dict[str, Callable[[Exchange], CheckRun]] = {"openai": _openai_checks}
 
 
 def usage_of(surface: str, exchange: Exchange) -> dict[str, int] | None:
@@ -253,19 +241,18 @@ def _judge(passed: Passed, upstream: str, record: Path | None) -> Judged:
         register(key)  # every later output of this process is scrubbed of it
     exchange = to_exchange(passed, upstream)
     surface = surface_of(passed.path)
-    name = surface.name if surface else None
+    name = surface.value if surface else None
     model = str(exchange.request.get("model") or "")
     entry: dict[str, Any] = {
         "method": passed.method, "path": passed.path, "surface": name, "model": model or None,
         "stream": "text/event-stream" in exchange.content_type, "status": passed.status,
     }
-    checker = CHECKERS.get(name or "")
-    why = (None if checker is not None and passed.method == "POST" and not passed.over_cap
-           and not passed.interrupted else _why_unchecked(passed, name))
+    why = (None if surface is not None and passed.method == "POST" and not passed.over_cap
+           and not passed.interrupted else _why_unchecked(passed))
     violations: list[dict[str, str]] = []
     answer = None
-    if why is None and checker is not None:
-        run = checker(exchange)
+    if why is None:
+        run = surface_checks(exchange)
         violations = [v.to_json() for v in run.violations]
         answer = answer_of(run)
     usage = usage_of(name or "", exchange) if not passed.over_cap else None
@@ -285,14 +272,12 @@ def _judge(passed: Passed, upstream: str, record: Path | None) -> Judged:
     return entry, answer
 
 
-def _why_unchecked(passed: Passed, surface: str | None) -> str:
+def _why_unchecked(passed: Passed) -> str:
     if passed.interrupted:
         return "the proxy stopped before the answer ended"
     if passed.over_cap:
         return f"answer over {MAX_KEPT_BYTES} bytes: forwarded, not kept"
-    if surface is None or passed.method != "POST":
-        return "not a chat endpoint"
-    return f"no named checks for the {surface} surface in this build"
+    return "not a generation endpoint"
 
 
 class ProxyReport:
@@ -705,6 +690,6 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["SURFACES", "Passed", "Proxy", "ProxyReport", "RunningProxy", "Surface",
+__all__ = ["Passed", "Proxy", "ProxyReport", "RunningProxy",
            "add_proxy_arguments", "proxy_app", "run_proxy", "running_proxy", "surface_of",
            "to_exchange", "upstream_chunks", "usage_of"]

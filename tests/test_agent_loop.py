@@ -164,3 +164,43 @@ def test_a_tool_result_gets_twin_result_with_the_start_of_its_text() -> None:
     assert turn.text.startswith(f"{TWIN_RESULT} first line\nxxx")
     assert len(turn.text) < 500  # the start of the result, not all of it
     assert turn_for(messages[:1], [READ_FILE]) is None  # no directive, no result: the usual answer
+
+
+# -- the Anthropic surface: the same loop with the `anthropic` SDK (what Claude Code speaks) ----------
+READ_TOOL: Any = {"name": "Read", "description": "Read a file",
+                  "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}},
+                                   "required": ["file_path"]}}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_anthropic_sdk_agent_reads_a_file_through_the_proxy(proxy: RunningProxy, tmp_path: Path,
+                                                             stream: bool) -> None:
+    import anthropic
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The launch code is 0451.")
+    client = anthropic.Anthropic(base_url=proxy.base_url + "/api/anthropic", api_key=TWIN_KEY, max_retries=0)
+    messages: list[Any] = [{"role": "user", "content": [
+        {"type": "text", "text": "<system-reminder>Be brief.</system-reminder>"},
+        {"type": "text", "text": f'Read my notes. TWIN-CALL Read {{"file_path": "{notes}"}}'}]}]
+    for _ in range(5):
+        if stream:
+            with client.messages.stream(model="glm-4.6", max_tokens=1024, messages=messages,
+                                        tools=[READ_TOOL]) as events:
+                answer = events.get_final_message()
+        else:
+            answer = client.messages.create(model="glm-4.6", max_tokens=1024, messages=messages, tools=[READ_TOOL])
+        uses = [b for b in answer.content if b.type == "tool_use"]
+        if not uses:
+            break
+        messages += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in answer.content]},
+                     {"role": "user", "content": [
+                         {"type": "tool_result", "tool_use_id": u.id,
+                          "content": Path(u.input["file_path"]).read_text()} for u in uses]}]
+    text = "".join(b.text for b in answer.content if b.type == "text")
+    assert text == f"{TWIN_RESULT} The launch code is 0451."
+    assert proxy.report.out is not None
+    exchanges = rows(proxy.report.out, 2)
+    assert [(e["path"], e["surface"], e["status"], e["checked"], e["violations"], e["stream"])
+            for e in exchanges] == [("/api/anthropic/v1/messages", "anthropic", 200, True, [], stream)] * 2
+    assert all(e["usage"]["input_tokens"] > 0 and e["usage"]["output_tokens"] > 0 for e in exchanges)

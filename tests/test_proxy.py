@@ -133,7 +133,7 @@ def test_what_the_proxy_does_not_check_is_forwarded_and_said(twin: str, tmp_path
     assert huge.status_code == 413 and "not forwarded" in huge.json()["error"]["message"]
     [row] = document["exchanges"]  # the refused request never reached the upstream
     assert (row["path"], row["checked"], row["why_unchecked"]) == (
-        "/api/paas/v4/models", False, "not a chat endpoint")
+        "/api/paas/v4/models", False, "not a generation endpoint")
 
 
 def test_an_unreachable_upstream_is_a_502_and_a_row(tmp_path: Path) -> None:

@@ -266,10 +266,26 @@ def _judge(passed: Passed, upstream: str, record: Path | None) -> Judged:
         "transport_error": str(exchange.transport_error) if exchange.transport_error else None,
     })
     if record is not None and why is None:
-        from .transcript import from_exchange, save
-
-        entry["transcript"] = save(from_exchange(exchange, scenario=f"proxy-{name}"), record).name
+        entry["transcript"] = _record(passed, exchange, f"proxy-{name}", record)
     return entry, answer
+
+
+# An agent sends an account or device id here (Claude Code's `metadata.user_id`): not kept.
+RECORD_SCRUBBED_FIELDS = ("user_id",)
+
+
+def _record(passed: Passed, exchange: Exchange, scenario: str, folder: Path) -> str:
+    """A scrubbed transcript with the headers and URL the agent really sent (its client's
+    version, `anthropic-beta`, `?beta=true`), not those the harness would have sent."""
+    from .transcript import from_exchange, save
+
+    scrubber = Scrubber.for_target(exchange.target, RECORD_SCRUBBED_FIELDS)
+    transcript = from_exchange(exchange, scrubber, scenario=scenario)
+    sent = {k: v for k, v in passed.headers.items() if k not in _HOP_BY_HOP}
+    url = exchange.url + (f"?{passed.query}" if passed.query else "")
+    request = transcript.request.model_copy(update={"headers": scrubber.scrub_headers(sent),
+                                                    "url": scrubber.scrub_text(url)})
+    return save(transcript.model_copy(update={"request": request}), folder).name
 
 
 def _why_unchecked(passed: Passed) -> str:

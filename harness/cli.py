@@ -123,6 +123,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                   "bench.commands:add_calibrate_arguments", "bench.commands:run_calibrate"),
     "proxy": ("a checking proxy between an agent and GLM (or the twin)", "proxy:add_proxy_arguments",
               "proxy:run_proxy"),
+    "agent-bench": ("tokens and seconds per coding task through a real agent (Claude Code)",
+                    "agent_bench:add_agent_bench_arguments", "agent_bench:run_agent_bench"),
 }
 
 

@@ -563,6 +563,7 @@ class Proxy:
         from .mock.server import bind_loopback
 
         self.upstream, self.record = upstream, record
+        self._handed = 0  # exchanges handed over for judging (`settle` waits for their rows)
         self.report = ProxyReport(upstream, out)
         # One worker, so rows come in the order exchanges ended. In its own process by default:
         # judging a long stream holds the GIL for milliseconds, which a thread would add to the
@@ -588,6 +589,7 @@ class Proxy:
 
     def _hand_over(self, passed: Passed) -> None:
         """Called on the forwarding loop when an exchange ends: returns at once."""
+        self._handed += 1
         key = passed.credential()
         if key:
             register(key)  # the terminal and the report are written here
@@ -604,6 +606,13 @@ class Proxy:
         except Exception:  # the judging process died (a signal to the whole group): judge here
             judged = judge(passed, self.upstream, self.record)
         self.report.add(judged)
+
+    def settle(self, timeout_s: float = 30.0) -> int:
+        """Wait until every exchange that has ended is judged; the number of rows."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.report.exchanges) < self._handed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(self.report.exchanges)
 
     def run(self) -> None:
         """Serve until SIGINT or SIGTERM; the report is final when this returns or raises."""
@@ -646,7 +655,8 @@ def running_proxy(upstream: str, out: Path | None = None, record: Path | None = 
 
 
 # -- command line ------------------------------------------------------------------------------------
-def _upstream(text: str) -> str:
+def upstream_url(text: str) -> str:
+    """argparse type: an http(s) origin (and path prefix) to forward to."""
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"expected an http(s) URL, got {text!r}")
@@ -658,7 +668,7 @@ def _upstream(text: str) -> str:
 
 def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--upstream", type=_upstream, default=None, metavar="URL",
+    add("--upstream", type=upstream_url, default=None, metavar="URL",
         help="where to forward: an origin (and path prefix) the request's path is appended to, "
              "e.g. https://api.z.ai (default: the embedded twin)")
     add("--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)")
@@ -706,6 +716,18 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["Passed", "Proxy", "ProxyReport", "RunningProxy",
-           "add_proxy_arguments", "proxy_app", "run_proxy", "running_proxy", "surface_of",
-           "to_exchange", "upstream_chunks", "usage_of"]
+__all__ = [
+    "Passed",
+    "Proxy",
+    "ProxyReport",
+    "RunningProxy",
+    "add_proxy_arguments",
+    "proxy_app",
+    "run_proxy",
+    "running_proxy",
+    "surface_of",
+    "to_exchange",
+    "upstream_chunks",
+    "upstream_url",
+    "usage_of",
+]

@@ -38,7 +38,8 @@ from ._resources import fixtures_dir
 from .errors import UsageError
 from .scrub import Scrubber, register
 
-REPORT_SCHEMA = "glm-harness-agent-bench/1"
+REPORT_KIND = "agent-bench"
+REPORT_SCHEMA_VERSION = "1"
 CLAUDE_ENV = "GLM_HARNESS_CLAUDE"
 TASK_TIMEOUT_S = 300.0
 CHECK_TIMEOUT_S = 30.0
@@ -126,6 +127,39 @@ def judge_files(task: AgentTask, project: Path) -> list[str]:
                 last = (run.stderr.strip().splitlines() or ["exit status " + str(run.returncode)])[-1]
                 wrong.append(f"{check.python}: {last}")
     return wrong
+
+
+# -- the report, as `compare` reads it -----------------------------------------------------------
+class AgentTaskUsage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+
+
+class AgentTaskRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    solved: bool
+    usage: AgentTaskUsage
+    turns: int = 0
+    wall_s: float | None = None
+    cost_usd: float | None = None
+    violations: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class AgentBenchReport(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    kind: str
+    schema_version: str
+    started_at: str = ""
+    agent: str
+    model: str
+    target: str
+    task_set: str
+    tasks: list[AgentTaskRow]
 
 
 # -- agents ------------------------------------------------------------------------------------------
@@ -232,6 +266,7 @@ def run_agent_bench(args: argparse.Namespace) -> int:
 
     task_set = load_tasks(args.tasks)
     agent = AGENTS[args.agent].find()
+    started = dt.datetime.now(dt.UTC).isoformat()
     offline = args.upstream is None
     with _upstream(args.upstream) as (upstream, twin_key):
         key = twin_key or os.environ.get(args.api_key_env, "").strip()
@@ -249,7 +284,7 @@ def run_agent_bench(args: argparse.Namespace) -> int:
                       f"({row['usage']['cached_tokens']} cached) / {row['usage']['output_tokens']} out, "
                       f"{row['wall_s']:.1f} s, {len(row['violations'])} violation(s)", flush=True)
     summary = summarize(rows)
-    document = {"schema": REPORT_SCHEMA, "created_at": dt.datetime.now(dt.UTC).isoformat(),
+    document = {"kind": REPORT_KIND, "schema_version": REPORT_SCHEMA_VERSION, "started_at": started,
                 "agent": args.agent, "model": args.model, "target": "twin" if offline else "live",
                 "upstream": "twin" if offline else args.upstream, "task_set": task_set.name,
                 "summary": summary, "conformance": proxy.report.conformance.to_json(), "tasks": rows}

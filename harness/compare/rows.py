@@ -89,7 +89,7 @@ METRICS: dict[str, Metric] = {
     "contract.passed": Metric("contract.passed", "tests passed", "tests", True, "contract"),
     "contract.failed": Metric("contract.failed", "tests failed", "tests", False, "contract"),
 }
-PROPORTIONS = frozenset({"pass_rate", "error_rate", "reasoning_share"})
+PROPORTIONS = frozenset({"pass_rate", "error_rate", "reasoning_share", "agent.solved_rate", "agent.cache_hit_share"})
 
 
 @dataclass(slots=True)

@@ -155,6 +155,7 @@ class AgentBenchReport(BaseModel):
     kind: str
     schema_version: str
     started_at: str = ""
+    complete: bool = True
     agent: str
     model: str
     target: str
@@ -274,8 +275,16 @@ def run_agent_bench(args: argparse.Namespace) -> int:
             raise UsageError(f"no key for {upstream}: set ${args.api_key_env}")
         register(key)
         proxy = Proxy(upstream, record=args.record, judge_apart=False)
+        rows: list[dict[str, Any]] = []
+
+        def document(complete: bool) -> dict[str, Any]:
+            return {"kind": REPORT_KIND, "schema_version": REPORT_SCHEMA_VERSION, "started_at": started,
+                    "complete": complete, "agent": args.agent, "model": args.model,
+                    "target": "twin" if offline else "live", "upstream": "twin" if offline else args.upstream,
+                    "task_set": task_set.name, "summary": summarize(rows),
+                    "conformance": proxy.report.conformance.to_json(), "tasks": rows}
+
         with proxy.running(), tempfile.TemporaryDirectory(prefix="glm-agent-bench-") as workdir:
-            rows = []
             for task in task_set.tasks:
                 row = run_task(task, agent, proxy, key, args.model, offline, Path(workdir))
                 rows.append(row)
@@ -283,18 +292,20 @@ def run_agent_bench(args: argparse.Namespace) -> int:
                 print(f"{task.id}: {verdict}; {row['turns']} turn(s), {row['usage']['input_tokens']} in "
                       f"({row['usage']['cached_tokens']} cached) / {row['usage']['output_tokens']} out, "
                       f"{row['wall_s']:.1f} s, {len(row['violations'])} violation(s)", flush=True)
+                if args.out is not None:  # a run stopped midway keeps the tasks it finished
+                    _write(args.out, document(complete=len(rows) == len(task_set.tasks)))
     summary = summarize(rows)
-    document = {"kind": REPORT_KIND, "schema_version": REPORT_SCHEMA_VERSION, "started_at": started,
-                "agent": args.agent, "model": args.model, "target": "twin" if offline else "live",
-                "upstream": "twin" if offline else args.upstream, "task_set": task_set.name,
-                "summary": summary, "conformance": proxy.report.conformance.to_json(), "tasks": rows}
-    print(f"agent-bench {args.agent} on {args.model} ({document['target']}): {summary['solved']}/"
+    print(f"agent-bench {args.agent} on {args.model} ({'twin' if offline else 'live'}): {summary['solved']}/"
           f"{summary['tasks']} solved, {summary['violations']} violation(s), "
           f"{summary['tokens_per_solved_task']} tokens and {summary['seconds_per_solved_task']} s per solved task")
     if args.out is not None:
-        write_atomically(args.out, Scrubber.for_target(None).scrub_text(json.dumps(document, indent=2)))
         print(f"report: {args.out}")
-    return 0 if summary["solved"] == summary["tasks"] and not summary["violations"] else 1
+    # nothing measured, a task not solved or a violation: never a success
+    return 0 if rows and summary["solved"] == summary["tasks"] and not summary["violations"] else 1
+
+
+def _write(path: Path, document: dict[str, Any]) -> None:
+    write_atomically(path, Scrubber.for_target(None).scrub_text(json.dumps(document, indent=2)))
 
 
 def add_agent_bench_arguments(parser: argparse.ArgumentParser) -> None:

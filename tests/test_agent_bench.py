@@ -173,6 +173,16 @@ def test_the_compare_gate_fails_on_an_agent_regression(tmp_path: Path) -> None:
     assert mixed.returncode == 2 and "no such file" in mixed.stderr
 
 
+def test_the_cross_model_table_has_the_agent_rows(tmp_path: Path) -> None:
+    reports = [synthetic(tmp_path, "a.json", 24, 50_000), synthetic(tmp_path, "b.json", 0, 80_000)]
+    run = subprocess.run([sys.executable, "-m", "harness.cli", "summary", *map(str, reports)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stdout.splitlines() if line.startswith("| glm-4.6 | claude-code")]
+    assert lines == ["| glm-4.6 | claude-code | live | 24/24 | 50,112 | 50% | 2.1 | 0 |",
+                     "| glm-4.6 | claude-code | live | 0/24 | - | 50% | - | 0 |"]
+
+
 def test_without_the_agent_it_is_one_line_and_exit_2(tmp_path: Path) -> None:
     run = agent_bench(None)
     assert run.returncode == 2

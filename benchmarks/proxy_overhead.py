@@ -1,6 +1,6 @@
 """What `glm-harness proxy` adds to each streamed chunk, against a direct connection, in one run.
 
-Run: ``python benchmarks/proxy_overhead.py [--concurrency 1 32] [--chunks 200] [--itl-ms 5]
+Run: ``python benchmarks/proxy_overhead.py [--concurrency 1 32] [--chunks 100] [--itl-ms 20]
       [--rounds 3]``
 
 Three processes on loopback: an upstream that streams a GLM-shaped answer (the twin's own chunks,
@@ -106,15 +106,14 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its children (the proxy's judging process);
-    Linux /proc; NaN elsewhere."""
+def _cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of a process, and of its children (the proxy's judging
+    process); Linux /proc; NaN elsewhere."""
     try:
-        pids = [pid] + [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-                        and _stat(int(p.name))[1] == pid]
-        return sum(_stat(p)[0] for p in pids)
+        children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _stat(int(p.name))[1] == pid]
+        return _stat(pid)[0], sum(_stat(p)[0] for p in children)
     except OSError:
-        return float("nan")
+        return float("nan"), float("nan")
 
 
 def _stat(pid: int) -> tuple[float, int]:
@@ -139,8 +138,8 @@ def _start(command: list[str]) -> tuple[subprocess.Popen[str], str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--chunks", type=int, default=200)
-    parser.add_argument("--itl-ms", type=float, default=5.0)
+    parser.add_argument("--chunks", type=int, default=100)
+    parser.add_argument("--itl-ms", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,15 +161,18 @@ def main() -> int:
             asyncio.run(_delays(up_url, concurrency, 1))  # warm-up: connections, caches
             direct = asyncio.run(_delays(up_url, concurrency, args.rounds))
             asyncio.run(_delays(proxy_url, concurrency, 1))
-            cpu = _cpu_s(proxy.pid)
+            time.sleep(1)  # the warm-up's judging done
+            forwarding, judging = _cpu_s(proxy.pid)
             via = asyncio.run(_delays(proxy_url, concurrency, args.rounds))
-            cpu = _cpu_s(proxy.pid) - cpu
+            time.sleep(1)
+            after = _cpu_s(proxy.pid)
+            forwarding, judging = after[0] - forwarding, after[1] - judging
             d50, d99, p50, p99 = _pct(direct, .5), _pct(direct, .99), _pct(via, .5), _pct(via, .99)
             print(f"{concurrency:>4} {len(via):>7} | {d50:>10.3f} {d99:>7.3f} | {p50:>9.3f} {p99:>7.3f} | "
                   f"{p50 - d50:>+9.3f} {p99 - d99:>+7.3f} | {p50 / d50:>9.2f} {p99 / d99:>6.2f}")
             print(f"{'':>4} {'':>7} | mean direct {statistics.fmean(direct):.3f}, "
-                  f"via proxy {statistics.fmean(via):.3f}; proxy CPU (forwarding + judging) "
-                  f"{cpu / len(via) * 1e6:.0f} us per chunk")
+                  f"via proxy {statistics.fmean(via):.3f}; proxy CPU per chunk: forwarding "
+                  f"{forwarding / len(via) * 1e6:.0f} us, judging (its own process) {judging / len(via) * 1e6:.0f} us")
     finally:
         proxy.send_signal(signal.SIGINT)
         proxy.communicate(timeout=60)

@@ -66,6 +66,8 @@ _HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
     "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding",
 })
+# An answer's Content-Length stays: with identity asked, the bytes passed on are the bytes counted.
+_HOP_BY_HOP_ANSWER = _HOP_BY_HOP - {"content-length"}
 _CREDENTIALS = ("authorization", "x-api-key", "api-key")
 
 
@@ -457,7 +459,7 @@ def proxy_app(upstream: str, on_passed: OnPassed) -> Any:
             await send({"type": "http.response.start", "status": response.status_code,
                         "headers": [(k.encode("latin-1"), v.encode("latin-1"))
                                     for k, v in response.headers.items()
-                                    if k.lower() not in _HOP_BY_HOP]})
+                                    if k.lower() not in _HOP_BY_HOP_ANSWER]})
             try:
                 async for data in upstream_chunks(response):
                     passed.take(data)

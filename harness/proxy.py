@@ -97,6 +97,7 @@ class Passed:
     over_cap: bool = False
     error: tuple[TransportKind, str, str] | None = None  # a TransportError's fields: plain, picklable
     interrupted: bool = False
+    hung_up: bool = False  # the agent left before the answer ended (the upstream is let go too)
     ended_at: float | None = None
 
     def take(self, data: bytes) -> None:
@@ -250,7 +251,7 @@ def _judge(passed: Passed, upstream: str, record: Path | None) -> Judged:
         "stream": "text/event-stream" in exchange.content_type, "status": passed.status,
     }
     why = (None if surface is not None and passed.method == "POST" and not passed.over_cap
-           and not passed.interrupted else _why_unchecked(passed))
+           and not passed.interrupted and not passed.hung_up else _why_unchecked(passed))
     violations: list[dict[str, str]] = []
     answer = None
     if why is None:
@@ -293,6 +294,8 @@ def _record(passed: Passed, exchange: Exchange, scenario: str, folder: Path) -> 
 def _why_unchecked(passed: Passed) -> str:
     if passed.interrupted:
         return "the proxy stopped before the answer ended"
+    if passed.hung_up:
+        return "the agent hung up before the answer ended"
     if passed.over_cap:
         return f"answer over {MAX_KEPT_BYTES} bytes: forwarded, not kept"
     return "not a generation endpoint"
@@ -445,6 +448,7 @@ def proxy_app(upstream: str, on_passed: OnPassed) -> Any:
         forward.append(("accept-encoding", "identity"))
         url = base + scope["path"] + (f"?{query}" if query else "")
         response: httpx.Response | None = None
+        gone: asyncio.Future[Any] | None = None
         try:
             request = client().build_request(scope["method"], url, headers=forward, content=body)
             passed.sent_at = time.perf_counter()
@@ -460,10 +464,16 @@ def proxy_app(upstream: str, on_passed: OnPassed) -> Any:
                         "headers": [(k.encode("latin-1"), v.encode("latin-1"))
                                     for k, v in response.headers.items()
                                     if k.lower() not in _HOP_BY_HOP_ANSWER]})
+            # The agent hanging up (Esc in Claude Code) ends the upstream's answer too: a live
+            # model would otherwise go on generating, and billing, for no one.
+            gone = asyncio.ensure_future(receive())
             try:
                 async for data in upstream_chunks(response):
                     passed.take(data)
                     await send({"type": "http.response.body", "body": data, "more_body": True})
+                    if gone.done():
+                        passed.hung_up = True
+                        return
             except httpx.HTTPError as error:
                 passed.error = _failure(error)
                 raise UpstreamBroke(f"upstream broke mid-answer: {type(error).__name__}") from None
@@ -472,6 +482,8 @@ def proxy_app(upstream: str, on_passed: OnPassed) -> Any:
             passed.interrupted = True
             raise
         finally:
+            if gone is not None:
+                gone.cancel()
             passed.ended_at = time.perf_counter()
             if response is not None:
                 await response.aclose()

@@ -150,6 +150,22 @@ def test_an_unreachable_upstream_is_a_502_and_a_row(tmp_path: Path) -> None:
     assert row["transport_error"].startswith("ConnectError")
 
 
+def test_an_agent_hanging_up_lets_the_upstream_go(tmp_path: Path) -> None:
+    out = tmp_path / "proxy.json"
+    long = TwinConfig(timing=Timing(itl_ms=10), style=Style(reply_tokens=1000, reasoning_tokens=0))
+    with running_twin(GLMTwin(long)) as twin, running_proxy(f"http://127.0.0.1:{twin.port}", out) as proxy:
+        body = {"model": "glm-4.6", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+        with httpx.stream("POST", proxy.base_url + CHAT, json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {TWIN_KEY}"}) as answer:
+            for n, _ in enumerate(answer.iter_raw()):
+                if n == 3:
+                    break
+        [row] = wait_rows(out, 1)["exchanges"]
+    assert (row["checked"], row["why_unchecked"]) == (False, "the agent hung up before the answer ended")
+    assert row["violations"] == []
+    assert row["timings"]["chunks"] < 100  # of about a thousand: the proxy stopped reading
+
+
 # -- the report survives the proxy being stopped mid-stream -------------------------------------
 def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen([sys.executable, "-m", "harness.cli", "proxy", "--port", "0", *args],

@@ -136,6 +136,19 @@ def test_what_the_proxy_does_not_check_is_forwarded_and_said(twin: str, tmp_path
         "/api/paas/v4/models", False, "not a generation endpoint")
 
 
+def test_an_answer_over_the_cap_is_forwarded_whole_but_not_kept(twin: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("harness.proxy.MAX_KEPT_BYTES", 2000)
+    out = tmp_path / "proxy.json"
+    body = {"model": "glm-4.6", "stream": True, "messages": [{"role": "user", "content": "Hello"}]}
+    with running_proxy(twin, out) as proxy:
+        answer = post(proxy.base_url, body)
+        [row] = wait_rows(out, 1)["exchanges"]
+    assert len(answer.content) > 2000 and answer.content.rstrip().endswith(b"data: [DONE]")
+    assert (row["checked"], row["why_unchecked"]) == (False, "answer over 2000 bytes: forwarded, not kept")
+    assert row["usage"] is None and row["timings"]["chunks"] == 0
+
+
 def test_an_unreachable_upstream_is_a_502_and_a_row(tmp_path: Path) -> None:
     out = tmp_path / "proxy.json"
     with running_twin() as gone:

@@ -153,6 +153,12 @@ def test_a_malformed_directive_is_skipped() -> None:
         ("read_file", {"path": "ok", "n": [1, {"deep": "}"}]})]
 
 
+def test_a_directive_in_a_json_encoded_prompt_is_read() -> None:
+    """opencode sends the prompt on JSON-encoded, quotes escaped (recorded through the proxy)."""
+    assert twin_calls('"Read my notes. TWIN-CALL read {\\"filePath\\": \\"/p/notes.txt\\"}"') == [
+        ("read", {"filePath": "/p/notes.txt"})]
+
+
 def test_a_tool_result_gets_twin_result_with_the_start_of_its_text() -> None:
     long = "x" * 1000
     messages = [{"role": "user", "content": "go"},

@@ -237,10 +237,14 @@ def twin_calls(text: str) -> list[tuple[str, dict[str, Any]]]:
     found: list[tuple[str, dict[str, Any]]] = []
     decoder = json.JSONDecoder()
     for match in _TWIN_CALL.finditer(text):
-        try:
-            arguments, _ = decoder.raw_decode(text, match.end())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(arguments, dict):
-            found.append((match.group(1), arguments))
+        rest = text[match.end():]
+        # an agent may pass the prompt on JSON-encoded (opencode does): its quotes escaped
+        for candidate in (rest, rest.replace('\\"', '"')):
+            try:
+                arguments, _ = decoder.raw_decode(candidate)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(arguments, dict):
+                found.append((match.group(1), arguments))
+            break
     return found

@@ -97,6 +97,7 @@ class OutcomeRecorder:
             "started_at": self.started.isoformat(),
             "finished_at": dt.datetime.now(dt.UTC).isoformat(),
             "profile": settings.profile,
+            "surface": settings.surface,
             "summary": _summary(self.tests.values()),
             "conformance": _conformance(self.config),
             "tests": sorted(self.tests.values(), key=lambda t: t["nodeid"]),

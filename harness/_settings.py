@@ -17,6 +17,7 @@ import pytest
 GROUP = "glm"
 ENV_PREFIX = "GLM_HARNESS_"
 TARGETS = ("mock", "live")
+SURFACES = ("openai", "anthropic")  # harness.surface.Surface (not imported: this module loads nothing)
 # Against a hung server a test waits this long per read, not pytest's forever or httpx's 120 s;
 # long enough for a thinking model's first byte on the suites' small requests.
 DEFAULT_READ_TIMEOUT_S = 30.0
@@ -48,8 +49,12 @@ class Option:
 OPTIONS = (
     Option("target", "run against the embedded twin (mock, default) or a live endpoint (live)",
            choices=TARGETS),
-    Option("base_url", "live endpoint base URL (default https://api.z.ai/api/paas/v4); "
-                       "any OpenAI-compatible server", metavar="URL"),
+    Option("surface", "the API to hold to its contract: openai (default, POST {base}/chat/completions) "
+                      "or anthropic (POST {base}/v1/messages, what Claude Code calls); tests only one "
+                      "surface has are skipped on the other", choices=SURFACES),
+    Option("base_url", "live endpoint base URL (default https://api.z.ai/api/paas/v4); any "
+                       "OpenAI-compatible server; with --glm-surface anthropic, default "
+                       "https://api.z.ai/api/anthropic", metavar="URL"),
     Option("model", "model to call (default glm-4.6)", metavar="MODEL"),
     Option("profile", "glm (default): hold the target to all of GLM's contract; openai-compatible: "
                       "a server that is not GLM (vLLM, SGLang, llama.cpp): GLM-only rules are "
@@ -78,6 +83,7 @@ OPTIONS = (
 @dataclass(frozen=True)
 class Settings:
     target: str = "mock"
+    surface: str = "openai"
     base_url: str | None = None
     model: str | None = None  # None: the contract's DEFAULT_MODEL
     profile: str = "glm"  # profiles.PROFILES (not imported: this module loads nothing)

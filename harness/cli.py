@@ -43,7 +43,7 @@ def _validate(args: argparse.Namespace) -> int:
                   "stream or transcript)")
             continue
         status = "ok" if not report.findings else f"{len(report.findings)} finding(s)"
-        notes = f", {len(report.notices)} observed-field notice(s)" if report.notices else ""
+        notes = f", {len(report.notices)} notice(s)" if report.notices else ""
         print(f"{report.path}: {report.kind}, {status}{notes}")
         for finding in report.findings:
             print(f"  {finding.path}: [{finding.kind}] {finding.message}")

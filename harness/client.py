@@ -133,7 +133,11 @@ class Exchange:
             "-X", "POST", shlex.quote(self.url or self.target.chat_url),
             "-H", shlex.quote("Content-Type: application/json"),
         ]
-        if self.target.api_key:
+        if self.target.surface is Surface.ANTHROPIC:
+            parts += ["-H", shlex.quote("anthropic-version: 2023-06-01")]
+            if self.target.api_key:
+                parts += ["-H", f'"x-api-key: ${self.target.api_key_env}"']
+        elif self.target.api_key:
             parts += ["-H", f'"Authorization: Bearer ${self.target.api_key_env}"']
         payload = self.payload
         if len(payload) <= CURL_INLINE_BYTES:
@@ -247,7 +251,9 @@ def _exchange(target: Target, body: Body, path: str | None) -> Exchange:
         return Exchange(target, {}, time.perf_counter(), url, raw_request=body)
     data = body.to_wire() if isinstance(body, ChatCompletionRequest) else dict(body)
     data.setdefault("model", target.model)
-    return Exchange(target, with_usage_asked(target.profile, data), time.perf_counter(), url)
+    if target.surface is Surface.OPENAI:
+        data = with_usage_asked(target.profile, data)
+    return Exchange(target, data, time.perf_counter(), url)
 
 
 class _ConnectionTrace:

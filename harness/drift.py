@@ -10,6 +10,11 @@ the twin, in-process, and the *shapes* of the two answers are compared, never th
 - an error: the body's fields and types (the code's type above all) and the HTTP status, per
   business code, with the twin made to produce the same code.
 
+On the Messages surface (the Anthropic-compatible API) a stream's shape is the order of its
+events (blocks and deltas by their types, runs collapsed), the fields of each kind of event, which
+events carry `usage` and with which fields, and `[DONE]`; the request goes to the twin's
+`/api/anthropic/v1/messages`.
+
 Recordings are read from any folder by what they hold (`harness.recordings`), and each answer is
 compared with the twin speaking the same era of the API (a 2026 answer carries `object`), unless
 `--profile` says which. Differences that are real but accepted are listed, each with its reason, in
@@ -33,9 +38,11 @@ from typing import Any
 
 from ._resources import fixtures_dir
 from .errors import UsageError
+from .message_stream import assemble_message, read_message_stream
 from .recordings import Exchange, Kind, Recording, exchanges, scan, sse_chunks
 from .sse import decode_all
 from .stream import EventKind, read_stream
+from .surface import Surface
 
 DEFAULT_KNOWN = fixtures_dir() / "drift" / "known-differences.json"
 DEFAULT_TRANSCRIPTS = fixtures_dir() / "transcripts"
@@ -162,6 +169,80 @@ def _usage_at(positions: list[int], n: int) -> str:
     if len(positions) > 1:
         return "several chunks"
     return "last chunk" if positions[0] == n - 1 else "before the last chunk"
+
+
+# -- shapes of Messages streams -------------------------------------------------------------------
+@dataclass(frozen=True)
+class MessageStreamShape:
+    """What a Messages stream looks like, values aside: the order of its event kinds (a block
+    start by its block's type, a delta by its type, runs collapsed), each kind's fields, which
+    kinds carry usage and with which fields."""
+
+    order: tuple[str, ...]
+    fields: dict[str, Shape]
+    usage_fields: dict[str, Shape]
+    done: str
+    framing: tuple[str, ...] = ()
+
+    def describe_order(self) -> str:
+        return " > ".join(self.order) or "(no events)"
+
+    @property
+    def usage_at(self) -> str:
+        return ", ".join(self.usage_fields) or ABSENT
+
+
+def message_stream_shape(raw: bytes) -> MessageStreamShape:
+    events, violations = decode_all(raw)
+    stream = read_message_stream(events)
+    kinds: list[str] = []
+    fields: dict[str, dict[str, set[str]]] = {}
+    usage_fields: dict[str, dict[str, set[str]]] = {}
+    for event in stream.events:
+        kind = _event_kind(event.type, event.data, event.delta_type) if not event.malformed else "malformed"
+        kinds.append(kind)
+        if not isinstance(event.data, dict):
+            continue
+        shape = json_shape(event.data)
+        _merge(fields.setdefault(kind, {}), {p: t for p, t in shape.items() if ".usage" not in p})
+        usage = {p: t for p, t in shape.items() if ".usage" in p}
+        if usage:
+            _merge(usage_fields.setdefault(str(event.type), {}), usage)
+    done = "missing" if not stream.done else "last" if events and events[-1].is_done else "not last"
+    return MessageStreamShape(
+        order=tuple(k for k, _ in itertools.groupby(kinds)),
+        fields={k: {p: frozenset(t) for p, t in v.items()} for k, v in fields.items()},
+        usage_fields={k: {p: frozenset(t) for p, t in v.items()} for k, v in usage_fields.items()},
+        done=done,
+        framing=tuple(sorted({v.kind for v in violations})),
+    )
+
+
+def _event_kind(kind: str | None, data: Any, delta_type: str | None) -> str:
+    if kind == "content_block_start" and isinstance(data, dict):
+        block = data.get("content_block")
+        return f"{kind}({block.get('type') if isinstance(block, dict) else '?'})"
+    if kind == "content_block_delta":
+        return f"{kind}({delta_type})"
+    return str(kind)
+
+
+def diff_message_streams(recording: str, recorded: MessageStreamShape, twin: MessageStreamShape) -> list[Difference]:
+    out: list[Difference] = []
+
+    def add(aspect: str, path: str, mine: str, theirs: str) -> None:
+        if mine != theirs:
+            out.append(Difference(recording, aspect, path, mine, theirs))
+
+    add("event_order", "stream", recorded.describe_order(), twin.describe_order())
+    for kind in sorted(set(recorded.fields) & set(twin.fields)):
+        out += diff_shapes(recording, f"{kind}_event_fields", recorded.fields[kind], twin.fields[kind])
+    add("usage", "events carrying it", recorded.usage_at, twin.usage_at)
+    for kind in sorted(set(recorded.usage_fields) & set(twin.usage_fields)):
+        out += diff_shapes(recording, f"{kind}_usage_fields", recorded.usage_fields[kind], twin.usage_fields[kind])
+    add("done", "[DONE]", recorded.done, twin.done)
+    add("sse_framing", "violations", ", ".join(recorded.framing) or "none", ", ".join(twin.framing) or "none")
+    return out
 
 
 # -- differences ----------------------------------------------------------------------------------
@@ -353,10 +434,13 @@ class _Twin:
 
     def send(self, body: Mapping[str, Any] | bytes, *, model: str | None = None,
              key: str | bool | None = True, config: Any = None, times: int = 1,
-             profile: str | None = None) -> Answer:
+             profile: str | None = None, surface: Surface = Surface.OPENAI) -> Answer:
         """`key`: True for the twin's key, None for no Authorization header, or a key string.
-        The request is sent `times` times (to reach a rate limit); the last answer counts."""
+        The request is sent `times` times (to reach a rate limit); the last answer counts.
+        `surface`: the API it goes to (the Messages API at `/api/anthropic/v1/messages`)."""
         import dataclasses
+
+        import httpx
 
         from .client import GLMClient
         from .contract import DEFAULT_MODEL
@@ -368,9 +452,14 @@ class _Twin:
                              or DEFAULT_MODEL)
         if key is not True:
             target = dataclasses.replace(target, api_key=Secret(key) if isinstance(key, str) else None)
+        path = None
+        if surface is Surface.ANTHROPIC:
+            host = str(httpx.URL(MOCK_BASE_URL).copy_with(path="/"))
+            target = dataclasses.replace(target, base_url=host.rstrip("/") + surface.base_paths[0])
+            path = surface.endpoint
         with twin_router(twin, base_url=MOCK_BASE_URL), GLMClient(target) as client:
             for _ in range(times):
-                exchange = client.send(body)
+                exchange = client.send(body, path)
         error = exchange.transport_error
         return Answer(exchange.status, exchange.content_type, exchange.body, str(error) if error else None)
 
@@ -390,6 +479,10 @@ class _Case:
 def _case(exchange: Exchange, notes: list[str]) -> _Case:
     answer = exchange.answer
     request = dict(exchange.request.data) if exchange.request is not None else None
+    if answer.kind.is_error and exchange.request is not None and exchange.request.part:
+        # A capture wrapper keeps neither the key nor the model its script sent to provoke an
+        # error (shared/real-traffic-2026): the twin is made to produce the same code instead.
+        request = None
     if request is None and not answer.kind.is_error:
         request = standin_request(answer, notes)
     return _Case(answer.label, answer, request, exchange.model or "", answer.era or ANY_ERA)
@@ -408,7 +501,7 @@ def _compare(case: _Case, twin: _Twin, profile: str | None, notes: list[str]) ->
 
 def _compare_exchange(case: _Case, twin: _Twin, era: str | None, notes: list[str]) -> list[Difference]:
     assert case.request is not None
-    mine = twin.send(case.request, profile=era)
+    mine = twin.send(case.request, profile=era, surface=case.answer.surface)
     recorded = case.answer
     out: list[Difference] = []
     if mine.transport_error:
@@ -424,6 +517,8 @@ def _compare_exchange(case: _Case, twin: _Twin, era: str | None, notes: list[str
         out.append(Difference(case.label, "content_type", "Content-Type", content_type, mine.content_type))
     if recorded.kind.is_error:
         out += _error_differences(case.label, recorded, mine)
+    elif recorded.kind is Kind.STREAM and recorded.surface is Surface.ANTHROPIC:
+        out += diff_message_streams(case.label, message_stream_shape(recorded.raw), message_stream_shape(mine.body))
     elif recorded.kind is Kind.STREAM:
         out += diff_streams(case.label, stream_shape(recorded.raw), stream_shape(mine.body))
     else:
@@ -449,6 +544,8 @@ def standin_request(answer: Recording, notes: list[str]) -> dict[str, Any]:
     called with arguments of the same types, thinking as the answer shows it."""
     from .contract import DEFAULT_MODEL, MODEL_CARDS
 
+    if answer.surface is Surface.ANTHROPIC:
+        return _messages_standin(answer)
     model = answer.model or DEFAULT_MODEL
     if model not in MODEL_CARDS:
         nearest = max((name for name in MODEL_CARDS if model.startswith(name)), key=len, default=DEFAULT_MODEL)
@@ -463,6 +560,25 @@ def standin_request(answer: Recording, notes: list[str]) -> dict[str, Any]:
             request["tool_choice"] = {"type": "function", "function": {"name": next(iter(calls))}}
     if not reasoning and MODEL_CARDS[model].accepts_thinking_disabled():
         request["thinking"] = {"type": "disabled"}
+    return request
+
+
+def _messages_standin(answer: Recording) -> dict[str, Any]:
+    """The Messages request for a Messages answer recorded alone: the model it names (the twin
+    reads an unknown one as the generic card), the tools it used, forced when there is one."""
+    message = (assemble_message(read_message_stream(decode_all(answer.raw)[0])).message
+               if answer.kind is Kind.STREAM else answer.data if isinstance(answer.data, dict) else {})
+    uses = [b for b in message.get("content") or () if isinstance(b, dict) and b.get("type") == "tool_use"]
+    calls = {str(b.get("name")): json.dumps(b.get("input") or {}) for b in uses}
+    prompt = ("Please use " + " and ".join(calls) + ".") if calls else "Say hello in one sentence."
+    request: dict[str, Any] = {"model": answer.model or "glm-4.6", "max_tokens": 1024,
+                               "stream": answer.kind is Kind.STREAM,
+                               "messages": [{"role": "user", "content": prompt}]}
+    if calls:
+        tools = [_tool_for(name, arguments)["function"] for name, arguments in calls.items()]
+        request["tools"] = [{"name": t["name"], "input_schema": t["parameters"]} for t in tools]
+        if len(calls) == 1:
+            request["tool_choice"] = {"type": "tool", "name": next(iter(calls))}
     return request
 
 
@@ -512,6 +628,7 @@ def _twin_error_recipes() -> dict[str, dict[str, Any]]:
         return {"body": hello, "config": TwinConfig(faults=(FaultSpec(name),))}
 
     return {
+        "401": {"body": hello, "key": "invalid_key_xxx"},  # the Messages surface's 401 has no code
         "1000": {"body": hello, "key": _UNKNOWN_KEY},
         "1001": {"body": hello, "key": None},
         "1002": {"body": hello, "key": "not-a-key"},
@@ -540,13 +657,16 @@ def _overlong_prompt() -> dict[str, Any]:
 
 def _compare_error(case: _Case, twin: _Twin, era: str | None, notes: list[str]) -> list[Difference]:
     recorded = case.answer
-    code = recorded.error_code or "?"
+    code = recorded.error_code or ("401" if recorded.status == 401 else "?")
     recipe = _twin_error_recipes().get(code)
     if recipe is None:
         return [Difference(case.label, "error_code", code, f"code {code}", "cannot produce it")]
-    body = recipe["body_factory"]() if "body_factory" in recipe else recipe["body"]
-    mine = twin.send({"model": "glm-4.6", **body}, key=recipe.get("key", True),
-                     config=recipe.get("config"), times=recipe.get("times", 1), profile=era)
+    body = {"model": "glm-4.6", **(recipe["body_factory"]() if "body_factory" in recipe else recipe["body"])}
+    surface = recorded.surface
+    if surface is Surface.ANTHROPIC:
+        body.setdefault("max_tokens", 1024)
+    mine = twin.send(body, key=recipe.get("key", True), config=recipe.get("config"),
+                     times=recipe.get("times", 1), profile=era, surface=surface)
     if mine.transport_error:
         return [Difference(case.label, "transport", "exchange", "completed", mine.transport_error)]
     out: list[Difference] = []
@@ -558,15 +678,16 @@ def _compare_error(case: _Case, twin: _Twin, era: str | None, notes: list[str]) 
 
 
 def _error_differences(label: str, recorded: Recording, mine: Answer) -> list[Difference]:
-    code = recorded.error_code or "?"
+    code = recorded.error_code
     try:
         twin_body = json.loads(mine.body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         twin_body = None
-    twin_code = twin_body.get("error", {}).get("code") if isinstance(twin_body, dict) else None
+    error = twin_body.get("error") if isinstance(twin_body, dict) else None
+    twin_code = error.get("code") if isinstance(error, dict) else None
     out = []
-    if str(twin_code) != code:
-        out.append(Difference(label, "error_code", code, repr(code), repr(twin_code)))
+    if (None if twin_code is None else str(twin_code)) != code:
+        out.append(Difference(label, "error_code", code or "?", repr(code), repr(twin_code)))
     return out + diff_shapes(label, "error_body", json_shape(recorded.error_body()), json_shape(twin_body))
 
 

@@ -21,20 +21,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .contract import (
-    MODEL_CARDS,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    ErrorBody,
-    business_error,
-    strict_report,
-    validate,
-)
+from .contract import MODEL_CARDS, business_error, strict_report, validate
 from .contract.catalogue import THINKING_ALWAYS_ON_DETAIL, invalid_parameter_message
 from .drift import json_shape
 from .errors import UsageError
-from .recordings import Kind, Recording, scan
+from .recordings import Kind, Recording, documents, scan
+from .surface import Surface
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _INDEX = re.compile(r"\[\d+\]")
@@ -107,7 +99,9 @@ def learn(roots: Iterable[Path], against: str = "current") -> tuple[Learned, lis
     era = "2025" if against == "2025" else None
     for recording in scan(list(roots), notes):
         learned.read += 1
-        for model_cls, data in _documents(recording):
+        if recording.kind is Kind.REQUEST and recording.meta.get("answered") == 400:
+            continue  # a request the server refused was meant to break the contract
+        for model_cls, data in documents(recording):
             _learn_document(learned, recording, model_cls, data, era)
         if recording.kind.is_error:
             _learn_error(learned, recording)
@@ -115,18 +109,6 @@ def learn(roots: Iterable[Path], against: str = "current") -> tuple[Learned, lis
     if not learned.read:
         raise UsageError(f"no recordings in {' '.join(map(str, roots))}")
     return learned, notes
-
-
-def _documents(recording: Recording) -> list[tuple[type[BaseModel], Any]]:
-    if recording.kind is Kind.REQUEST:
-        return [(ChatCompletionRequest, recording.data)]
-    if recording.kind is Kind.COMPLETION:
-        return [(ChatCompletion, recording.data)]
-    if recording.kind is Kind.CHUNK:
-        return [(ChatCompletionChunk, recording.data)]
-    if recording.kind is Kind.STREAM:
-        return [(ChatCompletionChunk, c) for c in recording.chunks if isinstance(c, dict)]
-    return [(ErrorBody, recording.error_body())]
 
 
 def _learn_document(learned: Learned, recording: Recording, model_cls: type[BaseModel], data: Any,
@@ -174,6 +156,20 @@ def _values_at(data: Any, path: str) -> list[Any]:
 
 
 def _learn_tool_calls(learned: Learned, data: Any) -> None:
+    """Content beside tool calls, and the shapes of tool-call ids (a Messages answer's tool_use
+    blocks, a stream's content_block_start, chat completions' tool_calls)."""
+    if isinstance(data, dict) and (data.get("type") in ("message", "content_block_start")):
+        found = data.get("content") if data.get("type") == "message" else [data.get("content_block")]
+        blocks: list[dict[str, Any]] = [b for b in found or () if isinstance(b, dict)]
+        uses = [b for b in blocks if b.get("type") == "tool_use"]
+        if uses and data.get("type") == "message":
+            key = "with content" if any(b.get("type") == "text" for b in blocks) else "without"
+            learned.tool_call_content[key] += 1
+        for use in uses:
+            if isinstance(use.get("id"), str):
+                shape = _id_shape(use["id"])
+                learned.tool_call_ids[shape] = learned.tool_call_ids.get(shape, 0) + 1
+        return
     for choice in data.get("choices") or () if isinstance(data, dict) else ():
         message = choice.get("message") if isinstance(choice, dict) else None
         delta = choice.get("delta") if isinstance(choice, dict) else None
@@ -249,6 +245,9 @@ def _learn_model(learned: Learned, recording: Recording) -> None:
 
 
 def _usage(recording: Recording) -> dict[str, Any] | None:
+    """Chat-completions usage, whose details say what a card should (none on the Messages surface)."""
+    if recording.surface is Surface.ANTHROPIC:
+        return None
     sources = [recording.data] if recording.kind is Kind.COMPLETION else recording.chunks
     for source in reversed(sources):
         if isinstance(source, dict) and isinstance(source.get("usage"), dict):

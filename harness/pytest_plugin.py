@@ -37,6 +37,8 @@ MARKERS = {
                      "deselected on a live target",
     "glm_live_cost": "spends many tokens on a live target",
     "glm_bench": "a benchmark; deselected unless selected with -m glm_bench",
+    "glm_surface": "glm_surface('openai') or glm_surface('anthropic'): a test only that API has; "
+                   "skipped, with the reason, when --glm-surface names the other",
 }
 FIXTURES = frozenset({"glm_target", "glm_client", "glm_client_with_key", "glm_async_client",
                       "glm_mock", "glm_mode", "glm_check"})
@@ -190,13 +192,21 @@ def _uses_glm(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Live runs drop what only the twin can force; benchmarks run only when asked for. Only
-    tests that carry the plugin's own markers are touched."""
+    """Live runs drop what only the twin can force; benchmarks run only when asked for; a test
+    of the other surface is skipped, saying why. Only tests that carry the plugin's own markers
+    are touched."""
     config.stash[_used_key] = any(_uses_glm(item) for item in items)
     live = config.stash[settings_key].live
+    surface = config.stash[settings_key].surface
     wants_bench = bool(re.search(r"(?<!not )\bglm_bench\b", config.getoption("markexpr", "") or ""))
     keep, drop = [], []
     for item in items:
+        only = item.get_closest_marker("glm_surface")
+        if only is not None and surface not in only.args:
+            reason = only.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(
+                reason=f"{' and '.join(only.args)} surface only" + (f": {reason}" if reason else "")
+                + f" (--glm-surface {surface})"))
         if (live and item.get_closest_marker("glm_mock_only")) or (
             item.get_closest_marker("glm_bench") and not wants_bench
         ):
@@ -216,7 +226,8 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
 
     settings = config.stash[settings_key]
     target = _target_of(settings)
-    lines = [f"glm-harness: target={target.kind} model={target.model} base_url={target.base_url}"]
+    surface = f" surface={target.surface}" if target.surface != "openai" else ""
+    lines = [f"glm-harness: target={target.kind} model={target.model} base_url={target.base_url}{surface}"]
     if not card_or_generic(target.model)[1]:
         lines.append(f"glm-harness: NOTICE: no model card for {target.model!r}; using generic limits, "
                      "and card-dependent checks are skipped")
@@ -225,14 +236,15 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
 
 def _target_of(settings: _settings.Settings) -> Target:
     from .contract import DEFAULT_MODEL
-    from .targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, live_target, mock_target
+    from .surface import Surface
+    from .targets import DEFAULT_KEY_ENV, live_target, mock_target
 
     model = settings.model or DEFAULT_MODEL
     profile: Profile = "openai-compatible" if settings.profile == "openai-compatible" else "glm"
+    surface = Surface(settings.surface)
     if not settings.live:
-        return dataclasses.replace(mock_target(model), profile=profile)
-    return live_target(settings.base_url or LIVE_BASE_URL, model, settings.api_key_env or DEFAULT_KEY_ENV,
-                       profile)
+        return dataclasses.replace(mock_target(model, surface=surface), profile=profile)
+    return live_target(settings.base_url, model, settings.api_key_env or DEFAULT_KEY_ENV, profile, surface)
 
 
 @pytest.fixture(scope="session")
@@ -272,6 +284,7 @@ def _glm_routed(_glm_session_twin: GLMTwin | None) -> Iterator[GLMTwin | None]:
     from .mock import twin_router
     from .targets import MOCK_BASE_URL
 
+    # One router for the twin's host answers both surfaces: the engine tells them by the path.
     with twin_router(_glm_session_twin, base_url=MOCK_BASE_URL):
         yield _glm_session_twin
 

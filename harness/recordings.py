@@ -5,10 +5,20 @@ object a client surfaced). An answer is paired with the request beside it: the f
 folder whose name is the answer's less `response`/`request` (`x.request.json` with
 `x.response.sse`). `INDEX.jsonl` in a folder, where present, adds what a file cannot say about
 itself (the HTTP status, the date); nothing else depends on a file's name.
+
+Both surfaces are read: chat completions and the Anthropic-compatible Messages API (a `message`
+answer, an `event:` stream, GLM's and Anthropic's error envelopes), each recording saying which
+surface it belongs to (`Recording.surface`) and which contract model holds each of its documents
+(`documents`). A capture script's wrapper (`{protocol, streaming, scenario, model, request,
+response | rounds | turns, tools_sent?, system_sent?, max_tokens_sent?}`, shared/real-traffic-2026)
+is opened into the exchanges it holds, each a request and its answer; a captured stream kept as a
+Python literal `{'_raw': '...'}`, or with a `data: [DONE]` line the script appended, is read as
+the server sent it, and what was undone is said (`Recording.artifacts`).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -18,9 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .surface import Surface
 
 ERA_2025, ERA_2026 = "2025", "2026"
 _SSE_START = (b"data:", b":", b"event:", b"id:")
+_RAW_CAPTURE = b"{'_raw': "
+_APPENDED_DONE = b"data: [DONE]\n"  # the capture script's line: no blank line dispatches it
+MAX_RAW_CAPTURE = 64 * 1024 * 1024
 _ROLE_SUFFIX = re.compile(r"[._-](request|response)$")
 _STATUS_IN_NAME = re.compile(r"__(\d{3})_(\d{3,4})")
 
@@ -32,10 +46,11 @@ class Kind(StrEnum):
     ERROR = "error body"
     INNER_ERROR = "error object (inner)"
     CHUNK = "chunk"
+    MESSAGE = "message"  # a Messages API answer (the Anthropic-compatible surface)
 
     @property
     def is_answer(self) -> bool:
-        return self in (Kind.COMPLETION, Kind.STREAM, Kind.ERROR, Kind.INNER_ERROR)
+        return self in (Kind.COMPLETION, Kind.STREAM, Kind.ERROR, Kind.INNER_ERROR, Kind.MESSAGE)
 
     @property
     def is_error(self) -> bool:
@@ -51,22 +66,45 @@ class Recording:
     data: Any = None
     meta: dict[str, Any] = field(default_factory=dict)
     chunks: list[Any] = field(default_factory=list)
+    # Which exchange of a capture wrapper this is ("response", "round2", "response[1]"); "" for a file.
+    part: str = ""
+    # The surface a capture wrapper declares (`protocol`); None: read from the content.
+    declared_surface: Surface | None = None
+    # What was undone to read a capture as the server sent it (a Python literal, an appended [DONE]).
+    artifacts: list[str] = field(default_factory=list)
 
     @property
     def pairing_key(self) -> tuple[Path, str]:
-        """The folder and the name less its extension and its `request`/`response` role."""
-        return self.path.parent, _without_role(self.path.name)
+        """The folder and the name less its extension and its `request`/`response` role (and,
+        inside a capture wrapper, the exchange)."""
+        return self.path.parent, _without_role(self.path.name) + (f"#{self.part}" if self.part else "")
+
+    @property
+    def surface(self) -> Surface:
+        """Which API the recording belongs to: as its wrapper declares, else by its content."""
+        if self.declared_surface is not None:
+            return self.declared_surface
+        return surface_of_document(self.kind, self.data, self.chunks)
 
     @property
     def model(self) -> str | None:
         for source in (self.data, *self.chunks):
+            if isinstance(source, dict) and source.get("type") == "message_start":
+                source = source.get("message")
             if isinstance(source, dict) and isinstance(source.get("model"), str):
                 return str(source["model"])
-        return None
+        model = self.meta.get("model")  # an error body's, from its wrapper or INDEX.jsonl
+        return model if isinstance(model, str) else None
 
     @property
     def era(self) -> str | None:
-        """2026 answers carry `object`; 2025 ones never do. Requests and errors say nothing."""
+        """2026 answers carry `object`; 2025 ones never do. Requests and errors say nothing. On the
+        Messages surface only an error body tells: GLM's own envelope is the older API's (the
+        twin's 2025 profile; recorded until mid-2026), Anthropic's envelope the 2026 one."""
+        if self.surface is Surface.ANTHROPIC:
+            if self.kind is not Kind.ERROR or not isinstance(self.data, dict) or self.error_code is None:
+                return None
+            return ERA_2026 if self.data.get("type") == "error" else ERA_2025
         if self.kind not in (Kind.COMPLETION, Kind.STREAM):
             return None
         sources = [self.data] if self.kind is Kind.COMPLETION else self.chunks
@@ -115,15 +153,21 @@ def scan(roots: Iterable[Path | str], notes: list[str]) -> list[Recording]:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         base = root.parent if root.is_file() else root
         for path in files:
-            if path.name == "INDEX.jsonl" or path.suffix.lower() in (".md", ".txt", ".jsonl"):
+            if path.name == "INDEX.jsonl" or path.suffix.lower() in (".md", ".jsonl"):
                 continue
-            recording = read(path, base, notes)
-            if recording is not None:
-                found.append(recording)
+            if path.suffix.lower() == ".txt" and not _is_capture_text(path):
+                continue  # notes and READMEs; a .txt capture of a stream is read
+            found += read_all(path, base, notes)
     return found
 
 
 def read(path: Path, base: Path, notes: list[str]) -> Recording | None:
+    """The recording a file holds (the first, for a capture wrapper that holds several)."""
+    return next(iter(read_all(path, base, notes)), None)
+
+
+def read_all(path: Path, base: Path, notes: list[str]) -> list[Recording]:
+    """Every recording a file holds: one, or a capture wrapper's requests and answers."""
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -131,18 +175,139 @@ def read(path: Path, base: Path, notes: list[str]) -> Recording | None:
     meta = index_entry(path, base)
     relative = path.relative_to(base) if path != base else Path(path.name)
     label = _without_role((relative.parent / relative.name).as_posix())
+    raw, artifacts = undo_capture(raw)
     if raw.lstrip().startswith(_SSE_START):
-        return Recording(path, label, Kind.STREAM, raw, meta=meta, chunks=sse_chunks(raw))
+        return [Recording(path, label, Kind.STREAM, raw, meta=meta, chunks=sse_chunks(raw), artifacts=artifacts)]
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         notes.append(f"{label}: neither JSON nor an SSE stream; skipped")
-        return None
+        return []
+    if is_capture(data):
+        return capture_recordings(path, label, data, meta)
     kind = kind_of(data)
     if kind is None:
         notes.append(f"{label}: not a request, an answer or an error body; skipped")
-        return None
-    return Recording(path, label, kind, raw, data, meta)
+        return []
+    return [Recording(path, label, kind, raw, data, meta)]
+
+
+def _is_capture_text(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16).lstrip()
+    except OSError:
+        return False
+    return head.startswith(_SSE_START) or head.startswith(_RAW_CAPTURE)
+
+
+def undo_capture(raw: bytes) -> tuple[bytes, list[str]]:
+    """A captured stream as the server sent it, and what was undone: a Python literal
+    `{'_raw': '<the stream>'}` opened, and a final `data: [DONE]` line without the blank line
+    that would dispatch it (a capture script's, never a server's) dropped."""
+    artifacts: list[str] = []
+    if raw.startswith(_RAW_CAPTURE) and len(raw) <= MAX_RAW_CAPTURE:
+        try:
+            value = ast.literal_eval(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, SyntaxError, MemoryError, RecursionError):
+            value = None
+        if isinstance(value, dict) and isinstance(value.get("_raw"), str):
+            raw = value["_raw"].encode("utf-8", "surrogateescape")
+            artifacts.append("the stream was kept as a Python literal {'_raw': ...}; read as its text")
+    if raw.lstrip().startswith(_SSE_START) and raw.endswith(b"\n\n" + _APPENDED_DONE):
+        raw = raw[:-len(_APPENDED_DONE)]
+        artifacts.append("a final data: [DONE] line without its blank line (a capture script's) was dropped")
+    return raw, artifacts
+
+
+# -- capture wrappers (shared/real-traffic-2026) ---------------------------------------------------
+_BESIDE = (("max_tokens_sent", "max_tokens"), ("tools_sent", "tools"))
+
+
+def is_capture(data: Any) -> bool:
+    """A capture script's wrapper: the request and what came back, with how it was sent."""
+    return (isinstance(data, dict) and {"protocol", "request"} <= data.keys()
+            and any(k in data for k in ("response", "rounds", "turns")))
+
+
+def capture_request(data: dict[str, Any], messages: Any = None) -> dict[str, Any]:
+    """The request as it was sent: the wrapper's `request`, with what the script sent beside it
+    (`max_tokens_sent`, `tools_sent`, `system_sent`, `extra_body_sent` as the literal key
+    `extra_body`) put back, and a round's messages when given."""
+    request = dict(data["request"]) if isinstance(data.get("request"), dict) else {}
+    for beside, key in _BESIDE:
+        if data.get(beside) is not None:
+            request.setdefault(key, data[beside])
+    system = data.get("system_sent")
+    if system is not None:
+        if data.get("protocol") == Surface.ANTHROPIC:
+            request.setdefault("system", system)
+        elif not any(isinstance(m, dict) and m.get("role") == "system" for m in request.get("messages") or ()):
+            request["messages"] = [{"role": "system", "content": system}, *(request.get("messages") or ())]
+    if data.get("extra_body_sent") is not None:
+        request.setdefault("extra_body", data["extra_body_sent"])
+    if messages is not None:
+        request["messages"] = messages
+    if data.get("streaming") is True:
+        request.setdefault("stream", True)
+    return request
+
+
+def capture_exchanges(data: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any]]:
+    """(part, request, answer) for each exchange a wrapper holds: each round (or turn) with its
+    own messages, each answer of a repeated request, or the one answer."""
+    rounds = data.get("rounds") or data.get("turns")
+    out: list[tuple[str, dict[str, Any], Any]] = []
+    if isinstance(rounds, list) and rounds:
+        response = data.get("response")
+        replies: dict[str, Any] = response if isinstance(response, dict) else {}
+        for n, item in enumerate(rounds, 1):
+            item = item if isinstance(item, dict) else {}
+            number = item.get("round", item.get("turn", n))
+            messages = item.get("request_messages", item.get("messages"))
+            answer = item["response"] if "response" in item else replies.get(f"round{number}")
+            if answer is not None:
+                out.append((f"round{number}", capture_request(data, messages), answer))
+        return out
+    response = data.get("response")
+    if isinstance(response, list):
+        return [(f"response[{i}]", capture_request(data), answer) for i, answer in enumerate(response)]
+    if isinstance(response, dict) and all(re.fullmatch(r"round\d+", k) for k in response) and response:
+        return [(key, capture_request(data), answer) for key, answer in response.items()]
+    return [("response", capture_request(data), response)]
+
+
+def capture_recordings(path: Path, label: str, data: dict[str, Any], meta: dict[str, Any]) -> list[Recording]:
+    surface = Surface(data["protocol"]) if data.get("protocol") in tuple(Surface) else None
+    if isinstance(data.get("model"), str):
+        meta = {**meta, "model": data["model"]}
+    found: list[Recording] = []
+    for part, request, answer in capture_exchanges(data):
+        where = f"{label}#{part}"
+        error = isinstance(answer, dict) and answer.get("error") is True
+        status = answer.get("http_code") if error else 200
+        found.append(Recording(path, where, Kind.REQUEST, _dumps(request), request,
+                               {**meta, "answered": status}, part=part, declared_surface=surface))
+        if error:
+            body = answer.get("body")
+            found.append(Recording(path, where, kind_of(body) or Kind.ERROR, _dumps(body), body,
+                                   {**meta, "http_status": status} if isinstance(status, int) else meta,
+                                   part=part, declared_surface=surface))
+        elif isinstance(answer, str):
+            raw, artifacts = undo_capture(answer.encode("utf-8", "surrogateescape"))
+            found.append(Recording(path, where, Kind.STREAM, raw, meta={**meta, "http_status": 200},
+                                   chunks=sse_chunks(raw), part=part, declared_surface=surface,
+                                   artifacts=artifacts))
+        else:
+            kind = kind_of(answer)
+            if kind is not None:
+                found.append(Recording(path, where, kind, _dumps(answer), answer, {**meta, "http_status": 200},
+                                       part=part, declared_surface=surface))
+    return found
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode()
 
 
 def _without_role(name: str) -> str:
@@ -156,6 +321,8 @@ def kind_of(data: Any) -> Kind | None:
         return None
     if "messages" in data:
         return Kind.REQUEST
+    if data.get("type") == "message" and "content" in data:
+        return Kind.MESSAGE
     if isinstance(data.get("error"), dict):
         return Kind.ERROR
     if "code" in data and "message" in data:
@@ -165,6 +332,70 @@ def kind_of(data: Any) -> Kind | None:
         first = choices[0] if choices and isinstance(choices[0], dict) else {}
         return Kind.CHUNK if "delta" in first else Kind.COMPLETION
     return None
+
+
+def surface_of_document(kind: Kind, data: Any, chunks: Iterable[Any] = ()) -> Surface:
+    """Which API a document belongs to, by what it holds. Only what the Messages API alone has
+    counts for it (a `message`, `event:` stream events, Anthropic's error envelope or the 401 body,
+    a request only that API accepts); anything else is read as chat completions."""
+    from .contract import STREAM_EVENTS, GLMErrorBody, error_body_model
+
+    if kind is Kind.MESSAGE:
+        return Surface.ANTHROPIC
+    if kind is Kind.STREAM:
+        typed = any(isinstance(c, dict) and c.get("type") in STREAM_EVENTS and "choices" not in c for c in chunks)
+        return Surface.ANTHROPIC if typed else Surface.OPENAI
+    if kind is Kind.ERROR:
+        model = error_body_model(data)
+        return Surface.ANTHROPIC if model is not GLMErrorBody else Surface.OPENAI
+    if kind is Kind.REQUEST and is_messages_request(data):
+        return Surface.ANTHROPIC
+    return Surface.OPENAI
+
+
+def is_messages_request(data: Any) -> bool:
+    """A request only the Messages API takes: a top-level `system`, `stop_sequences` or
+    `metadata`, tools with an `input_schema`, a `tool_choice` object of its types, thinking with
+    a budget or adaptive, or content blocks only it has."""
+    if not isinstance(data, dict):
+        return False
+    if any(key in data for key in ("system", "stop_sequences", "metadata", "top_k")):
+        return True
+    if any(isinstance(t, dict) and "input_schema" in t for t in data.get("tools") or ()):
+        return True
+    choice, thinking = data.get("tool_choice"), data.get("thinking")
+    if isinstance(choice, dict) and choice.get("type") in ("auto", "any", "tool", "none"):
+        return True
+    if isinstance(thinking, dict) and ("budget_tokens" in thinking or thinking.get("type") == "adaptive"):
+        return True
+    contents = [m.get("content") for m in data.get("messages") or () if isinstance(m, dict)]
+    blocks = {block.get("type") for content in contents if isinstance(content, list)
+              for block in content if isinstance(block, dict)}
+    return bool(blocks & {"tool_use", "tool_result", "thinking", "redacted_thinking", "image", "document"})
+
+
+def documents(recording: Recording) -> list[tuple[type[Any], Any]]:
+    """Each document of a recording with the contract model that holds it, by its surface: the
+    one place that decides which model validates what (`validate`, `learn`)."""
+    from . import contract
+
+    anthropic = recording.surface is Surface.ANTHROPIC
+    kind, data = recording.kind, recording.data
+    if kind is Kind.REQUEST:
+        return [(contract.MessagesRequest if anthropic else contract.ChatCompletionRequest, data)]
+    if kind is Kind.MESSAGE:
+        return [(contract.MessagesAnswer, data)]
+    if kind is Kind.COMPLETION:
+        return [(contract.ChatCompletion, data)]
+    if kind is Kind.CHUNK:
+        return [(contract.ChatCompletionChunk, data)]
+    if kind is Kind.STREAM:
+        if anthropic:
+            return [(contract.STREAM_EVENTS[c["type"]], c) for c in recording.chunks
+                    if isinstance(c, dict) and c.get("type") in contract.STREAM_EVENTS]
+        return [(contract.ChatCompletionChunk, c) for c in recording.chunks if isinstance(c, dict)]
+    body = recording.error_body()
+    return [(contract.error_body_model(body), body)]
 
 
 def exchanges(recordings: list[Recording]) -> Iterator[Exchange]:

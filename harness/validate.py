@@ -6,6 +6,12 @@ is an "unknown kind".
 In strict mode a report also says which undocumented fields it met that real GLM is known to send
 (notices, from the contract's `observed` markers): documented, observed, and unknown are three
 different things, and only the last is drift.
+
+Both surfaces are read (`harness.recordings.documents` decides which contract model holds what):
+a Messages answer, an `event:` stream, GLM's and Anthropic's error envelopes, and a capture
+script's wrapper, every exchange in it (findings prefixed with the exchange: `round2.response`).
+What a capture script added to a stream is undone and said as a notice. A request the server
+rejected (HTTP 400) is expected to break the contract: its findings are notices.
 """
 
 from __future__ import annotations
@@ -19,27 +25,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from ._jsonload import JSONTooComplex, loads
-from .contract import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    ErrorBody,
-    ErrorDetail,
-    Finding,
-    Mode,
-    Validated,
-    validate,
-)
+from .contract import ChatCompletion, ChatCompletionRequest, ErrorBody, Finding, Mode, Validated, validate
+from .contract.validation import NOTICE
 from .errors import UsageError
-from .recordings import kind_of, scan
+from .message_stream import event_order, event_schema, is_message_stream, read_message_stream
+from .recordings import Kind, Recording, capture_recordings, documents, is_capture, kind_of, scan, undo_capture
 from .sse import decode_all
 from .stream import chunk_schema, invariants, read_stream
+from .surface import Surface
 
 UNKNOWN = "unknown kind"
-_MODELS: dict[str, type] = {
-    "request": ChatCompletionRequest, "error body": ErrorBody, "error object (inner)": ErrorDetail,
-    "chunk": ChatCompletionChunk, "completion": ChatCompletion,
-}
+CAPTURE_ARTIFACT = "capture_artifact"
+REJECTED_REQUEST = "rejected_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +52,12 @@ class FileReport:
 
 
 def validate_paths(paths: Iterable[Path | str], mode: Mode = Mode.LENIENT) -> list[FileReport]:
-    """Every file named, and every recording in every folder named."""
+    """Every file named, and every recording in every folder named (each file once)."""
     reports: list[FileReport] = []
     for path in map(Path, paths):
         if path.is_dir():
-            reports += [validate_file(r.path, mode) for r in scan([path], [])]
+            files = dict.fromkeys(r.path for r in scan([path], []))
+            reports += [validate_file(f, mode) for f in files]
         else:
             reports.append(validate_file(path, mode))
     return reports
@@ -70,8 +68,12 @@ def validate_file(path: Path, mode: Mode = Mode.LENIENT) -> FileReport:
         raw = path.read_bytes()
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    raw, artifacts = undo_capture(raw)
+    undone = [Finding("file", CAPTURE_ARTIFACT, a, NOTICE) for a in artifacts]
     if raw.lstrip().startswith((b"data:", b":", b"event:", b"id:")):
-        return FileReport(path, "stream", *_stream(raw, mode))
+        findings, notices = _stream(raw, mode)
+        shown = "message stream" if is_message_stream(decode_all(raw)[0]) else "stream"
+        return FileReport(path, shown, findings, undone + notices)
     try:
         data = loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -80,19 +82,62 @@ def validate_file(path: Path, mode: Mode = Mode.LENIENT) -> FileReport:
         raise UsageError(f"{path}: {error}") from None
     if _is_transcript(data):
         return FileReport(path, "transcript", _transcript(data, mode))
+    if is_capture(data):
+        return FileReport(path, f"capture ({data.get('protocol')})", *_capture(path, data, mode))
     kind = kind_of(data)
     if kind is None:
         return FileReport(path, UNKNOWN, [])
-    checked: Validated[Any] = validate(_MODELS[str(kind)], data, mode)
-    return FileReport(path, str(kind), checked.findings, checked.notices)
+    recording = Recording(path, path.name, kind, raw, data)
+    findings, notices = _recording(recording, mode)
+    anthropic = recording.surface is Surface.ANTHROPIC and kind is not Kind.MESSAGE
+    return FileReport(path, f"{kind} (anthropic)" if anthropic else str(kind), findings, notices)
+
+
+def _recording(recording: Recording, mode: Mode) -> tuple[list[Finding], list[Finding]]:
+    """(findings, notices) of one recorded document (a stream: its raw bytes)."""
+    if recording.kind is Kind.STREAM:
+        return _stream(recording.raw, mode)
+    findings: list[Finding] = []
+    notices: list[Finding] = []
+    for model, data in documents(recording):
+        checked: Validated[Any] = validate(model, data, mode)
+        findings += checked.findings
+        notices += checked.notices
+    return findings, notices
+
+
+def _capture(path: Path, data: dict[str, Any], mode: Mode) -> tuple[list[Finding], list[Finding]]:
+    """Every exchange of a capture wrapper: its request (as sent, with what was sent beside it)
+    and its answer. A request answered 400 was meant to be refused; what it breaks is a notice."""
+    findings: list[Finding] = []
+    notices: list[Finding] = []
+    recordings = capture_recordings(path, path.name, data, {})
+    rejected = {r.part for r in recordings if r.kind.is_error and r.status == 400}
+    for recording in recordings:
+        role = "request" if recording.kind is Kind.REQUEST else "response"
+        found, seen = _recording(recording, mode)
+        if role == "request" and recording.part in rejected:
+            seen = seen + [replace(f, kind=REJECTED_REQUEST, severity=NOTICE,
+                                   message=f"{f.message} (the server refused this request with HTTP 400)")
+                           for f in found]
+            found = []
+        prefix = role if recording.part == "response" else f"{recording.part}.{role}"
+        findings += _prefixed(prefix, found)
+        notices += _prefixed(prefix, seen)
+    return findings, notices
 
 
 def _stream(raw: bytes, mode: Mode) -> tuple[list[Finding], list[Finding]]:
-    """(findings, notices) of a raw SSE body: framing, each chunk's schema, the invariants."""
+    """(findings, notices) of a raw SSE body: framing, each chunk's (event's) schema, the
+    invariants (order and nesting, for a Messages stream)."""
     events, violations = decode_all(raw)
+    framing = [Finding(f"byte {v.offset}", v.kind, v.message) for v in violations]
+    if is_message_stream(events):
+        messages = read_message_stream(events)
+        schema = event_schema(messages, mode)
+        return framing + schema.findings + event_order(messages), schema.notices
     stream = read_stream(events)
     checked = chunk_schema(stream, mode)
-    framing = [Finding(f"byte {v.offset}", v.kind, v.message) for v in violations]
     return framing + checked.findings + invariants(stream), checked.notices
 
 

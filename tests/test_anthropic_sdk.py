@@ -192,7 +192,7 @@ ERRORS = {
     "429-rate-limit": (anthropic.RateLimitError, 429, "1302", TWIN_KEY,
                        TwinConfig(limits=Limits(requests=1, per_seconds=60))),
     "429-usage-limit": (anthropic.RateLimitError, 429, "1308", TWIN_KEY,
-                        TwinConfig(faults=(FaultSpec(Fault.USAGE_LIMIT),))),
+                        TwinConfig(faults=(FaultSpec(Fault.FIVE_HOUR_LIMIT),))),
     "529-overloaded": (OVERLOADED, 529, "1305", TWIN_KEY,
                        TwinConfig(faults=(FaultSpec(Fault.OVERLOADED),))),
 }
@@ -244,3 +244,16 @@ def test_sdk_retries_a_429_with_its_default_retries(twin: RunningTwin, monkeypat
             pytest.raises(anthropic.RateLimitError):
         sdk.messages.create(**_ask("Say hi"))
     assert len(twin.twin.requests) == 3
+
+
+def test_async_client_streams_the_same(twin: RunningTwin) -> None:
+    import asyncio
+
+    async def run() -> Any:
+        sdk = anthropic.AsyncAnthropic(base_url=twin.anthropic_base_url, api_key=TWIN_KEY, max_retries=0,
+                                       http_client=anthropic.DefaultAsyncHttpxClient(verify=tls_context()))
+        async with sdk, sdk.messages.stream(**_ask("Name three colours.")) as stream:
+            return await stream.get_final_message()
+
+    message = asyncio.run(run())
+    assert message.stop_reason == "end_turn" and message.content[0].text.strip()  # type: ignore[union-attr]

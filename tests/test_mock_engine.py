@@ -1280,8 +1280,8 @@ def test_fault_plan_limit() -> None:
                         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", message), message
 
 
-def test_fault_usage_limit() -> None:
-    status, code, message = error_of(send(_faulty(Fault.USAGE_LIMIT), body()))
+def test_fault_five_hour_limit() -> None:
+    status, code, message = error_of(send(_faulty(Fault.FIVE_HOUR_LIMIT), body()))
     assert (status, code) == (429, "1308")
     assert re.fullmatch(r"Usage limit reached for 5 hour\. Your limit will reset at "
                         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", message), message

@@ -4,6 +4,7 @@ envelope, and each fault as this surface shows it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -290,7 +291,7 @@ def test_error_in_glms_envelope_in_the_2025_profile(body: dict[str, Any], status
 @pytest.mark.parametrize(("fault", "status", "code", "kind"), [
     (Fault.OVERLOADED, 529, "1305", "overloaded_error"),
     (Fault.RATE_LIMIT_BURST, 429, "1302", "rate_limit_error"),
-    (Fault.USAGE_LIMIT, 429, "1308", "rate_limit_error"),
+    (Fault.FIVE_HOUR_LIMIT, 429, "1308", "rate_limit_error"),
     (Fault.SERVER_ERROR_BURST, 500, "500", "api_error"),
     (Fault.CONTENT_FILTER, 400, "1301", "invalid_request_error"),
 ])
@@ -380,3 +381,59 @@ def test_fault_numeric_code_and_wrong_status_on_the_error_path() -> None:
     assert (reply.status, body_of(reply)["error"]["code"]) == (500, 1211)
     unauthorized = send(faulty(Fault.NUMERIC_ERROR_CODE), ask(), headers={})
     assert unauthorized.status == 401  # no code to turn into a number: the body stays as recorded
+
+
+# -- the harness's own client on this surface ----------------------------------------------------
+def test_targets_of_the_messages_surface() -> None:
+    from harness.surface import Surface
+    from harness.targets import live_target, mock_target
+
+    mock = mock_target(surface=Surface.ANTHROPIC)
+    assert mock.chat_url == "https://glm-twin.invalid/api/anthropic/v1/messages"
+    assert mock.headers()["x-api-key"] == TWIN_KEY and "Authorization" not in mock.headers()
+    assert mock.headers()["anthropic-version"] == "2023-06-01"
+    assert mock.describe()["surface"] == "anthropic" and "surface" not in mock_target().describe()
+    live = live_target(None, surface=Surface.ANTHROPIC, api_key_env="GLM_HARNESS_NO_SUCH_VAR")
+    assert live.chat_url == "https://api.z.ai/api/anthropic/v1/messages" and "x-api-key" not in live.headers()
+    assert live_target(None).chat_url == "https://api.z.ai/api/paas/v4/chat/completions"
+
+
+def test_client_exchange_on_the_messages_surface_reproduces_with_x_api_key() -> None:
+    from harness.client import GLMClient
+    from harness.surface import Surface
+    from harness.targets import mock_target
+
+    # the openai-compatible profile asks chat-completions streams for usage; never this surface
+    target = dataclasses.replace(mock_target(surface=Surface.ANTHROPIC), profile="openai-compatible")
+    with twin_router(GLMTwin(), base_url=target.base_url), GLMClient(target) as client:
+        exchange = client.send(ask(stream=True))
+    assert exchange.status == 200 and exchange.surface is Surface.ANTHROPIC
+    assert "stream_options" not in exchange.request
+    assert [e.event.event for e in exchange.events][-1] == "message_stop"
+    line = exchange.curl()
+    assert '-H "x-api-key: $ZAI_API_KEY"' in line and "anthropic-version: 2023-06-01" in line
+    assert TWIN_KEY not in line and "Authorization" not in line
+
+
+def test_a_plan_without_a_preamble_streams_the_tool_use_first() -> None:
+    """glm-5.x sends no text before a tool call: when the plan holds none, block 0 is the tool_use
+    (the plan decides by model family; the rendering says what it holds)."""
+    import random
+
+    from harness.contract import FunctionCall, ToolCall, Usage
+    from harness.mock.config import Timing
+    from harness.mock.messages import event_script, message_body
+    from harness.mock.render import Answer
+    from harness.mock.scenarios import Plan
+
+    call = ToolCall(id="call_-1", index=0, function=FunctionCall(name="get_weather", arguments='{"location":"Paris"}'))
+    answer = Answer(id="20260507011136" + "0" * 16, created=0, model="glm-5.1",
+                    plan=Plan([], [], [call], "tool_calls"),
+                    usage=Usage(prompt_tokens=170, completion_tokens=12, total_tokens=182))
+    decoder = SSEDecoder()
+    steps = event_script(answer, 0, Timing(), random.Random(0))
+    names = [e.event for e in decoder.feed(b"".join(s.data for s in steps))]
+    assert names == ["message_start", "ping", "content_block_start", "content_block_delta", "content_block_stop",
+                     "message_delta", "message_stop"]  # as the glm-5.1 recordings show
+    body = json.loads(message_body(answer, 0))
+    assert [b["type"] for b in body["content"]] == ["tool_use"] and body["stop_reason"] == "tool_use"

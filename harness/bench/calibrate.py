@@ -44,6 +44,8 @@ from pydantic import BaseModel, ConfigDict
 from ..client import tls_context
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
+from ..mock.messages import ANTHROPIC_BASE_PATH
+from ..surface import Surface
 from ..targets import mock_target
 from .clients import ShardedClient
 from .health import ClientHealth
@@ -71,6 +73,7 @@ class CalibrationSettings:
     traced: bool = True  # serve with harness.bench.traced_twin (else harness.mock.server)
     timeout_s: float = 120.0  # per request; a twin that never answers is given up on after it
     workers: int = 1  # client processes a level is split over (harness.bench.workers)
+    surface: str = "openai"  # or "anthropic": calibrate the Messages API's readings
 
     @property
     def request_s(self) -> float:
@@ -251,7 +254,7 @@ async def fetch_traces(base_url: str) -> dict[str, dict[str, Any]]:
 
 async def measure_levels(base_url: str, settings: CalibrationSettings,
                          server_pid: int | None, pool: Pool | None = None) -> list[CalibrationLevel]:
-    target = mock_target(settings.model, base_url)
+    target = mock_target(settings.model, base_url, Surface(settings.surface))
     limit = settings.timeout_s
     timeout = httpx.Timeout(connect=min(30.0, limit), read=limit, write=min(30.0, limit), pool=None)
     levels = []
@@ -348,9 +351,9 @@ def _add_server_view(level: CalibrationLevel, settings: CalibrationSettings,
         start = trace.get("first_bytes") or trace.get("arrived") if trace else None
         if stamps is None or trace is None or start is None:
             continue
-        tokens = settings.reply_tokens
-        server = trace["sends"][:tokens]
-        client = stamps[1][:tokens]
+        tokens, lead = settings.reply_tokens, _LEAD[Surface(settings.surface)]
+        server = trace["sends"][lead:lead + tokens]
+        client = stamps[1][lead:lead + tokens]
         if len(server) < tokens or len(client) < tokens or outcome.sample.ttft_ms is None:
             continue
         server_ttft.append((server[0] - start) * 1000)
@@ -363,6 +366,19 @@ def _add_server_view(level: CalibrationLevel, settings: CalibrationSettings,
     level.ttft_vs_server = error_stats(client_ttft, server_ttft)
     level.itl_vs_server = error_stats(client_gaps, server_gaps)
     level.stamp_delay = error_stats(delays, 0.0)
+
+
+# Events before the first token, on both sides alike (one event, one write): none in a chat
+# stream; message_start, ping and content_block_start in the Messages stream of the calibration
+# answer (text only, no thinking).
+_LEAD = {Surface.OPENAI: 0, Surface.ANTHROPIC: 3}
+
+
+def _surface_url(base_url: str, surface: Surface) -> str:
+    """The twin's base URL for the surface (the served twin announces the chat one)."""
+    if surface is Surface.OPENAI or base_url.rstrip("/").endswith(ANTHROPIC_BASE_PATH):
+        return base_url
+    return str(httpx.URL(base_url).copy_with(path=ANTHROPIC_BASE_PATH, query=None))
 
 
 def calibrate(settings: CalibrationSettings) -> CalibrationResult:
@@ -384,6 +400,7 @@ def calibrate(settings: CalibrationSettings) -> CalibrationResult:
         else:
             base_url, pid, server_cpu = settings.base_url, None, None
             notes.append("external twin: its timing must match --ttft-ms/--itl-ms, no jitter")
+        base_url = _surface_url(base_url, Surface(settings.surface))
         pool = (stack.enter_context(contextlib.closing(LocalPool(settings.workers)))
                 if settings.workers > 1 else None)
         with pinned(client_cpu):

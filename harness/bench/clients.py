@@ -18,7 +18,7 @@ from __future__ import annotations
 import httpx
 
 from ..client import AsyncGLMClient, tls_context
-from ..targets import MOCK_BASE_URL, Target
+from ..targets import MOCK_ANTHROPIC_BASE_URL, MOCK_BASE_URL, Target
 from .transport import BenchHTTPClient
 
 SHARD_SIZE = 16
@@ -30,7 +30,7 @@ class ShardedClient:
         self.target = target
         self.shard_size = shard_size
         count = max(1, -(-slots // shard_size))
-        if fast if fast is not None else target.base_url != MOCK_BASE_URL:
+        if fast if fast is not None else target.base_url not in (MOCK_BASE_URL, MOCK_ANTHROPIC_BASE_URL):
             connect = timeout.connect if isinstance(timeout, httpx.Timeout) else timeout
             # None for plain HTTP: the bench transport then never touches TLS.
             tls = tls_context() if target.base_url.startswith("https:") else None

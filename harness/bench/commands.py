@@ -27,6 +27,7 @@ from .._argtypes import at_least, output_file
 from ..contract import DEFAULT_MODEL
 from ..errors import UsageError
 from ..profiles import DEFAULT_PROFILE, PROFILES
+from ..surface import Surface
 from ..targets import DEFAULT_KEY_ENV, LIVE_BASE_URL, MOCK_BASE_URL, Target, live_target, mock_target
 from .gate import DEFAULT_MAX_ERROR_RATE
 from .health import ClientHealth
@@ -85,6 +86,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help=f"base URL of the API (live default {LIVE_BASE_URL}); with --target mock, a twin "
              "served by `glm-harness serve`")
     add("--model", default=DEFAULT_MODEL, help="model name (default: %(default)s)")
+    add("--surface", choices=[s.value for s in Surface], default=Surface.OPENAI.value,
+        help="openai (default): POST {base}/chat/completions; anthropic: POST {base}/v1/messages, "
+             "the Messages API Claude Code uses (live default base URL https://api.z.ai/api/anthropic)")
     add("--api-key-env", default=DEFAULT_KEY_ENV, help="environment variable holding the key")
     add("--profile", choices=PROFILES, default=DEFAULT_PROFILE,
         help="glm (default): GLM sends usage unasked; openai-compatible: a server that sends "
@@ -179,11 +183,14 @@ def _resolve_target(args: argparse.Namespace) -> tuple[Target | None, list[str]]
                              "(no --target live, no --base-url)")
     if embedded:
         return None, []
+    surface = Surface(args.surface)
     if args.target == "mock":
-        return mock_target(args.model, args.base_url), ["target: a twin served at the base URL"]
-    target = live_target(args.base_url or LIVE_BASE_URL, args.model, args.api_key_env, args.profile)
+        return mock_target(args.model, args.base_url, surface), [
+            "target: a twin served at the base URL", *_surface_notes(surface)]
+    target = live_target(args.base_url, args.model, args.api_key_env, args.profile, surface)
     notes = ([f"profile {args.profile}: every streamed request asks for usage "
               "(stream_options.include_usage)"] if args.profile != DEFAULT_PROFILE else [])
+    notes += _surface_notes(surface)
     if not target.api_key:
         if args.base_url is None:
             raise UsageError(f"--target live needs an API key in ${args.api_key_env} "
@@ -212,17 +219,29 @@ def _embedded_twin(args: argparse.Namespace) -> Iterator[tuple[Target, list[str]
     described = (f"embedded twin ({args.twin}): ttft {timing.ttft_ms:g} ms, itl {timing.itl_ms:g} "
                  f"ms, jitter {timing.jitter:g}, {style.reasoning_tokens} reasoning + "
                  f"{style.reply_tokens} reply tokens")
+    surface = Surface(args.surface)
     if args.twin == "http":
         from ..mock.server import running_twin
 
         with running_twin(twin) as running:
-            yield mock_target(args.model, running.base_url), [
-                described + "; the twin's uvicorn thread shares this process (and its GIL)"]
+            url = running.anthropic_base_url if surface is Surface.ANTHROPIC else running.base_url
+            yield mock_target(args.model, url, surface), [
+                described + "; the twin's uvicorn thread shares this process (and its GIL)",
+                *_surface_notes(surface)]
         return
-    with twin_router(twin, base_url=MOCK_BASE_URL):
-        yield mock_target(args.model), [
+    with twin_router(twin, base_url=MOCK_BASE_URL):  # the twin's host: both surfaces
+        yield mock_target(args.model, surface=surface), [
             described + "; the twin runs in the client's event loop, so its work shows up as "
-                        "client lateness and loop lag"]
+                        "client lateness and loop lag", *_surface_notes(surface)]
+
+
+def _surface_notes(surface: Surface) -> list[str]:
+    if surface is Surface.OPENAI:
+        return []
+    return ["surface anthropic: POST {base}/v1/messages, each job sent as a Messages request "
+            "(harness/bench/messages.py); TTFT at the first content_block_delta carrying text, "
+            "thinking or tool input; tokens from message_delta.usage (token_source usage), prompt = "
+            "input_tokens + cache_read_input_tokens, cached = cache_read_input_tokens"]
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -342,6 +361,9 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     add("--base-url", type=_url, default=None,
         help="use a twin already serving at this URL with the same --ttft-ms/--itl-ms and no "
              "jitter (default: start one in a process pinned to its own CPU)")
+    add("--surface", choices=[s.value for s in Surface], default=Surface.OPENAI.value,
+        help="the API to calibrate the readings of: openai (default) or anthropic (the Messages "
+             "API: TTFT at the first content_block_delta, tokens from message_delta.usage)")
     add("--no-pin", action="store_true", help="do not pin the twin and the client to CPUs")
     add("--workers", type=at_least(int, 1), default=1, metavar="N",
         help="split each level over N client processes, as bench --workers does (unpinned; "
@@ -366,7 +388,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         itl_ms=args.itl_ms, reply_tokens=args.reply_tokens, base_url=args.base_url,
         pin=not args.no_pin, progress=not args.no_progress and sys.stderr.isatty(),
         traced=not args.untraced and args.base_url is None, timeout_s=args.timeout,
-        workers=args.workers,
+        workers=args.workers, surface=args.surface,
     )
     try:
         result = calibrate(settings)

@@ -18,6 +18,8 @@ from ..contract import model_card
 from ..errors import UsageError
 from ..scrub import scrub_text
 from ..stream import assemble, read_stream
+from ..surface import Surface
+from .messages import chat_message
 from .runner import Job, LevelRun, LevelSpec, LoadRunner, Outcome
 from .tasks import TaskSet, fixtures_dir, grade
 
@@ -169,7 +171,8 @@ def _row(task_set: TaskSet, outcome: Outcome, repeat: int, price: PriceRef | Non
         row.cost_usd = round(cost_usd(price, sample.prompt_tokens, sample.cached_tokens or 0,
                                       sample.completion_tokens), 8)
     if outcome.exchange is not None and sample.ok:
-        message = assemble(read_stream(outcome.exchange.events)).message()
+        message = (chat_message(outcome.exchange.events) if outcome.exchange.surface is Surface.ANTHROPIC
+                   else assemble(read_stream(outcome.exchange.events)).message())
         verdict = grade(task, message)
         row.passed, row.grade_detail = verdict.passed, verdict.detail
         shown = message.get("content") or json.dumps(message.get("tool_calls", ""))

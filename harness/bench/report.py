@@ -62,6 +62,7 @@ class RunMeta(_Strict):
     target: str
     base_url: str
     model: str
+    surface: str = "openai"  # or "anthropic": the Messages API (bench --surface)
     harness_version: str
     git_sha: str | None
     python: str
@@ -195,7 +196,7 @@ def git_sha() -> str | None:
 def run_meta(target: Any, options: dict[str, Any], started_at: str | None = None) -> RunMeta:
     return RunMeta(
         target=target.kind, base_url=target.base_url, model=target.model,
-        harness_version=harness_version(), git_sha=git_sha(),
+        surface=str(getattr(target, "surface", "openai")), harness_version=harness_version(), git_sha=git_sha(),
         python=f"{platform.python_implementation()} {platform.python_version()}",
         platform=platform.platform(), host=socket.gethostname(), cpu_count=os.cpu_count(),
         started_at=started_at or _utc_now(), options=options,
@@ -500,7 +501,8 @@ def _conformance_line(level: LevelResult) -> str:
 def render_markdown(report: BenchReport) -> str:
     meta = report.meta
     out = [
-        f"# glm-harness bench: {meta.model} on {meta.target}",
+        f"# glm-harness bench: {meta.model} on {meta.target}"
+        + (f" ({meta.surface} surface)" if meta.surface != "openai" else ""),
         "",
         f"- base URL: `{meta.base_url}`; {meta.started_at} to {meta.ended_at or '(unfinished)'}"
         + (f" ({meta.duration_s:.1f} s)" if meta.duration_s else ""),

@@ -31,8 +31,10 @@ import numpy as np
 from ..checks import Expect, check_exchange
 from ..client import AsyncGLMClient, Exchange, TimedEvent
 from ..contract import business_error, is_retryable
+from ..surface import Surface
 from .clients import ShardedClient
 from .health import ClientHealth, HealthMonitor, WorkerHealth
+from .messages import build_message_sample, messages_body
 from .metrics import Phase, Sample, SampleError, build_sample
 from .transport import Answer, BenchHTTPClient
 
@@ -358,12 +360,14 @@ class LoadRunner:
     async def _try(self, job: Job, slot: int) -> _Try:
         tried = _Try(sent_at=time.perf_counter())
         client = self.client.for_slot(slot)
+        # The jobs are written in chat-completions terms; the Messages surface gets them said its way.
+        body = messages_body(job.body) if self.client.target.surface is Surface.ANTHROPIC else job.body
         try:
             async with asyncio.timeout(self.timeout_s):
                 if isinstance(client, BenchHTTPClient):
-                    tried.answer = await client.answer(job.body)
+                    tried.answer = await client.answer(body)
                 else:
-                    async for item in client.iter_events(job.body):
+                    async for item in client.iter_events(body):
                         if isinstance(item, Exchange):
                             tried.answer = Answer(item)
                         else:
@@ -385,7 +389,8 @@ class LoadRunner:
                  scheduled_at: float, ready_at: float, attempt: int, waited: float,
                  first_sent: float | None) -> Outcome:
         exchange = tried.answer.exchange() if tried.answer is not None else None
-        sample = build_sample(
+        build = build_message_sample if self.client.target.surface is Surface.ANTHROPIC else build_sample
+        sample = build(
             exchange.events if exchange is not None else tried.events, tried.sent_at,
             run_t0=self.run_t0, index=index, level=level, phase=phase, scheduled_at=scheduled_at,
             ready_at=ready_at, exchange=exchange,

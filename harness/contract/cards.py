@@ -60,6 +60,9 @@ _GLM5 = {"limits": DOCS + " (200K context, 128K output)",
          "usage": REC_2026 + ": completion_tokens_details.reasoning_tokens"}
 _GLM51 = {"limits": ASSUMED + " (glm-5)", "thinking": ASSUMED + " (glm-5)",
           "usage": REC_2026 + ": completion_tokens_details.reasoning_tokens"}
+_GLM5_TURBO = {"limits": ASSUMED + " (glm-5)", "thinking": ASSUMED + " (glm-5)",
+               "usage": "2026-05-07 recordings (shared/real-traffic-2026): completion_tokens_details."
+                        "reasoning_tokens and prompt_tokens_details on every answer"}
 _GLM52 = {"limits": ASSUMED + " (glm-5)", "thinking": ASSUMED + " (glm-5)",
           "usage": "a 2026-09-13 glm-5.2 body: completion_tokens_details and prompt_tokens_details"}
 _GLM46V = {"limits": DOCS, "max_tokens": RANGE_1210 + " ([1,32768])", "thinking": DOCS,
@@ -82,6 +85,7 @@ MODEL_CARDS: dict[str, ModelCard] = {
           for name in ("glm-4.7", "glm-4.7-flash", "glm-4.7-flashx")),
         _card("glm-5", 200 * K, 128 * K, "hybrid", _GLM5, reports_reasoning_tokens=True),
         _card("glm-5.1", 200 * K, 128 * K, "hybrid", _GLM51, reports_reasoning_tokens=True),
+        _card("glm-5-turbo", 200 * K, 128 * K, "hybrid", _GLM5_TURBO, reports_reasoning_tokens=True),
         _card("glm-5.2", 200 * K, 128 * K, "hybrid", _GLM52, reports_reasoning_tokens=True),
         _card("glm-4-flash-250414", 128 * K, 16 * K, "none", _SMALL, reports_cached_tokens=False),
         _card("glm-4.1v-thinking-flash", 64 * K, 16 * K, "always", _SMALL | {"limits": ASSUMED},

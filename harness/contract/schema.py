@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from .error import ErrorBody
+from .messages import AnthropicErrorBody, Message, MessagesRequest
 from .request import ChatCompletionRequest
 from .response import ChatCompletion, ChatCompletionChunk
 
@@ -16,6 +17,9 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "chat-completion": ChatCompletion,
     "chat-completion-chunk": ChatCompletionChunk,
     "error": ErrorBody,
+    "messages-request": MessagesRequest,
+    "message": Message,
+    "messages-error": AnthropicErrorBody,
 }
 
 

@@ -175,7 +175,7 @@ class GLMTwin:
         faults = self._take_faults()
         # The Anthropic-compatible surface: the same checks in the same order, read and written
         # in the Messages API's shapes (messages.py).
-        anthropic = messages.is_messages_path(request.path)
+        anthropic = messages.on_surface(request.path)
         call = None
         try:
             key = self._authenticate(messages.with_bearer(request.headers) if anthropic else request.headers)
@@ -184,7 +184,7 @@ class GLMTwin:
             self._check_account(key)
             self._check_rate(key)
             body = self._parse(request)
-            if anthropic:
+            if messages.is_messages_path(request.path):
                 call = self._read_messages(body)
                 chat, card = self._validate(call.chat)
             else:
@@ -479,7 +479,7 @@ _BUSINESS_FAULTS = {
     Fault.CONTENT_FILTER: "1301",
     Fault.OVERLOADED: "1305",
     Fault.PLAN_LIMIT: "1310",
-    Fault.USAGE_LIMIT: "1308",
+    Fault.FIVE_HOUR_LIMIT: "1308",
     Fault.NETWORK_ERROR: "1234",
 }
 

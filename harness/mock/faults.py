@@ -25,7 +25,7 @@ class Fault(StrEnum):
     CONTENT_FILTER = "content_filter"  # 400 1301, with `contentFilter` in the body
     OVERLOADED = "overloaded"  # 429 1305
     PLAN_LIMIT = "plan_limit"  # 429 1310, with the reset time
-    USAGE_LIMIT = "usage_limit"  # 429 1308, the Coding Plan's 5-hour limit
+    FIVE_HOUR_LIMIT = "five_hour_limit"  # 429 1308, the Coding Plan's 5-hour window, with the reset time
     NETWORK_ERROR = "network_error"  # 500 1234, with an error id
     # content
     DUPLICATE_FINISH_REASON = "duplicate_finish_reason"

@@ -28,6 +28,7 @@ from .config import Timing
 from .faults import Fault, FaultSpec
 from .render import Answer, Step, _break_script
 from .scenarios import Plan
+from .tokens import TOKENS_PER_REQUEST
 
 # Where the surface is served: GLM's base URL for Anthropic clients plus the SDKs' own path
 # (Claude Code appends `?beta=true`, which is in the query, not the path).
@@ -48,6 +49,11 @@ _STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_to
 
 def is_messages_path(path: str) -> bool:
     return path.rstrip("/") in MESSAGES_PATHS
+
+
+def on_surface(path: str) -> bool:
+    """The endpoint, or any other path below the surface's base (a 404 in its envelope)."""
+    return is_messages_path(path) or path.startswith(ANTHROPIC_BASE_PATH + "/")
 
 
 def with_bearer(headers: Mapping[str, str]) -> dict[str, str]:
@@ -165,8 +171,10 @@ def _signature(answer: Answer) -> str:
 
 def usage(answer: Answer, cached: int) -> dict[str, Any]:
     """GLM's usage on this surface: input_tokens without the cached part (Anthropic's sense: a
-    recorded second turn reports 66 input and 128 cached), and always the same five keys."""
+    recorded second turn reports 66 input and 128 cached), and always the same five keys. The
+    turn's generation prompt is never read from the cache, so input_tokens is never 0."""
     prompt = answer.usage.prompt_tokens
+    cached = min(cached, prompt - TOKENS_PER_REQUEST)
     return {"input_tokens": prompt - cached, "output_tokens": answer.plan.completion_tokens,
             "cache_read_input_tokens": cached, "server_tool_use": {"web_search_requests": 0},
             "service_tier": "standard"}

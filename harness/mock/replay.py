@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from ..surface import Surface
 from ..transcript import Transcript, load_all
 from .engine import Reply, WireRequest
 from .render import Step
@@ -67,8 +68,10 @@ class ReplayTwin:
     def base_path(self) -> str:
         """The API prefix the first recording was made on (for the served URL)."""
         path = self.transcripts[0].request.path
-        suffix = "/chat/completions"
-        return path[: -len(suffix)] if path.endswith(suffix) and path != suffix else DEFAULT_BASE_PATH
+        for suffix in (Surface.OPENAI.endpoint, Surface.ANTHROPIC.endpoint):
+            if path.endswith(suffix) and path != suffix:
+                return path[: -len(suffix)]
+        return DEFAULT_BASE_PATH
 
     def reset(self) -> None:
         with self._lock:
@@ -143,5 +146,8 @@ def _timed_steps(transcript: Transcript) -> list[tuple[float, Step]]:
 def _request_key(body: dict[str, Any] | None) -> str:
     if body is None:
         return "null"
-    return json.dumps({"model": body.get("model"), "messages": body.get("messages")},
+    # stream too: a streamed and a plain request with the same turns want different answers
+    # (and `system`, which the Messages API sends beside the turns)
+    return json.dumps({"model": body.get("model"), "messages": body.get("messages"),
+                       "stream": bool(body.get("stream")), "system": body.get("system")},
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from harness._resources import fixtures_dir
+
+# A test only one API has: `@ONLY_OPENAI` / `pytestmark = ONLY_OPENAI` (skipped, with the reason,
+# under --glm-surface anthropic), and the other way round.
+ONLY_OPENAI = pytest.mark.glm_surface("openai", reason="chat-completions parameters and fields")
+ONLY_ANTHROPIC = pytest.mark.glm_surface("anthropic", reason="Messages API blocks and events")
 
 TOOLS = fixtures_dir() / "tools"
 SMALL = 64
@@ -27,6 +34,20 @@ def tool(name: str) -> dict[str, Any]:
 def ask(text: str, **params: Any) -> dict[str, Any]:
     return {"messages": [{"role": "system", "content": "You are a helpful assistant"},
                          {"role": "user", "content": text}], **params}
+
+
+def say(text: str, **params: Any) -> dict[str, Any]:
+    """The same ask on the Anthropic-compatible surface: `system` beside the turns, and the
+    `max_tokens` the Messages API requires."""
+    return {"system": "You are a helpful assistant", "messages": [{"role": "user", "content": text}],
+            "max_tokens": SMALL, **params}
+
+
+def tool_param(name: str) -> dict[str, Any]:
+    """A fixtures/tools definition as a Messages API tool (`input_schema`)."""
+    function = tool(name)["function"]
+    return {"name": function["name"], "description": function.get("description", ""),
+            "input_schema": function["parameters"]}
 
 
 def quiet(text: str, **params: Any) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from harness.contract import ModelCard, card_or_generic
+from harness.surface import Surface
 from harness.targets import Target
 
-from ._requests import ROOMY, ask, quiet
+from ._requests import ROOMY, ask, quiet, say
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +28,12 @@ def known_card(glm_target: Target) -> ModelCard:
 
 
 @pytest.fixture
-def cheap(card: ModelCard):  # type: ignore[no-untyped-def]
-    """`cheap(text, **params)`: `quiet()` where thinking can be turned off, else a short ask."""
+def cheap(card: ModelCard, glm_target: Target):  # type: ignore[no-untyped-def]
+    """`cheap(text, **params)`: `quiet()` where thinking can be turned off, else a short ask; on
+    the Anthropic surface `say()` (GLM thinks there only when asked)."""
     def build(text: str, **params: Any) -> dict[str, Any]:
+        if glm_target.surface is Surface.ANTHROPIC:
+            return say(text, **params)
         if card.accepts_thinking_disabled():
             return quiet(text, **params)
         return ask(text, **{"max_tokens": ROOMY, **params})

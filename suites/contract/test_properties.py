@@ -8,6 +8,10 @@ from hypothesis import strategies as st
 
 from harness.strategies import invalid_requests, valid_requests
 
+from ._requests import ONLY_OPENAI
+
+pytestmark = ONLY_OPENAI  # the strategies draw chat-completions requests
+
 
 @settings(settings.get_profile("glm-harness"))
 @given(data=st.data())

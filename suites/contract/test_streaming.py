@@ -6,7 +6,7 @@ import asyncio
 
 from harness.checks import Observed
 
-from ._requests import THINKING_ROOM, ask
+from ._requests import ONLY_OPENAI, THINKING_ROOM, ask
 
 
 def test_stream_conforms(glm_client, glm_check, cheap) -> None:
@@ -18,6 +18,7 @@ def test_stream_arrives_in_several_chunks_with_usage_last(glm_client, glm_check,
     glm_check(glm_client.send(cheap("Name three colours.", stream=True)), incremental=True)
 
 
+@ONLY_OPENAI
 def test_stream_assembles_to_the_shape_of_the_json_answer(glm_client, glm_check, cheap) -> None:
     body = cheap("Say hi in Portuguese")
     plain = glm_client.send(body)
@@ -26,6 +27,7 @@ def test_stream_assembles_to_the_shape_of_the_json_answer(glm_client, glm_check,
     glm_check(glm_client.send({**body, "stream": True}), message_fields=fields)
 
 
+@ONLY_OPENAI
 def test_thinking_stream_reasons_before_it_answers(glm_client, glm_check) -> None:
     # stream_invariants: reasoning before content; thinking_conformance: reasoning at all
     glm_check(glm_client.send(ask("What is 17 * 23? Think it through.", stream=True,

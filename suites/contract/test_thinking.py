@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ._requests import THINKING_ROOM, ask
+from ._requests import ONLY_OPENAI, THINKING_ROOM, ask
+
+pytestmark = ONLY_OPENAI  # the Messages surface's thinking blocks: test_messages.py
 
 
 def test_thinking_enabled_returns_reasoning(glm_client, glm_check) -> None:

@@ -7,7 +7,9 @@ import pytest
 
 from harness.checks import Observed
 
-from ._requests import PARALLEL_QUESTION, ROOMY, WEATHER_QUESTION, ask, tool
+from ._requests import ONLY_OPENAI, PARALLEL_QUESTION, ROOMY, WEATHER_QUESTION, ask, tool
+
+pytestmark = ONLY_OPENAI  # the Messages surface's tool_use blocks: test_messages.py
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])

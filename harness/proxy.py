@@ -48,6 +48,7 @@ from ._outcomes import write_atomically
 from .checks import CheckRun, Expect, Observed, check_exchange
 from .client import Exchange, TimedEvent, tls_context, transport_error
 from .errors import TransportError, TransportKind
+from .profiles import DEFAULT_PROFILE, PROFILES, Profile
 from .scrub import Scrubber, register
 from .sse import SSEDecoder
 from .surface import Surface
@@ -145,11 +146,11 @@ def to_exchange(passed: Passed, upstream: str) -> Exchange:
 
 
 # -- what the report says of an exchange -----------------------------------------------------------
-def surface_checks(exchange: Exchange) -> CheckRun:
+def surface_checks(exchange: Exchange, profile: Profile = DEFAULT_PROFILE) -> CheckRun:
     """The named checks of the exchange's surface (`Exchange.surface`, from its URL), for the
     status that came: an error answer is judged as an error of that surface."""
     status = exchange.status if exchange.status is not None else 200
-    return check_exchange(exchange, Expect(status=status))
+    return check_exchange(exchange, Expect(status=status), profile=profile)
 
 
 def usage_of(surface: str, exchange: Exchange) -> dict[str, int] | None:
@@ -223,11 +224,12 @@ def _ms(at: float | None, since: float) -> float | None:
     return None if at is None else round((at - since) * 1000, 3)
 
 
-def judge(passed: Passed, upstream: str, record: Path | None = None) -> Judged:
+def judge(passed: Passed, upstream: str, record: Path | None = None,
+          profile: Profile = DEFAULT_PROFILE) -> Judged:
     """One exchange's report row and its part of the conformance tally. Runs in the judging
     process (`Proxy`), away from the forwarding loop; never raises: a broken exchange is a row."""
     try:
-        return _judge(passed, upstream, record)
+        return _judge(passed, upstream, record, profile)
     except Exception as error:  # a check that crashed must not lose the rest of the run
         log.exception("glm-harness proxy: could not judge %s", passed.path)
         return ({"path": passed.path, "status": passed.status, "checked": False,
@@ -238,7 +240,7 @@ def judge(passed: Passed, upstream: str, record: Path | None = None) -> Judged:
 Judged = tuple[dict[str, Any], dict[str, list[str]] | None]
 
 
-def _judge(passed: Passed, upstream: str, record: Path | None) -> Judged:
+def _judge(passed: Passed, upstream: str, record: Path | None, profile: Profile) -> Judged:
     key = passed.credential()
     if key:
         register(key)  # every later output of this process is scrubbed of it
@@ -255,7 +257,7 @@ def _judge(passed: Passed, upstream: str, record: Path | None) -> Judged:
     violations: list[dict[str, str]] = []
     answer = None
     if why is None:
-        run = surface_checks(exchange)
+        run = surface_checks(exchange, profile)
         violations = [v.to_json() for v in run.violations]
         answer = answer_of(run)
     usage = usage_of(name or "", exchange) if not passed.over_cap else None
@@ -308,12 +310,12 @@ class ProxyReport:
 
     WRITE_EVERY_S = 0.2
 
-    def __init__(self, upstream: str, out: Path | None = None) -> None:
+    def __init__(self, upstream: str, out: Path | None = None, profile: Profile = DEFAULT_PROFILE) -> None:
         self.upstream = upstream
         self.out = out
         self.started = dt.datetime.now(dt.UTC)
         self.exchanges: list[dict[str, Any]] = []
-        self.conformance = Conformance("glm")
+        self.conformance = Conformance(profile)
         self._rows: list[str] = []
         self._lock = threading.RLock()
         self._written_at = 0.0
@@ -571,14 +573,15 @@ class Proxy:
     """A proxy and its report; `run()` serves in the calling thread, `running()` in a background one."""
 
     def __init__(self, upstream: str, out: Path | None = None, record: Path | None = None,
-                 host: str = "127.0.0.1", port: int = 0, judge_apart: bool = True) -> None:
+                 host: str = "127.0.0.1", port: int = 0, judge_apart: bool = True,
+                 profile: Profile = DEFAULT_PROFILE) -> None:
         import uvicorn
 
         from .mock.server import bind_loopback
 
-        self.upstream, self.record = upstream, record
+        self.upstream, self.record, self.profile = upstream, record, profile
         self._handed = 0  # exchanges handed over for judging (`settle` waits for their rows)
-        self.report = ProxyReport(upstream, out)
+        self.report = ProxyReport(upstream, out, profile)
         # One worker, so rows come in the order exchanges ended. In its own process by default:
         # judging a long stream holds the GIL for milliseconds, which a thread would add to the
         # chunks of every stream still passing (benchmarks/proxy_overhead.py measures it).
@@ -608,9 +611,9 @@ class Proxy:
         if key:
             register(key)  # the terminal and the report are written here
         try:
-            future = self._judges.submit(judge, passed, self.upstream, self.record)
+            future = self._judges.submit(judge, passed, self.upstream, self.record, self.profile)
         except RuntimeError:  # shutting down: judge it here, so the report still lists it
-            self.report.add(judge(passed, self.upstream, self.record))
+            self.report.add(judge(passed, self.upstream, self.record, self.profile))
             return
         future.add_done_callback(lambda done: self._landed(done, passed))
 
@@ -618,7 +621,7 @@ class Proxy:
         try:
             judged = done.result()
         except Exception:  # the judging process died (a signal to the whole group): judge here
-            judged = judge(passed, self.upstream, self.record)
+            judged = judge(passed, self.upstream, self.record, self.profile)
         self.report.add(judged)
 
     def settle(self, timeout_s: float = 30.0) -> int:
@@ -661,10 +664,10 @@ class Proxy:
 
 @contextmanager
 def running_proxy(upstream: str, out: Path | None = None, record: Path | None = None,
-                  judge_apart: bool = False) -> Iterator[RunningProxy]:
+                  judge_apart: bool = False, profile: Profile = DEFAULT_PROFILE) -> Iterator[RunningProxy]:
     """A proxy in a background thread for the `with` block (tests); judging in a thread unless
     `judge_apart`."""
-    with Proxy(upstream, out, record, judge_apart=judge_apart).running() as running:
+    with Proxy(upstream, out, record, judge_apart=judge_apart, profile=profile).running() as running:
         yield running
 
 
@@ -691,11 +694,13 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSON report of every exchange, rewritten as each one ends")
     add("--record", type=output_dir(), default=None, metavar="DIR",
         help="keep a scrubbed transcript of every checked exchange in DIR")
+    add("--profile", choices=PROFILES, default=DEFAULT_PROFILE,
+        help="glm (default): all of GLM's rules; openai-compatible: GLM-only rules reported as not applied")
 
 
 def run_proxy(args: argparse.Namespace) -> int:
     with _upstream_or_twin(args.upstream) as upstream:
-        proxy = Proxy(upstream, args.out, args.record, host=args.host, port=args.port)
+        proxy = Proxy(upstream, args.out, args.record, host=args.host, port=args.port, profile=args.profile)
         shown = "the embedded GLM twin (key: see harness.mock.TWIN_KEY)" if args.upstream is None else upstream
         print(f"{PROG}: listening on {proxy.base_url}, forwarding to {shown}; e.g. base URL "
               f"{proxy.base_url}/api/paas/v4 or {proxy.base_url}/api/anthropic", flush=True)

@@ -30,6 +30,7 @@ from harness.mock.config import Timing
 from harness.mock.faults import Fault
 from harness.mock.scenarios import Style
 from harness.mock.server import running_twin
+from harness.profiles import Profile
 from harness.proxy import MAX_REQUEST_BYTES, running_proxy
 
 CHAT = "/api/paas/v4/chat/completions"
@@ -310,3 +311,26 @@ def test_the_leak_search_finds_the_key_when_scrubbing_is_off(tmp_path: Path) -> 
         wait_rows(out, 4)
         found = leaks(*(f.read_bytes() for f in [out, *record.iterdir()]))
     assert PLANTED.encode() in found
+
+
+# -- a server that is not GLM -------------------------------------------------------------------------
+@pytest.mark.parametrize("profile", ["glm", "openai-compatible"])
+def test_the_profile_decides_whether_glm_only_rules_apply(tmp_path: Path, profile: Profile) -> None:
+    from deviating_server import API_KEY, serving  # an OpenAI-compatible server that is not GLM
+
+    out = tmp_path / "proxy.json"
+    with serving() as url, running_proxy(url.split("/v1")[0], out, profile=profile) as proxy:
+        answer = post(proxy.base_url, {"model": "glm-4.6", "request_id": "req-abcdef12",
+                                       "messages": [{"role": "user", "content": "Hi"}]},
+                      key=API_KEY, path="/v1/chat/completions")
+        document = wait_rows(out, 1)
+    assert answer.status_code == 200
+    [row] = document["exchanges"]
+    broken = [f"{v['check']}.{v['rule']}" for v in row["violations"]]
+    assert document["conformance"]["profile"] == profile
+    if profile == "glm":  # GLM echoes the caller's request_id; this server does not
+        assert broken == ["echo_conformance.request_id"]
+        assert document["conformance"]["not_applied"] == {}
+    else:
+        assert broken == []
+        assert list(document["conformance"]["not_applied"]) == ["echo_conformance.request_id"]

@@ -21,6 +21,8 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "report": ("bench",),
     "summary": ("bench",),
     "serve": ("serve",),
+    "proxy": ("serve",),
+    "agent-bench": ("serve",),
 }
 # Options that need more than their command does, checked before the command starts its work.
 OPTION_EXTRAS: dict[tuple[str, str], str] = {("compare", "--plots"): "plots"}

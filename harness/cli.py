@@ -135,6 +135,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
               "bench.commands:run_bench"),
     "calibrate": ("measure the harness's own timing error against the twin",
                   "bench.commands:add_calibrate_arguments", "bench.commands:run_calibrate"),
+    "proxy": ("a checking proxy between an agent and GLM (or the twin)", "proxy:add_proxy_arguments",
+              "proxy:run_proxy"),
+    "agent-bench": ("tokens and seconds per coding task through a real agent (Claude Code)",
+                    "agent_bench:add_agent_bench_arguments", "agent_bench:run_agent_bench"),
 }
 
 

@@ -22,12 +22,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .._files import read_input
 from .._jsonload import JSONTooComplex, loads
+from ..agent_bench import REPORT_KIND as AGENT_KIND
+from ..agent_bench import REPORT_SCHEMA_VERSION as AGENT_SCHEMA_VERSION
+from ..agent_bench import AgentBenchReport
 from ..bench.report import COMPARABLE_SCHEMA_VERSIONS, REPORT_KIND, BenchReport
 from ..contract_report import KIND as CONTRACT_KIND
 from ..contract_report import SCHEMA_VERSION as CONTRACT_SCHEMA_VERSION
 from ..errors import UsageError
 
-Kind = Literal["bench", "contract"]
+Kind = Literal["bench", "contract", "agent-bench"]
 
 
 class ContractTest(BaseModel):
@@ -64,24 +67,31 @@ class Loaded:
     kind: Kind
     bench: BenchReport | None = None
     contract: ContractReport | None = None
+    agent: AgentBenchReport | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model(self) -> str:
         if self.bench is not None:
             return self.bench.meta.model
+        if self.agent is not None:
+            return self.agent.model
         return (self.contract.model if self.contract else None) or "?"
 
     @property
     def target(self) -> str:
         if self.bench is not None:
             return self.bench.meta.target
+        if self.agent is not None:
+            return self.agent.target
         return (self.contract.target if self.contract else None) or "?"
 
     @property
     def started_at(self) -> str:
         if self.bench is not None:
             return self.bench.meta.started_at
+        if self.agent is not None:
+            return self.agent.started_at
         return self.contract.started_at if self.contract else ""
 
     @property
@@ -143,7 +153,16 @@ def load(path: str | Path) -> Loaded:
         except ValidationError as error:
             raise UsageError(f"{path}: invalid contract report at {_where(error)}") from None
         return Loaded(path, "contract", contract=contract)
-    raise UsageError(f"{path}: not a glm-harness bench or contract report (kind {kind!r})")
+    if kind == AGENT_KIND:
+        if version != AGENT_SCHEMA_VERSION:
+            raise UsageError(f"{path}: agent-bench report schema version {version!r}, but this "
+                             f"harness compares version {AGENT_SCHEMA_VERSION!r} only")
+        try:
+            agent = AgentBenchReport.model_validate(data)
+        except ValidationError as error:
+            raise UsageError(f"{path}: invalid agent-bench report at {_where(error)}") from None
+        return Loaded(path, "agent-bench", agent=agent)
+    raise UsageError(f"{path}: not a glm-harness bench, contract or agent-bench report (kind {kind!r})")
 
 
 def _non_finite(value: Any, where: str) -> Iterator[str]:
@@ -209,6 +228,13 @@ def check_comparable(base: Loaded, new: Loaded) -> list[str]:
         if (a is None) != (b is None):
             which = new.name if a is None else base.name
             notes.append(f"token efficiency not compared: only {which} ran a task set")
+    if base.agent is not None and new.agent is not None:
+        a_ids, b_ids = [t.id for t in base.agent.tasks], [t.id for t in new.agent.tasks]
+        if sorted(a_ids) != sorted(b_ids):
+            raise UsageError(f"{base.path} and {new.path} ran different agent tasks: "
+                             f"{', '.join(a_ids)} vs {', '.join(b_ids)}")
+        if base.agent.agent != new.agent.agent:
+            notes.append(f"different agents: {base.agent.agent} vs {new.agent.agent}")
     if base.model != new.model:
         notes.append(f"different models: {base.model} vs {new.model}")
     if base.target != new.target:

@@ -19,7 +19,8 @@ from .stats import DEFAULT_RESAMPLES
 
 COMPARE_KIND = "glm-harness.compare"
 COMPARE_SCHEMA_VERSION = "1.0"
-SECTIONS = (("latency", "Latency"), ("efficiency", "Token efficiency"), ("contract", "Contract"))
+SECTIONS = (("latency", "Latency"), ("efficiency", "Token efficiency"), ("agent", "Agent tasks"),
+            ("contract", "Contract"))
 _ORDER = {WORSE: 0, BETTER: 1, INFO: 2, SAME: 3, NOT_TESTED: 4}
 _EMOJI = {WORSE: "🔴 worse", BETTER: "🟢 better", SAME: "⚪ no significant change",
           NOT_TESTED: "· not tested", INFO: "ℹ️ info"}

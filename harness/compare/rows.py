@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..agent_bench import AgentBenchReport
 from ..bench.report import BenchReport, LevelResult
 from .load import ContractReport, Loaded, check_comparable
 from .stats import (
@@ -60,6 +61,16 @@ _EFFICIENCY = (
     ("cost_per_task", "cost per task", "USD", False),
     ("cost_per_solved_task", "cost per solved task", "USD", False),
 )
+_AGENT = (
+    ("agent.solved_rate", "tasks solved", "fraction", True),
+    ("agent.tokens_per_task", "input + output tokens per task", "tokens", False),
+    ("agent.tokens_per_solved_task", "input + output tokens per solved task", "tokens", False),
+    ("agent.cache_hit_share", "cached share of input tokens", "fraction", True),
+    ("agent.seconds_per_task", "wall time per task", "s", False),
+    ("agent.seconds_per_solved_task", "wall time per solved task", "s", False),
+    ("agent.cost_per_solved_task", "cost per solved task", "USD", False),
+    ("agent.violations_per_task", "contract violations per task", "violations", False),
+)
 METRICS: dict[str, Metric] = {
     **{f"{key}.p{q}": Metric(f"{key}.p{q}", f"{label} p{q}", unit, hib, "latency")
        for key, _, label, unit, hib, qs, _ in _LATENCY for q in qs},
@@ -74,10 +85,11 @@ METRICS: dict[str, Metric] = {
     "contract.changed": Metric("contract.changed", "outcome changed", "tests", True, "contract"),
     "contract.added": Metric("contract.added", "test added", "tests", True, "contract"),
     "contract.removed": Metric("contract.removed", "test removed", "tests", True, "contract"),
+    **{key: Metric(key, label, unit, hib, "agent") for key, label, unit, hib in _AGENT},
     "contract.passed": Metric("contract.passed", "tests passed", "tests", True, "contract"),
     "contract.failed": Metric("contract.failed", "tests failed", "tests", False, "contract"),
 }
-PROPORTIONS = frozenset({"pass_rate", "error_rate", "reasoning_share"})
+PROPORTIONS = frozenset({"pass_rate", "error_rate", "reasoning_share", "agent.solved_rate", "agent.cache_hit_share"})
 
 
 @dataclass(slots=True)
@@ -299,6 +311,60 @@ def efficiency_rows(base: BenchReport, new: BenchReport, settings: Settings) -> 
     return rows, notes
 
 
+# -- agent tasks (glm-harness agent-bench) ------------------------------------------------------------
+_AGENT_COLS = ("tokens", "input", "cached", "seconds", "solved", "cost", "violations", "one")
+
+
+def _agent_table(report: AgentBenchReport) -> tuple[list[str], np.ndarray]:
+    rows = sorted(report.tasks, key=lambda t: t.id)
+    table = np.array([[t.usage.input_tokens + t.usage.output_tokens, t.usage.input_tokens, t.usage.cached_tokens,
+                       t.wall_s if t.wall_s is not None else np.nan, float(t.solved),
+                       t.cost_usd if t.cost_usd is not None else np.nan, len(t.violations), 1.0]
+                      for t in rows], dtype=float).reshape(len(rows), len(_AGENT_COLS))
+    return [t.id for t in rows], table
+
+
+def _agent_ratio(num: str, den: str) -> Callable[[np.ndarray], float]:
+    i, j = _AGENT_COLS.index(num), _AGENT_COLS.index(den)
+
+    def statistic(t: np.ndarray) -> float:
+        d = t[:, j].sum()
+        return float(t[:, i].sum() / d) if d else math.nan
+
+    return statistic
+
+
+_AGENT_STATS = {
+    "agent.tokens_per_task": _agent_ratio("tokens", "one"),
+    "agent.tokens_per_solved_task": _agent_ratio("tokens", "solved"),
+    "agent.cache_hit_share": _agent_ratio("cached", "input"),
+    "agent.seconds_per_task": _agent_ratio("seconds", "one"),
+    "agent.seconds_per_solved_task": _agent_ratio("seconds", "solved"),
+    "agent.cost_per_solved_task": _agent_ratio("cost", "solved"),
+    "agent.violations_per_task": _agent_ratio("violations", "one"),
+}
+
+
+def agent_rows(base: AgentBenchReport, new: AgentBenchReport, settings: Settings) -> list[Row]:
+    """The same statistics as token efficiency, over agent tasks (paired by task id)."""
+    ka, ta = _agent_table(base)
+    kb, tb = _agent_table(new)
+    scope = f"{new.agent}, {len(kb)} task(s)"
+    solved = (int(ta[:, 4].sum()), len(ta), int(tb[:, 4].sum()), len(tb))
+    rows = [_row("agent.solved_rate", scope, compare_proportions(*solved, alpha=settings.alpha))]
+    seed = settings.seed + 2000
+    for key, statistic in _AGENT_STATS.items():
+        seed += 1
+        column = 5 if key.startswith("agent.cost") else 3 if "seconds" in key else None
+        if column is not None and (np.isnan(ta[:, column]).any() or np.isnan(tb[:, column]).any()):
+            rows.append(_row(key, scope, TestResult(None, None, None, None, "-", len(ta), len(tb),
+                                                    note="not known for every task")))
+            continue
+        rows.append(_row(key, scope, compare_grouped(ta, tb, statistic, paired=ka == kb, alpha=settings.alpha,
+                                                     resamples=settings.resamples, seed=seed)))
+    return rows
+
+
 # -- contract outcomes ------------------------------------------------------------------------------------
 def _first_line(text: str) -> str:
     for line in text.splitlines():
@@ -402,6 +468,8 @@ def compare(base: Loaded, new: Loaded, settings: Settings | None = None) -> Comp
         notes += _bench_notes(base, new)
     elif base.contract is not None and new.contract is not None:
         rows = contract_rows(base.contract, new.contract)
+    elif base.agent is not None and new.agent is not None:
+        rows = agent_rows(base.agent, new.agent, settings)
     decide(rows, settings)
     return Comparison(base, new, rows, notes, settings)
 

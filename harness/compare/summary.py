@@ -21,7 +21,7 @@ _FAILED = ("failed", "error")
 
 def add_summary_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("reports", nargs="+", metavar="REPORT",
-                        help="bench and contract reports (pytest --report), any models")
+                        help="bench, contract (pytest --report) and agent-bench reports, any models")
     parser.add_argument("--title", default="glm-harness: models side by side")
     parser.add_argument("--markdown", type=output_file(), default=None, metavar="PATH",
                         help="also write the Markdown here")
@@ -61,7 +61,28 @@ def render_summary(reports: Sequence[Loaded], title: str) -> str:
             out += [f"| {r.model} | {'on' if s.thinking else 'off'} | {s.solved}/{s.tasks} | "
                     f"{_n(s.completion_tokens_per_solved, 0)} |" for r, s in tasks]
         out.append("")
+    agents = [r for r in reports if r.agent is not None]
+    if agents:
+        out += ["### Agent tasks", "", "| model | agent | target | solved | tokens per solved task | "
+                "cached share | seconds per solved task | violations |", "|---|---|---|--:|--:|--:|--:|--:|"]
+        out += [_agent_row(r) for r in agents]
+        out.append("")
     return "\n".join(out) + "\n"
+
+
+def _agent_row(loaded: Loaded) -> str:
+    report = loaded.agent
+    assert report is not None
+    solved = [t for t in report.tasks if t.solved]
+    tokens = sum(t.usage.input_tokens + t.usage.output_tokens for t in report.tasks)
+    seconds = [t.wall_s for t in report.tasks]
+    inputs = sum(t.usage.input_tokens for t in report.tasks)
+    cached = f"{sum(t.usage.cached_tokens for t in report.tasks) / inputs:.0%}" if inputs else "-"
+    per_s = (_n(sum(s for s in seconds if s is not None) / len(solved), 1)
+             if solved and None not in seconds else "-")
+    return (f"| {loaded.model} | {report.agent} | {loaded.target} | {len(solved)}/{len(report.tasks)} | "
+            f"{_n(tokens / len(solved), 0) if solved else '-'} | {cached} | {per_s} | "
+            f"{sum(len(t.violations) for t in report.tasks)} |")
 
 
 def _contract_row(loaded: Loaded, report: ContractReport) -> str:

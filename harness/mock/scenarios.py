@@ -81,17 +81,15 @@ def plan_reply(request: ChatCompletionRequest, style: Style, thinking: bool, era
         cut = _cut(Plan(reasoning, _compose(_SENTENCES, 3, topic, rng)), request.max_tokens)
         return cut if cut.finish_reason == "length" else Plan(cut.reasoning, cut.content,
                                                               finish_reason="sensitive")
-    calls = _tool_calls(request, rng, hex_ids=request.stream and era >= "2026")
+    hex_ids = bool(request.stream) and era >= "2026"
+    directed = directed_turn(request, rng, hex_ids)  # TWIN-CALL / TWIN-RESULT: see directed_turn
+    calls = directed.calls if directed is not None else _tool_calls(request, rng, hex_ids=hex_ids)
+    if directed is not None and not calls:
+        return _cut(Plan(reasoning, tokenize(directed.text)), request.max_tokens)
     if calls:
         preamble = tokenize(_preamble(calls)) if writes_before_tool_calls(request.model, era) else []
         return _cut(Plan(reasoning, preamble, calls, "tool_calls"), request.max_tokens)
-    if isinstance(last, ToolMessage):
-        results = "; ".join(_text(m.content) for m in request.messages if isinstance(m, ToolMessage))
-        content = tokenize(f"Based on the tool results ({results}), here is the answer. ")
-        content += _compose(_SENTENCES, max(style.reply_tokens - len(content), 1), topic, rng)
-    else:
-        content = _compose(_SENTENCES, style.reply_tokens, topic, rng)
-    return _cut(Plan(reasoning, content), request.max_tokens)
+    return _cut(Plan(reasoning, _compose(_SENTENCES, style.reply_tokens, topic, rng)), request.max_tokens)
 
 
 def _cut(plan: Plan, max_tokens: int | None) -> Plan:
@@ -205,3 +203,65 @@ def _text(content: Any) -> str:
 def _fingerprint(request: ChatCompletionRequest) -> int:
     wire = json.dumps([m.to_wire() for m in request.messages], sort_keys=True)
     return int.from_bytes(hashlib.blake2b(wire.encode(), digest_size=8).digest(), "big")
+
+
+# -- driving an agent: TWIN-CALL / TWIN-RESULT -------------------------------------------------------
+# An agent (Claude Code, an openai-SDK loop) runs its tool loop against the twin when the twin can be
+# told which tool to call: a user message holding `TWIN-CALL <ToolName> <JSON object>` (one or more,
+# in order) makes the twin call each tool in turn with exactly those arguments, one per turn, when
+# the request offers it; a turn that ends with a tool result and has no directive left is answered
+# with `TWIN-RESULT: ` and the start of the result's text (of each, after parallel calls), so a
+# test can see the result came back.
+TWIN_CALL = "TWIN-CALL"
+TWIN_RESULT = "TWIN-RESULT:"
+_TWIN_CALL = re.compile(r"TWIN-CALL\s+([A-Za-z0-9_.:-]+)\s*")
+RESULT_QUOTE_CHARS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class DirectedTurn:
+    calls: list[ToolCall]
+    text: str = ""
+
+
+def directed_turn(request: ChatCompletionRequest, rng: random.Random,
+                  hex_ids: bool = False) -> DirectedTurn | None:
+    """The turn the conversation's TWIN-CALL directives ask for, or TWIN-RESULT after a tool
+    result; None when neither applies (the twin answers as it otherwise would). `hex_ids`: the
+    call's id as a 2026 stream writes it (`call_<24 hex>`)."""
+    messages = request.messages
+    asked = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], UserMessage)
+                  and TWIN_CALL in _text(messages[i].content)), None)
+    if asked is not None:
+        directives = twin_calls(_text(messages[asked].content))
+        done = sum(1 for m in messages[asked + 1:] if isinstance(m, AssistantMessage) and m.tool_calls)
+        offered = {tool.name for tool in request.function_tools()}
+        if done < len(directives) and directives[done][0] in offered:
+            name, arguments = directives[done]
+            call_id = _hex_call_id(rng) if hex_ids else _call_id(rng)
+            return DirectedTurn([ToolCall(id=call_id, index=0, function=FunctionCall(
+                name=name, arguments=json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))))])
+    last_assistant = max((i for i, m in enumerate(messages) if isinstance(m, AssistantMessage)), default=-1)
+    results = [m for m in messages[last_assistant + 1:] if isinstance(m, ToolMessage)]
+    if results:
+        quoted = "; ".join(_text(m.content) for m in results)  # parallel calls: every result
+        return DirectedTurn([], f"{TWIN_RESULT} {quoted[:RESULT_QUOTE_CHARS]}")
+    return None
+
+
+def twin_calls(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every `TWIN-CALL <ToolName> <JSON object>` in `text`, in order; a malformed one is skipped."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    decoder = json.JSONDecoder()
+    for match in _TWIN_CALL.finditer(text):
+        rest = text[match.end():]
+        # an agent may pass the prompt on JSON-encoded (opencode does): its quotes escaped
+        for candidate in (rest, rest.replace('\\"', '"')):
+            try:
+                arguments, _ = decoder.raw_decode(candidate)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(arguments, dict):
+                found.append((match.group(1), arguments))
+            break
+    return found

@@ -132,7 +132,7 @@ def test_bench_against_contract(pair: dict[str, Path], write: Write,
 @pytest.mark.parametrize(("content", "expected"), [
     ("{not json", "not a JSON report (invalid JSON at line 1 column 2)"),
     ("[1, 2]", "not a glm-harness report"),
-    ('{"kind": "something"}', "not a glm-harness bench or contract report (kind 'something')"),
+    ('{"kind": "something"}', "not a glm-harness bench, contract or agent-bench report (kind 'something')"),
     ('{"kind": "glm-harness.bench", "schema_version": "1.0"}', "invalid bench report"),
     ('{"kind": "contract", "schema_version": "1.0"}', "invalid contract report at tests"),
 ])

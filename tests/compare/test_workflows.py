@@ -82,7 +82,7 @@ def test_the_key_comes_from_the_secret_only_where_needed(nightly: dict[str, Any]
     assert secret not in str(nightly.get("env", {})) and secret not in str(live.get("env", {}))
     users = [s for s in _steps(live) if s.get("env", {}).get("ZAI_API_KEY") == secret]
     assert {s.get("name") for s in users} == {"Check the API key", "Contract suites (live)",
-                                              "Benchmarks (live)"}
+                                              "Benchmarks (live)", "Agent tasks through Claude Code (live)"}
     assert all("uses" not in s for s in users)  # never handed to an action
 
 

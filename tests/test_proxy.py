@@ -112,11 +112,10 @@ def test_a_broken_answer_is_forwarded_as_it_is_and_reported(tmp_path: Path) -> N
         document = wait_rows(out, 1)
     assert answer.status_code == 200 and b"[DONE]" in answer.content
     [row] = document["exchanges"]
-    assert [(v["check"], v["rule"]) for v in row["violations"]] == [
-        ("stream_invariants", "missing_usage"), ("usage_conformance", "present")]
+    # one finding, one rule: a stream without usage is stream_invariants' alone
+    assert [(v["check"], v["rule"]) for v in row["violations"]] == [("stream_invariants", "missing_usage")]
     assert document["totals"]["with_violations"] == 1
-    assert document["conformance"]["broken"] == {"stream_invariants.missing_usage": {"answers": 1, "of": 1},
-                                                 "usage_conformance.present": {"answers": 1, "of": 1}}
+    assert document["conformance"]["broken"] == {"stream_invariants.missing_usage": {"answers": 1, "of": 1}}
     [transcript] = (tmp_path / "rec").iterdir()
     assert row["transcript"] == transcript.name
     assert json.loads(transcript.read_text())["stream"] is True

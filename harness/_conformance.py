@@ -12,7 +12,7 @@ from typing import Any
 from .checks import CheckRun
 from .profiles import GLM_ONLY, NOT_APPLIED
 
-Answer = Mapping[str, Sequence[str]]
+AnswerTally = Mapping[str, Sequence[str]]
 """One checked answer's part of the tally, as plain data: under pytest-xdist it is made in a
 worker and added up in the controller (it travels on the test report)."""
 
@@ -37,7 +37,7 @@ class Conformance:
     not_applied: Counter[str] = field(default_factory=Counter)  # "check.rule" -> answers
     waived: Counter[str] = field(default_factory=Counter)  # check -> answers with a not-applied rule
 
-    def add(self, answer: Answer) -> None:
+    def add(self, answer: AnswerTally) -> None:
         self.answers += 1
         self.ran.update(answer["ran"])
         self.broke.update(answer["broke"])

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ._settings import Settings
+from ._settings import PluginSettings
 from .contract_report import KIND, SCHEMA_VERSION
 from .scrub import Scrubber
 
@@ -44,7 +44,7 @@ def check_report_path(path: str) -> None:
 
 
 class OutcomeRecorder:
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config, settings: PluginSettings) -> None:
         self.config = config
         self.settings = settings
         self.path = Path(settings.report or "")

@@ -98,7 +98,7 @@ OPTIONS = (
 
 
 @dataclass(frozen=True)
-class Settings:
+class PluginSettings:
     target: str = "mock"
     surface: str = "openai"
     base_url: str | None = None
@@ -137,7 +137,7 @@ def add_options(parser: pytest.Parser) -> None:
         parser.addini(option.ini, help=f"{option.help} (as {option.flag})", type=ini_kind)
 
 
-def read(config: pytest.Config) -> Settings:
+def read(config: pytest.Config) -> PluginSettings:
     """The settings from the command line, the environment and the ini file; UsageError when a
     value is unusable, naming where it came from."""
     values: dict[str, Any] = {}
@@ -145,7 +145,7 @@ def read(config: pytest.Config) -> Settings:
         raw, origin = _raw(config, option)
         if raw is not None:
             values[option.name] = _PARSERS[option.kind](option, raw, origin)
-    return dataclasses.replace(Settings(), **values)
+    return dataclasses.replace(PluginSettings(), **values)
 
 
 def _raw(config: pytest.Config, option: Option) -> tuple[Any, str]:

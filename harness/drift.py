@@ -40,7 +40,7 @@ from ._files import read_input
 from ._resources import fixtures_dir
 from .errors import UsageError
 from .message_stream import assemble_message, read_message_stream
-from .recordings import Exchange, Kind, Recording, capture_key, exchanges, scan, sse_chunks
+from .recordings import Kind, RecordedExchange, Recording, capture_key, exchanges, scan, sse_chunks
 from .sse import decode_all
 from .stream import EventKind, read_stream
 from .surface import Surface
@@ -417,7 +417,7 @@ def _classify(differences: list[Difference], known: list[KnownDifference]) -> li
 
 # -- the twin, in-process ------------------------------------------------------------------------
 @dataclass
-class Answer:
+class TwinResponse:
     """What came back: status, content type, body bytes (JSON or raw SSE)."""
 
     status: int | None
@@ -438,7 +438,7 @@ class _Twin:
     def send(self, body: Mapping[str, Any] | bytes, *, model: str | None = None,
              key: str | bool | None = True, config: Any = None, times: int = 1,
              profile: str | None = None, surface: Surface = Surface.OPENAI,
-             base_path: str | None = None) -> Answer:
+             base_path: str | None = None) -> TwinResponse:
         """`key`: True for the twin's key, None for no Authorization header, or a key string.
         The request is sent `times` times (to reach a rate limit); the last answer counts.
         `surface`: the API it goes to (the Messages API at `/api/anthropic/v1/messages`);
@@ -468,7 +468,7 @@ class _Twin:
             for _ in range(times):
                 exchange = client.send(body, path)
         error = exchange.transport_error
-        return Answer(exchange.status, exchange.content_type, exchange.body, str(error) if error else None)
+        return TwinResponse(exchange.status, exchange.content_type, exchange.body, str(error) if error else None)
 
 
 # -- comparing one recording ----------------------------------------------------------------------
@@ -488,7 +488,7 @@ class _Case:
 _CAUSED_BY_THE_BODY = frozenset({"1210", "1211", "1212", "1213", "1214", "1261"})
 
 
-def _case(exchange: Exchange, notes: list[str]) -> _Case:
+def _case(exchange: RecordedExchange, notes: list[str]) -> _Case:
     answer = exchange.answer
     request = dict(exchange.request.data) if exchange.request is not None else None
     if answer.kind.is_error and answer.error_code not in _CAUSED_BY_THE_BODY:
@@ -699,7 +699,7 @@ def _compare_error(case: _Case, twin: _Twin, era: str | None, notes: list[str]) 
     return out + _error_differences(case.label, recorded, mine)
 
 
-def _error_differences(label: str, recorded: Recording, mine: Answer) -> list[Difference]:
+def _error_differences(label: str, recorded: Recording, mine: TwinResponse) -> list[Difference]:
     code = recorded.error_code
     try:
         twin_body = json.loads(mine.body)

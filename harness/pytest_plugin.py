@@ -24,7 +24,7 @@ from . import _settings
 if TYPE_CHECKING:
     import httpx
 
-    from ._conformance import Answer, Conformance
+    from ._conformance import AnswerTally, Conformance
     from ._silence import Silence
     from .checks import Violation
     from .client import AsyncGLMClient, Exchange, GLMClient
@@ -56,11 +56,11 @@ class GLMCheck(Protocol):
 ClientFactory = Callable[[str | None], "GLMClient"]
 """The `glm_client_with_key` fixture's type: a client for the same target with another key."""
 
-settings_key = pytest.StashKey[_settings.Settings]()
+settings_key = pytest.StashKey[_settings.PluginSettings]()
 violations_key: pytest.StashKey[list[Violation]] = pytest.StashKey()
 not_applied_key: pytest.StashKey[list[Violation]] = pytest.StashKey()
 conformance_key: pytest.StashKey[Conformance] = pytest.StashKey()
-answers_key: pytest.StashKey[list[Answer]] = pytest.StashKey()
+answers_key: pytest.StashKey[list[AnswerTally]] = pytest.StashKey()
 _used_key = pytest.StashKey[bool]()
 
 
@@ -180,7 +180,7 @@ def _check_faults(specs: tuple[str, ...]) -> None:
             raise pytest.UsageError(f"--glm-twin-fault {spec}: {error}") from None
 
 
-def _check_live_key(config: pytest.Config, settings: _settings.Settings) -> None:
+def _check_live_key(config: pytest.Config, settings: _settings.PluginSettings) -> None:
     """Before any test: a scheduled live run without a key fails (--glm-require-key) instead of
     passing with every test skipped; a key bound for plain http off this machine is a warning,
     or with --glm-require-tls a usage error. The URL's `user:pass@` never reaches an output."""
@@ -267,7 +267,7 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     return lines
 
 
-def _target_of(settings: _settings.Settings) -> Target:
+def _target_of(settings: _settings.PluginSettings) -> Target:
     from .contract import DEFAULT_MODEL
     from .surface import Surface
     from .targets import DEFAULT_KEY_ENV, live_target, mock_target

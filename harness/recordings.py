@@ -134,7 +134,7 @@ class Recording:
 
 
 @dataclass
-class Exchange:
+class RecordedExchange:
     """An answer and, where one is beside it, the request that got it."""
 
     answer: Recording
@@ -431,12 +431,12 @@ def documents(recording: Recording) -> list[tuple[type[Any], Any]]:
     return [(contract.error_body_model(body), body)]
 
 
-def exchanges(recordings: list[Recording]) -> Iterator[Exchange]:
+def exchanges(recordings: list[Recording]) -> Iterator[RecordedExchange]:
     """Each answer with the request beside it (or None)."""
     requests = {r.pairing_key: r for r in recordings if r.kind is Kind.REQUEST}
     for recording in recordings:
         if recording.kind.is_answer:
-            yield Exchange(recording, requests.get(recording.pairing_key))
+            yield RecordedExchange(recording, requests.get(recording.pairing_key))
 
 
 def sse_chunks(raw: bytes) -> list[Any]:

@@ -30,7 +30,7 @@ from harness.contract import (
     validate,
 )
 from harness.learn import add_learn_arguments, learn, run_learn
-from harness.mock import TWIN_KEY, GLMTwin, Profile, TwinConfig, WireRequest
+from harness.mock import TWIN_KEY, GLMTwin, TwinConfig, TwinProfile, WireRequest
 from harness.mock.server import add_serve_arguments, config_from_args
 
 TOOL_ANSWER_2026: dict[str, Any] = {
@@ -177,7 +177,7 @@ def test_the_twin_speaks_2026_by_default() -> None:
 
 
 def test_the_2025_profile_has_the_2025_shapes() -> None:
-    for twin in (GLMTwin(profile="2025"), GLMTwin(TwinConfig(profile=Profile.API_2025))):
+    for twin in (GLMTwin(profile="2025"), GLMTwin(TwinConfig(profile=TwinProfile.API_2025))):
         data = _answer(twin)
         assert "object" not in data and "completion_tokens_details" not in data["usage"]
 
@@ -194,8 +194,8 @@ def test_a_forced_tool_choice_is_honoured() -> None:
 
 def test_serve_takes_a_profile() -> None:
     parser = add_serve_arguments(argparse.ArgumentParser())
-    assert config_from_args(parser.parse_args([])).profile is Profile.API_2026
-    assert config_from_args(parser.parse_args(["--profile", "2025"])).profile is Profile.API_2025
+    assert config_from_args(parser.parse_args([])).profile is TwinProfile.API_2026
+    assert config_from_args(parser.parse_args(["--profile", "2025"])).profile is TwinProfile.API_2025
     with pytest.raises(SystemExit):
         parser.parse_args(["--profile", "2024"])
 

@@ -13,20 +13,20 @@ import pytest
 
 from harness.contract import MessagesRequest, validate
 from harness.drift import (
-    Answer,
+    TwinResponse,
     _case,
     _compare,
     diff_message_streams,
     message_stream_shape,
 )
-from harness.recordings import Exchange, Kind, exchanges, scan
+from harness.recordings import Kind, RecordedExchange, exchanges, scan
 from harness.surface import Surface
 
 REAL_2026 = Path(__file__).resolve().parent.parent / "fixtures" / "real-2026"
 TOOL_STREAM = next(REAL_2026.glob("*glm-4.6__anthropic__anthropic-tool-use-streaming__*.decoded.sse"))
 
 
-def _exchanges() -> list[Exchange]:
+def _exchanges() -> list[RecordedExchange]:
     return list(exchanges(scan([REAL_2026], [])))
 
 
@@ -93,18 +93,18 @@ def test_every_recording_is_compared_with_a_messages_request() -> None:
 class _RecordedTwin:
     """Answers what was recorded; remembers how it was asked."""
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: RecordedExchange) -> None:
         self.answer = exchange.answer
         self.asked: dict[str, Any] = {}
 
-    def send(self, body: Any, **kw: Any) -> Answer:
+    def send(self, body: Any, **kw: Any) -> TwinResponse:
         self.asked = {"body": body, **kw}
         content_type = "text/event-stream" if self.answer.kind is Kind.STREAM else "application/json"
-        return Answer(self.answer.status, content_type, self.answer.raw)
+        return TwinResponse(self.answer.status, content_type, self.answer.raw)
 
 
 @pytest.mark.parametrize("exchange", _exchanges(), ids=lambda e: e.answer.label.split("__", 2)[-1])
-def test_a_twin_that_answers_as_recorded_shows_no_drift(exchange: Exchange) -> None:
+def test_a_twin_that_answers_as_recorded_shows_no_drift(exchange: RecordedExchange) -> None:
     twin = _RecordedTwin(exchange)
     notes: list[str] = []
     assert _compare(_case(exchange, notes), twin, None, notes) == []  # type: ignore[arg-type]

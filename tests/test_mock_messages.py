@@ -423,11 +423,11 @@ def test_a_plan_without_a_preamble_streams_the_tool_use_first() -> None:
     from harness.contract import FunctionCall, ToolCall, Usage
     from harness.mock.config import Timing
     from harness.mock.messages import event_script, message_body
-    from harness.mock.render import Answer
+    from harness.mock.render import TwinAnswer
     from harness.mock.scenarios import Plan
 
     call = ToolCall(id="call_-1", index=0, function=FunctionCall(name="get_weather", arguments='{"location":"Paris"}'))
-    answer = Answer(id="20260507011136" + "0" * 16, created=0, model="glm-5.1",
+    answer = TwinAnswer(id="20260507011136" + "0" * 16, created=0, model="glm-5.1",
                     plan=Plan([], [], [call], "tool_calls"),
                     usage=Usage(prompt_tokens=170, completion_tokens=12, total_tokens=182))
     decoder = SSEDecoder()

@@ -227,7 +227,7 @@ def test_an_answer_resets_the_count() -> None:
 
 def test_the_default_read_timeout_is_bounded() -> None:
     """Not httpx's or pytest's "forever": a hung live target costs each test seconds, not minutes."""
-    assert _settings.Settings().read_timeout == _settings.DEFAULT_READ_TIMEOUT_S <= 60
+    assert _settings.PluginSettings().read_timeout == _settings.DEFAULT_READ_TIMEOUT_S <= 60
 
 
 @pytest.mark.parametrize(("args", "workers"), [

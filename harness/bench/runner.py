@@ -37,7 +37,7 @@ from .clients import ShardedClient
 from .health import ClientHealth, HealthMonitor, WorkerHealth
 from .messages import build_message_sample, messages_body
 from .metrics import Phase, Sample, SampleError, build_sample
-from .transport import Answer, BenchHTTPClient
+from .transport import BenchHTTPClient, ReadResponse
 
 Arrival = Literal["constant", "poisson"]
 Stamps = tuple[str, list[float]]  # a request_id, and when each data event of its answer came
@@ -372,7 +372,7 @@ class LoadRunner:
                 else:
                     async for item in client.iter_events(body):
                         if isinstance(item, Exchange):
-                            tried.answer = Answer(item)
+                            tried.answer = ReadResponse(item)
                         else:
                             tried.events.append(item)
         except TimeoutError:
@@ -455,7 +455,7 @@ class _Try:
 
     sent_at: float  # when its bytes were written, once known
     ended_at: float = 0.0
-    answer: Answer | None = None
+    answer: ReadResponse | None = None
     events: list[TimedEvent] = field(default_factory=list)  # a partial stream, if it timed out
     error: SampleError | None = None
 

@@ -8,7 +8,7 @@ next chunk (benchmarks/client_cpu_per_chunk.py). Here an `asyncio.Protocol` stam
 last bytes to see whether the response may be over; nothing wakes the request's coroutine until
 then. Once it is, h11 parses the response's head and its framing is checked (exactly as
 httpx's h11 would), and that is all `answer` waits for: the body is split into SSE events with
-each read's stamp only when `Answer.exchange()` asks, so a closed loop sends its next request
+each read's stamp only when `ReadResponse.exchange()` asks, so a closed loop sends its next request
 before it decodes the last answer. The `TimedEvent`s and `Exchange`s are the ones
 `AsyncGLMClient` makes. The request's bytes are written with one `transport.write`, and
 `Exchange.written_at` is stamped right after it.
@@ -109,9 +109,9 @@ class BenchHTTPClient:
             yield timed
         yield exchange
 
-    async def answer(self, body: dict[str, Any]) -> Answer:
-        """The response, read whole (or failed); its body is decoded by `Answer.exchange()`."""
-        answer = Answer(_exchange(self.target, body, None), self.limits)
+    async def answer(self, body: dict[str, Any]) -> ReadResponse:
+        """The response, read whole (or failed); its body is decoded by `ReadResponse.exchange()`."""
+        answer = ReadResponse(_exchange(self.target, body, None), self.limits)
         answer.head.sent_at = time.perf_counter()
         if await self._attempt(answer, reuse=True):
             # as AsyncGLMClient does: sent once more on a fresh connection, counted apart
@@ -121,7 +121,7 @@ class BenchHTTPClient:
             await self._attempt(answer, reuse=False)
         return answer
 
-    async def _attempt(self, answer: Answer, *, reuse: bool) -> bool:
+    async def _attempt(self, answer: ReadResponse, *, reuse: bool) -> bool:
         """One try; True when it died as a stale keep-alive connection does: on a connection
         that had answered before, without a byte of the answer (the server closed it while
         idle, so the request never reached it)."""
@@ -220,7 +220,7 @@ class BenchHTTPClient:
         self._idle.clear()
 
 
-class Answer:
+class ReadResponse:
     """A response read whole, or failed. `head` is its `Exchange` without the body: status,
     headers, times, transport error. The body is held as the reads that brought it until
     `exchange()` decodes it (once) into that same `Exchange`."""

@@ -9,11 +9,25 @@ prints them as a table, Markdown or JSON; plots.py draws the PNGs. commands.py i
 from __future__ import annotations
 
 from .load import Loaded, check_comparable, latest_baseline, load
-from .rows import BETTER, METRICS, NOT_TESTED, SAME, WORSE, Comparison, Row, Settings, compare
+from .rows import BETTER, METRICS, NOT_TESTED, SAME, WORSE, CompareSettings, Comparison, Row, compare
 from .thresholds import DEFAULT_FAIL_ON, Rule, apply, parse_fail_on
 
 __all__ = [
-    "BETTER", "DEFAULT_FAIL_ON", "METRICS", "NOT_TESTED", "SAME", "WORSE", "Comparison", "Loaded",
-    "Row", "Rule", "Settings", "apply", "check_comparable", "compare", "latest_baseline", "load",
+    "BETTER",
+    "DEFAULT_FAIL_ON",
+    "METRICS",
+    "NOT_TESTED",
+    "SAME",
+    "WORSE",
+    "CompareSettings",
+    "Comparison",
+    "Loaded",
+    "Row",
+    "Rule",
+    "apply",
+    "check_comparable",
+    "compare",
+    "latest_baseline",
+    "load",
     "parse_fail_on",
 ]

@@ -20,7 +20,7 @@ from ..errors import UsageError
 from .gate import problems
 from .load import Loaded, check_comparable, latest_baseline, load
 from .render import render_json, render_markdown, render_table
-from .rows import Comparison, Settings, compare
+from .rows import CompareSettings, Comparison, compare
 from .stats import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, DEFAULT_MIN_EFFECT_TAIL, DEFAULT_RESAMPLES
 from .thresholds import DEFAULT_FAIL_ON, apply, check_rules_match, parse_fail_on, untested
 
@@ -120,7 +120,7 @@ def _write(path: Path, text: str) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     rules = parse_fail_on(args.fail_on)
-    settings = Settings(alpha=args.alpha, min_effect=args.min_effect,
+    settings = CompareSettings(alpha=args.alpha, min_effect=args.min_effect,
                         min_effect_tail=args.min_effect_tail, resamples=args.resamples,
                         seed=args.seed)
     pairs, everything = _pairs(args)

@@ -120,7 +120,7 @@ class Row:
 
 
 @dataclass(slots=True)
-class Settings:
+class CompareSettings:
     alpha: float = DEFAULT_ALPHA
     min_effect: float = DEFAULT_MIN_EFFECT
     min_effect_tail: float = DEFAULT_MIN_EFFECT_TAIL  # p95, p99
@@ -134,7 +134,7 @@ class Comparison:
     new: Loaded
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
-    settings: Settings = field(default_factory=Settings)
+    settings: CompareSettings = field(default_factory=CompareSettings)
     # Reasons it cannot pass whatever the thresholds (harness.compare.gate).
     problems: list[str] = field(default_factory=list)
     # Rows a --fail-on rule covers that could not be tested (thresholds.untested): the verdict
@@ -190,7 +190,7 @@ def _groups(report: BenchReport, level: LevelResult) -> list[list[float]] | None
     return groups if groups and any(groups) else None
 
 
-def latency_rows(base: BenchReport, new: BenchReport, settings: Settings) -> tuple[list[Row], list[str]]:
+def latency_rows(base: BenchReport, new: BenchReport, settings: CompareSettings) -> tuple[list[Row], list[str]]:
     rows: list[Row] = []
     notes: list[str] = []
     a_levels = {lv.name: lv for lv in base.levels if lv.kind == "latency"}
@@ -283,7 +283,7 @@ _EFF_STATS = {
 }
 
 
-def efficiency_rows(base: BenchReport, new: BenchReport, settings: Settings) -> tuple[list[Row], list[str]]:
+def efficiency_rows(base: BenchReport, new: BenchReport, settings: CompareSettings) -> tuple[list[Row], list[str]]:
     if base.efficiency is None or new.efficiency is None:
         return [], []
     rows: list[Row] = []
@@ -345,7 +345,7 @@ _AGENT_STATS = {
 }
 
 
-def agent_rows(base: AgentBenchReport, new: AgentBenchReport, settings: Settings) -> list[Row]:
+def agent_rows(base: AgentBenchReport, new: AgentBenchReport, settings: CompareSettings) -> list[Row]:
     """The same statistics as token efficiency, over agent tasks (paired by task id)."""
     ka, ta = _agent_table(base)
     kb, tb = _agent_table(new)
@@ -425,7 +425,7 @@ def contract_rows(base: ContractReport, new: ContractReport) -> list[Row]:
 
 
 # -- verdicts ------------------------------------------------------------------------------------------
-def floor(row: Row, settings: Settings) -> float | None:
+def floor(row: Row, settings: CompareSettings) -> float | None:
     """The smallest relative change that row may be called better or worse at (None: any)."""
     if row.metric in ("pass_rate", "error_rate"):
         return None  # proportions: the exact test alone decides
@@ -434,7 +434,7 @@ def floor(row: Row, settings: Settings) -> float | None:
     return settings.min_effect
 
 
-def decide(rows: list[Row], settings: Settings) -> None:
+def decide(rows: list[Row], settings: CompareSettings) -> None:
     """Holm-adjust the p-values of the tested rows together, then give each row its verdict."""
     adjusted = holm([r.p for r in rows])
     for row, p_adj in zip(rows, adjusted, strict=True):
@@ -456,9 +456,9 @@ def decide(rows: list[Row], settings: Settings) -> None:
         row.verdict = BETTER if (row.delta > 0) == row.higher_is_better else WORSE
 
 
-def compare(base: Loaded, new: Loaded, settings: Settings | None = None) -> Comparison:
+def compare(base: Loaded, new: Loaded, settings: CompareSettings | None = None) -> Comparison:
     """All rows for `new` against `base`, with verdicts (no thresholds applied yet)."""
-    settings = settings or Settings()
+    settings = settings or CompareSettings()
     notes = check_comparable(base, new)
     rows: list[Row] = []
     if base.bench is not None and new.bench is not None:

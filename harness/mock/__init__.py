@@ -7,9 +7,9 @@ from .config import (
     TWIN_KEY,
     KeyState,
     Limits,
-    Profile,
     Timing,
     TwinConfig,
+    TwinProfile,
 )
 from .engine import GLMTwin, Handler, Reply, WireRequest
 from .faults import Fault, FaultSpec, parse_fault
@@ -17,7 +17,22 @@ from .respx_router import twin_router
 from .scenarios import Style
 
 __all__ = [
-    "EMPTY_BALANCE_KEY", "EXPIRED_KEY", "TWIN_KEY", "Fault", "FaultSpec", "GLMTwin",
-    "Handler", "KeyState", "Limits", "Profile", "Reply", "Style", "Timing", "TwinConfig", "WireRequest", "parse_fault",
-    "twin_app", "twin_router",
+    "EMPTY_BALANCE_KEY",
+    "EXPIRED_KEY",
+    "TWIN_KEY",
+    "Fault",
+    "FaultSpec",
+    "GLMTwin",
+    "Handler",
+    "KeyState",
+    "Limits",
+    "Reply",
+    "Style",
+    "Timing",
+    "TwinConfig",
+    "TwinProfile",
+    "WireRequest",
+    "parse_fault",
+    "twin_app",
+    "twin_router",
 ]

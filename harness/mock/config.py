@@ -18,7 +18,7 @@ EMPTY_BALANCE_KEY = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0.NoBalanceTwinKey"
 
 
 
-class Profile(StrEnum):
+class TwinProfile(StrEnum):
     """Which era of the real API the twin speaks: today's (2026) or the 2025 recordings'.
 
     2026 adds `object`, `usage.completion_tokens_details` (for models whose card says so),
@@ -85,5 +85,5 @@ class TwinConfig:
     style: Style = field(default_factory=Style)
     faults: tuple[FaultSpec, ...] = ()
     locale: str = "en"
-    profile: Profile = Profile.API_2026
+    profile: TwinProfile = TwinProfile.API_2026
     base_paths: tuple[str, ...] = ("/api/paas/v4", "/api/coding/paas/v4", "/v1")

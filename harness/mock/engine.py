@@ -39,9 +39,9 @@ from ..contract.catalogue import (
 )
 from . import messages
 from ._journal import Journal
-from .config import TWIN_KEY, KeyState, Profile, TwinConfig
+from .config import TWIN_KEY, KeyState, TwinConfig, TwinProfile
 from .faults import Fault, FaultSpec
-from .render import Answer, Step, completion_body, stream_script, usage_for
+from .render import Step, TwinAnswer, completion_body, stream_script, usage_for
 from .scenarios import plan_reply
 from .tokens import TOKENS_PER_REQUEST, message_tokens, prompt_tokens
 
@@ -106,11 +106,11 @@ class GLMTwin:
     """A stand-in for the GLM API that behaves like the recordings, faults included."""
 
     def __init__(self, config: TwinConfig | None = None, clock: Callable[[], float] = time.monotonic,
-                 *, profile: Profile | str | None = None):
+                 *, profile: TwinProfile | str | None = None):
         """`profile` picks the era the twin speaks ("2026", the default, or "2025")."""
         config = config or TwinConfig()
         if profile is not None:
-            config = replace(config, profile=Profile(profile))
+            config = replace(config, profile=TwinProfile(profile))
         self.config = self._initial_config = config
         self._clock = clock
         self._lock = threading.Lock()
@@ -429,7 +429,7 @@ class GLMTwin:
         plan = plan_reply(chat, self.config.style, thinking, era)
         prompt = prompt_tokens(chat)
         cached = self._cached_tokens(key, chat)
-        answer = Answer(
+        answer = TwinAnswer(
             id=time.strftime("%Y%m%d%H%M%S") + f"{rng.getrandbits(64):016x}",
             created=int(time.time()),
             # Any spelling is served (`GLM-4.7`); a body echoes it as sent, a stream lower-cases it.

@@ -7,7 +7,7 @@ Three things live here and nothing else: reading a Messages request into the eng
 speaks, and rendering a `Plan` as a message or as an `event:` stream. The engine decides what to
 answer; this module only says it the other way.
 
-Eras (the twin's `Profile`): the recordings of 2026-05 (and all earlier ones) carry GLM's own
+Eras (the twin's `TwinProfile`): the recordings of 2026-05 (and all earlier ones) carry GLM's own
 envelope `{"error": {"code", "message"}, "request_id"}`; from June 2026 GLM answers in
 Anthropic's `{"type": "error", "error": {"type", "code", "message": "[code][text][request_id]"},
 "request_id"}`. Profile "2025" speaks the first, "2026" (today's, the default) the second. In
@@ -28,7 +28,7 @@ from ..contract.messages import MessagesRequest
 from ..surface import Surface
 from .config import Timing
 from .faults import Fault, FaultSpec
-from .render import Answer, Step, _break_script
+from .render import Step, TwinAnswer, _break_script
 from .scenarios import Plan
 from .tokens import TOKENS_PER_REQUEST
 
@@ -158,23 +158,23 @@ def _hex(seed: str, n: int) -> str:
     return hashlib.blake2b(seed.encode(), digest_size=16).hexdigest()[:n]
 
 
-def message_id(answer: Answer) -> str:
+def message_id(answer: TwinAnswer) -> str:
     """Like `msg_20260507011036f22da9848e774181`: the local date-time, then 18 hex digits."""
     return f"msg_{answer.id[:14]}{_hex(answer.id, 18)}"
 
 
-def tool_use_id(answer: Answer, call_id: str) -> str:
+def tool_use_id(answer: TwinAnswer, call_id: str) -> str:
     """Like `call_3213dc45766043f9ae61030c`, streamed or not (the chat surface's non-streamed ids
     are `call_-<int64>`; this surface's are 24 hex digits)."""
     return f"call_{_hex(answer.id + call_id, 24)}"
 
 
-def _signature(answer: Answer) -> str:
+def _signature(answer: TwinAnswer) -> str:
     """A thinking block's signature: 24 hex digits, as Claude Code transcripts of glm-4.7 show."""
     return _hex(answer.id + "".join(answer.plan.reasoning), 24)
 
 
-def usage(answer: Answer, cached: int) -> dict[str, Any]:
+def usage(answer: TwinAnswer, cached: int) -> dict[str, Any]:
     """GLM's usage on this surface: input_tokens without the cached part (Anthropic's sense: a
     recorded second turn reports 66 input and 128 cached), and always the same five keys. The
     turn's generation prompt is never read from the cache, so input_tokens is never 0."""
@@ -185,7 +185,7 @@ def usage(answer: Answer, cached: int) -> dict[str, Any]:
             "service_tier": "standard"}
 
 
-def _blocks(answer: Answer) -> list[dict[str, Any]]:
+def _blocks(answer: TwinAnswer) -> list[dict[str, Any]]:
     plan = answer.plan
     blocks: list[dict[str, Any]] = []
     if plan.reasoning:
@@ -198,7 +198,7 @@ def _blocks(answer: Answer) -> list[dict[str, Any]]:
     return blocks
 
 
-def message_body(answer: Answer, cached: int) -> bytes:
+def message_body(answer: TwinAnswer, cached: int) -> bytes:
     """The non-streamed answer, keys in the recorded order."""
     body: dict[str, Any] = {
         "id": message_id(answer), "type": "message", "role": "assistant", "model": answer.model,
@@ -230,12 +230,12 @@ class _Event:
     token: bool = False  # carries a generated token: waits for it (TTFT, then inter-token gaps)
 
 
-def events(answer: Answer, cached: int) -> list[dict[str, Any]]:
+def events(answer: TwinAnswer, cached: int) -> list[dict[str, Any]]:
     """Every event's data, in order, as GLM streams them."""
     return [e.data for e in _events(answer, cached)]
 
 
-def _events(answer: Answer, cached: int) -> list[_Event]:
+def _events(answer: TwinAnswer, cached: int) -> list[_Event]:
     plan = answer.plan
     start: dict[str, Any] = {"id": message_id(answer), "type": "message", "role": "assistant", "model": answer.model,
              "content": [], "stop_reason": None, "stop_sequence": None,
@@ -292,7 +292,7 @@ def _break_events(out: list[_Event], faults: dict[Fault, FaultSpec]) -> list[_Ev
     return out
 
 
-def event_script(answer: Answer, cached: int, timing: Timing, rng: random.Random) -> list[Step]:
+def event_script(answer: TwinAnswer, cached: int, timing: Timing, rng: random.Random) -> list[Step]:
     """The timed stream: each token-bearing delta waits for its token (TTFT for the first, an
     inter-token gap for the rest); the framing events around them go out at once."""
     out = _events(answer, cached)

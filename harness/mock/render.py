@@ -43,7 +43,7 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class TwinAnswer:
     id: str
     created: int
     model: str
@@ -75,7 +75,7 @@ def usage_for(prompt_tokens: int, plan: Plan, cached_tokens: int, card: ModelCar
     )
 
 
-def completion_body(answer: Answer) -> dict[str, Any]:
+def completion_body(answer: TwinAnswer) -> dict[str, Any]:
     plan = answer.plan
     # A 2026 body beside tool calls always has content: the sentence, or "" (glm-5.x, 2026-05).
     empty = "" if answer.speaks_2026 and plan.tool_calls else None
@@ -97,7 +97,7 @@ def completion_body(answer: Answer) -> dict[str, Any]:
     return _break_body(body, answer.faults)
 
 
-def chunk_dicts(answer: Answer) -> list[dict[str, Any]]:
+def chunk_dicts(answer: TwinAnswer) -> list[dict[str, Any]]:
     """Every chunk of the stream, in order, as GLM shapes them (role repeated in each delta)."""
 
     def chunk(delta: Delta, **extra: Any) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def _tool_call_deltas(call: Any, incremental: bool) -> list[DeltaToolCall]:
     ]
 
 
-def stream_script(answer: Answer, timing: Timing, rng: random.Random) -> list[Step]:
+def stream_script(answer: TwinAnswer, timing: Timing, rng: random.Random) -> list[Step]:
     events = [_event(c) for c in chunk_dicts(answer)]
     faults = answer.faults
     if Fault.MALFORMED_JSON_CHUNK in faults:

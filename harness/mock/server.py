@@ -29,7 +29,7 @@ import uvicorn
 from .._argtypes import PORT, at_least
 from ..errors import UsageError
 from .asgi import StreamReset, twin_app
-from .config import Limits, Profile, Timing, TwinConfig
+from .config import Limits, Timing, TwinConfig, TwinProfile
 from .engine import GLMTwin
 from .faults import FaultSpec, parse_fault
 from .messages import ANTHROPIC_BASE_PATH
@@ -236,7 +236,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="concurrent requests per key before 429 code 1302")
     add("--retry-after", action="store_true", help="send Retry-After on 429 (real GLM does not)")
     add("--locale", choices=("en", "zh"), default="en", help="language of error messages")
-    add("--profile", choices=[p.value for p in Profile], default=Profile.API_2026.value,
+    add("--profile", choices=[p.value for p in TwinProfile], default=TwinProfile.API_2026.value,
         help="which era of the API to speak: 2026 (today's shapes) or 2025 (the 2025 recordings'; "
              "on /api/anthropic, GLM's own error envelope instead of Anthropic's)")
     add("--reply-tokens", type=nn_int, default=style.reply_tokens, help="content tokens per reply")
@@ -290,7 +290,7 @@ def config_from_args(args: argparse.Namespace) -> TwinConfig:
         style=Style(reply_tokens=args.reply_tokens, reasoning_tokens=args.reasoning_tokens),
         faults=faults,
         locale=args.locale,
-        profile=Profile(getattr(args, "profile", Profile.API_2026.value)),
+        profile=TwinProfile(getattr(args, "profile", TwinProfile.API_2026.value)),
     )
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from harness.compare.load import Loaded
-from harness.compare.rows import BETTER, NOT_TESTED, SAME, WORSE, Settings, _row, compare, decide
+from harness.compare.rows import BETTER, NOT_TESTED, SAME, WORSE, CompareSettings, _row, compare, decide
 from harness.compare.stats import (
     compare_clustered,
     compare_grouped,
@@ -27,7 +27,7 @@ from harness.compare.stats import (
 
 from .conftest import make_report
 
-FAST = Settings(resamples=300)
+FAST = CompareSettings(resamples=300)
 
 
 def _gamma(seed: int, mean: float, n: int, cv: float = 0.3) -> np.ndarray:
@@ -147,7 +147,7 @@ def test_noise_of_one_distribution_is_not_flagged_at_the_stated_confidence() -> 
     for rep in range(20):
         base = make_report(1000 + 2 * rep, n=100, levels=(4,), efficiency=False)
         new = make_report(1001 + 2 * rep, n=100, levels=(4,), efficiency=False)
-        comparison = compare(_bench(base), _bench(new), Settings(
+        comparison = compare(_bench(base), _bench(new), CompareSettings(
             resamples=100, min_effect=0.0, min_effect_tail=0.0, seed=rep))
         assert comparison.tested >= 10
         if comparison.count(WORSE) or comparison.count(BETTER):
@@ -161,7 +161,7 @@ def test_a_shift_is_found_in_every_repetition() -> None:
         base = make_report(2000 + 2 * rep, n=100, levels=(4,), efficiency=False)
         new = make_report(2001 + 2 * rep, n=100, levels=(4,), efficiency=False, ttft_ms=150)
         rows = {r.metric: r for r in compare(_bench(base), _bench(new),
-                                             Settings(resamples=100, seed=rep)).rows}
+                                             CompareSettings(resamples=100, seed=rep)).rows}
         found += rows["ttft.p50"].verdict == WORSE
     assert found == 10
 
@@ -173,7 +173,7 @@ def test_significant_but_tiny_change_is_not_called() -> None:
                                  (50,), resamples=200)[0]
     for min_effect, verdict in ((0.05, SAME), (0.01, WORSE)):
         row = _row("ttft.p50", "c8", result)
-        decide([row], Settings(min_effect=min_effect))
+        decide([row], CompareSettings(min_effect=min_effect))
         assert row.p_adj is not None and row.p_adj < 1e-6
         assert row.verdict == verdict
     assert "under the 5% minimum effect" in _decided(result, 0.05).note
@@ -181,7 +181,7 @@ def test_significant_but_tiny_change_is_not_called() -> None:
 
 def _decided(result, min_effect):  # type: ignore[no-untyped-def]
     row = _row("ttft.p50", "c8", result)
-    decide([row], Settings(min_effect=min_effect))
+    decide([row], CompareSettings(min_effect=min_effect))
     return row
 
 

@@ -21,7 +21,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -167,7 +167,12 @@ def _route(method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple
     return 200, _completion(body), False
 
 
-def deviating_app() -> Any:
+Route = Callable[[str, str, dict[str, str], bytes], tuple[int, Any, bool]]
+
+
+def asgi_app(route: Route) -> Any:
+    """An ASGI app around `route(method, path, headers, body)` -> (status, body, streamed): a JSON
+    body, or for a stream the byte pieces to send one by one."""
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
@@ -178,20 +183,29 @@ def deviating_app() -> Any:
             if not message.get("more_body"):
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        status, body, streamed = _route(scope["method"], scope["path"], headers, raw)
+        status, body, streamed = route(scope["method"], scope["path"], headers, raw)
         content_type = b"text/event-stream; charset=utf-8" if streamed else b"application/json"
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type)]})
         if streamed:
-            for chunk in body:
-                data = b"data: " + json.dumps(chunk).encode() + b"\n\n"
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-            # ...and no "data: [DONE]".
+            for piece in body:
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         else:
             await send({"type": "http.response.body", "body": json.dumps(body).encode(), "more_body": False})
 
     return app
+
+
+def _events(method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any, bool]:
+    status, body, streamed = _route(method, path, headers, raw)
+    if streamed:  # ...and no "data: [DONE]"
+        body = (b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in body)
+    return status, body, streamed
+
+
+def deviating_app() -> Any:
+    return asgi_app(_events)
 
 
 @contextmanager

@@ -12,11 +12,10 @@ with `choices: []`, then `data: [DONE]`. Answers and streams come from tests/dev
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from deviating_server import API_KEY, BASE_PATH, _chunks, _completion, _text
+from deviating_server import API_KEY, BASE_PATH, _chunks, _completion, _text, asgi_app
 
 MODEL = "some-openai-model"
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
@@ -107,29 +106,12 @@ def _route(method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple
     return 200, answer, False
 
 
-def openai_like_app() -> Any:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        try:
-            status, body, streamed = _route(scope["method"], scope["path"], headers, raw)
-        except Refused as refused:
-            status, body, streamed = refused.status, refused.body, False
-        content_type = b"text/event-stream; charset=utf-8" if streamed else b"application/json"
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type), (b"x-request-id", str(time.time_ns()).encode())]})
-        if streamed:
-            for piece in body:
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        else:
-            await send({"type": "http.response.body", "body": json.dumps(body).encode(), "more_body": False})
+def _answer(method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any, bool]:
+    try:
+        return _route(method, path, headers, raw)
+    except Refused as refused:
+        return refused.status, refused.body, False
 
-    return app
+
+def openai_like_app() -> Any:
+    return asgi_app(_answer)

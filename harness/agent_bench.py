@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ._argtypes import output_file
-from ._files import write_atomic
+from ._files import read_input, write_atomic
 from ._resources import fixtures_dir
 from .errors import UsageError
 from .scrub import Scrubber, register
@@ -73,16 +73,37 @@ class AgentTaskSet(_Strict):
     description: str = ""
     tasks: list[AgentTask]
 
+    @model_validator(mode="after")
+    def _inside_the_project(self) -> AgentTaskSet:
+        """A task set is input like any other: its ids name folders and its files are written, so
+        neither may climb out of the run's temporary folder (an absolute path, `..`), repeat, or
+        leave a task without a check (a task with nothing to check would count as solved)."""
+        ids = [task.id for task in self.tasks]
+        for task in self.tasks:
+            for name in (task.id, *task.files, *(c.path for c in task.checks if c.path is not None)):
+                if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+                    raise ValueError(f"task {task.id!r}: {name!r} is not a relative path inside the project")
+            if not task.checks:
+                raise ValueError(f"task {task.id!r} has no check: it could never fail")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"task ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
+        return self
+
 
 def load_tasks(name_or_path: str) -> AgentTaskSet:
     """`default` (fixtures/agents/tasks-default.json) or a path to such a file."""
     path = Path(name_or_path)
     if not path.suffix:
         path = fixtures_dir() / "agents" / f"tasks-{name_or_path}.json"
+    if not path.exists():
+        raise UsageError(f"no agent task set {name_or_path!r} (looked for {path})")
     try:
-        return AgentTaskSet.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        raise UsageError(f"no agent task set {name_or_path!r} (looked for {path})") from None
+        return AgentTaskSet.model_validate_json(read_input(path))  # a regular file, bounded
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "/".join(map(str, first["loc"]))
+        raise UsageError(f"agent task set {path} is invalid{' at ' + where if where else ''}: "
+                         f"{first['msg'].removeprefix('Value error, ')}") from None
     except ValueError as error:
         raise UsageError(f"agent task set {path} is invalid: {str(error).splitlines()[0]}") from None
 
@@ -109,7 +130,9 @@ def judge_files(task: AgentTask, project: Path) -> list[str]:
     for check in task.checks:
         if check.path is not None:
             target = project / check.path
-            text = target.read_text(errors="replace") if target.is_file() else None
+            # what the agent wrote is read like any input: a regular file, bounded, never a link
+            text = (read_input(target).decode("utf-8", "replace")
+                    if target.is_file() and not target.is_symlink() else None)
             if text is None:
                 wrong.append(f"{check.path}: missing")
             elif check.contains is not None and check.contains not in text:
@@ -219,8 +242,9 @@ def run_task(task: AgentTask, agent: ClaudeCode, proxy: Any, key: str, model: st
     costs = [e["cost_usd"] for e in exchanges if e.get("cost_usd") is not None]
     return {
         "id": task.id,
-        "solved": not wrong and error is None,
-        "why_not": wrong + ([error] if error else []),
+        # an agent that never reached the model did not solve anything, whatever the files say
+        "solved": not wrong and error is None and bool(exchanges),
+        "why_not": wrong + ([error] if error else []) + ([] if exchanges else ["no exchange reached the proxy"]),
         "turns": len(exchanges),
         "usage": usage,
         "cache_hit_share": round(usage["cached_tokens"] / usage["input_tokens"], 4) if usage["input_tokens"] else None,

@@ -5,7 +5,8 @@ the process dies, and a server that sends a byte every few seconds (or 1xx inter
 forever) is never late for any one read, so a per-read timeout never fires.
 
 The reading layer for every client of the harness (the suites' `GLMClient`/`AsyncGLMClient`,
-`record`, the bench's own transport, and a proxy that forwards answers):
+`record`, the bench's own transport; the proxy forwards whatever comes and bounds what it keeps
+for its checks instead, `harness.proxy.MAX_KEPT_BYTES`):
 
 - `ResponseLimits`: the bounds, with documented defaults (`DEFAULT_*`).
 - `BoundedBody`: raw body bytes in, decoded bytes out (gzip and deflate undone here, never more

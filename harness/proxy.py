@@ -405,9 +405,12 @@ def _scrubbed(text: str) -> str:
 
 # -- the forwarding path ---------------------------------------------------------------------------
 async def upstream_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """THE ONE PLACE THE PROXY READS AN UPSTREAM ANSWER (to be swapped for the harness's bounded
-    reader). The bytes as they came off the socket: with `Accept-Encoding: identity` asked, they
-    are what the agent gets and what the checks read."""
+    """The one place the proxy reads an upstream answer: the bytes as they came off the socket
+    (with `Accept-Encoding: identity` asked, they are what the agent gets and what the checks
+    read). Forwarded whole, whatever their size; what is kept for the checks is bounded by
+    `MAX_KEPT_BYTES` (`Passed.take`), so no upstream can grow the proxy's memory past it. No total
+    deadline: an agent's answer takes as long as the model does; a silent upstream is cut by
+    `UPSTREAM_TIMEOUT` between two reads."""
     async for data in response.aiter_raw():
         yield data
 

@@ -118,7 +118,8 @@ def test_an_agent_that_changes_nothing_solves_nothing(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert [t["solved"] for t in report["tasks"]] == [False] * 3
     assert report["tasks"][0]["why_not"] == ["README.md: does not contain 'Hello, world!'",
-                                             "README.md: still contains 'Helo'"]
+                                             "README.md: still contains 'Helo'",
+                                             "no exchange reached the proxy"]
     assert report["tasks"][1]["why_not"][0].endswith("AttributeError: module 'calc' has no attribute 'add'")
     assert report["summary"]["tokens_per_solved_task"] is None  # nothing solved: unknown, never 0
     assert "0/3 solved" in run.stdout
@@ -212,3 +213,84 @@ def test_claude_code_solves_the_default_tasks(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     report = check_solved_report(out, turns=3)
     assert all(t["usage"]["input_tokens"] > 30_000 for t in report["tasks"])  # Claude Code's real prompt
+
+
+def test_the_gate_never_passes_an_agent_run_that_measured_nothing_or_broke(tmp_path: Path) -> None:
+    base = synthetic(tmp_path, "a.json", 24, 50_000)
+    none_solved = synthetic(tmp_path, "b.json", 0, 50_000)
+    run = compare(str(base), str(none_solved), "--fail-on", "none")  # these fail whatever the thresholds
+    assert run.returncode == 1 and "b.json solved none of its 24 task(s)" in run.stdout, run.stdout
+    default = compare(str(base), str(synthetic(tmp_path, "c.json", 12, 50_000)))  # the default rules
+    assert default.returncode == 1 and "agent.solved_rate" in default.stdout, default.stdout
+    stopped = json.loads(base.read_text()) | {"complete": False}
+    (tmp_path / "d.json").write_text(json.dumps(stopped))
+    run = compare(str(base), str(tmp_path / "d.json"), "--fail-on", "none")
+    assert run.returncode == 1 and "d.json is an incomplete agent-bench run" in run.stdout, run.stdout
+    broken = json.loads(base.read_text())
+    broken["tasks"][0]["violations"] = [{"check": "message_event_order", "rule": "missing_message_stop"}]
+    (tmp_path / "e.json").write_text(json.dumps(broken))
+    run = compare(str(base), str(tmp_path / "e.json"), "--fail-on", "none")
+    assert run.returncode == 1 and "1 contract violation(s) in the agent's exchanges" in run.stdout, run.stdout
+    empty = json.loads(base.read_text()) | {"tasks": []}
+    (tmp_path / "f.json").write_text(json.dumps(empty))
+    run = compare(str(base), str(tmp_path / "f.json"), "--fail-on", "none")  # not even the same tasks
+    assert run.returncode == 2 and "task" in run.stderr, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda t: t["usage"].update(input_tokens="100000"), "tasks/0/usage/input_tokens"),
+    (lambda t: t.update(cost_usd=float("nan")), "NaN and Infinity are not measurements"),
+    (lambda t: t["usage"].update(output_tokens=-1000), "tasks/0/usage/output_tokens: a negative value (-1000)"),
+    (lambda t: t.update(cost_usd=-5.0), "tasks/0/cost_usd: a negative value (-5)"),
+], ids=["string-number", "nan", "negative-tokens", "negative-cost"])
+def test_an_agent_report_that_lies_is_bad_input(tmp_path: Path, edit: Any, says: str) -> None:
+    base = synthetic(tmp_path, "a.json", 24, 50_000)
+    lying = json.loads(base.read_text())
+    edit(lying["tasks"][0])
+    (tmp_path / "b.json").write_text(json.dumps(lying))
+    run = compare(str(base), str(tmp_path / "b.json"))
+    assert run.returncode == 2 and says in run.stderr and run.stderr.count("\n") == 1, run.stderr
+
+
+def _task_set(tmp_path: Path, **task: Any) -> Path:
+    one = {"id": "t", "files": {"a.txt": "old"}, "instruction": "fix a.txt",
+           "checks": [{"path": "a.txt", "contains": "new"}]} | task
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps({"name": "hostile", "tasks": [one, *task.pop("more", [])]}))
+    return path
+
+
+@pytest.mark.parametrize(("task", "says"), [
+    ({"files": {"/tmp/escaped.txt": "x"}}, "'/tmp/escaped.txt' is not a relative path inside the project"),
+    ({"id": "../../escaped"}, "'../../escaped' is not a relative path inside the project"),
+    ({"checks": [{"path": "../../etc/passwd", "contains": "root"}]}, "'../../etc/passwd' is not a relative path"),
+    ({"checks": []}, "task 't' has no check: it could never fail"),
+], ids=["absolute-file", "climbing-id", "climbing-check", "no-check"])
+def test_a_task_set_cannot_write_outside_its_project(tmp_path: Path, task: dict[str, Any], says: str) -> None:
+    run = agent_bench(agent(tmp_path, DOES_NOTHING), "--tasks", str(_task_set(tmp_path, **task)))
+    assert run.returncode == 2 and says in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert not Path("/tmp/escaped.txt").exists()
+
+
+def test_repeated_task_ids_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.json"
+    twice = {"id": "t", "files": {}, "instruction": "", "checks": [{"path": "a", "contains": "x"}]}
+    path.write_text(json.dumps({"name": "twice", "tasks": [twice, twice]}))
+    run = agent_bench(agent(tmp_path, DOES_NOTHING), "--tasks", str(path))
+    assert run.returncode == 2 and "task ids repeat: ['t']" in run.stderr, run.stderr
+
+
+def test_a_task_set_that_is_a_fifo_is_one_line_not_a_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "tasks.json"
+    os.mkfifo(fifo)
+    run = agent_bench(agent(tmp_path, DOES_NOTHING), "--tasks", str(fifo))  # the helper's timeout guards a hang
+    assert run.returncode == 2 and "not a regular file" in run.stderr and run.stderr.count("\n") == 1, run.stderr
+
+
+def test_an_agent_that_never_reached_the_model_solved_nothing(tmp_path: Path) -> None:
+    already = _task_set(tmp_path, files={"a.txt": "new"})  # the checks hold before the agent runs
+    out = tmp_path / "r.json"
+    run = agent_bench(agent(tmp_path, DOES_NOTHING), "--tasks", str(already), "--out", str(out))
+    assert run.returncode == 1, run.stdout + run.stderr
+    [row] = json.loads(out.read_text())["tasks"]
+    assert row["solved"] is False and "no exchange reached the proxy" in row["why_not"]

@@ -25,7 +25,28 @@ def problems(comparison: Comparison) -> list[str]:
         if not ran:
             found.append(f"nothing tested: {new.name} has no test that passed or failed")
         return found
+    if new.agent is not None and base.agent is not None:
+        return _agent_problems(comparison)
     return []
+
+
+def _agent_problems(comparison: Comparison) -> list[str]:
+    new, base = comparison.new.agent, comparison.base.agent
+    assert new is not None and base is not None
+    name = comparison.new.name
+    found = []
+    if not new.complete:
+        found.append(f"{name} is an incomplete agent-bench run (stopped before its last task)")
+    if not new.tasks:
+        found.append(f"nothing tested: {name} ran no task")
+    elif not any(t.solved for t in new.tasks) and any(t.solved for t in base.tasks):
+        found.append(f"{name} solved none of its {len(new.tasks)} task(s)")
+    broken = sum(len(t.violations) for t in new.tasks)
+    if broken and not any(t.violations for t in base.tasks):
+        found.append(f"{name}: {broken} contract violation(s) in the agent's exchanges, none in the base")
+    if comparison.tested == 0:
+        found.append("nothing tested: no metric had measurements on both sides")
+    return found
 
 
 def _bench_problems(comparison: Comparison) -> list[str]:

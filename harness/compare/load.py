@@ -157,10 +157,12 @@ def load(path: str | Path) -> Loaded:
         if version != AGENT_SCHEMA_VERSION:
             raise UsageError(f"{path}: agent-bench report schema version {version!r}, but this "
                              f"harness compares version {AGENT_SCHEMA_VERSION!r} only")
-        try:
-            agent = AgentBenchReport.model_validate(data)
+        _refuse_non_finite(path, data, "agent-bench")
+        try:  # strict: a number written as a string is not a number
+            agent = AgentBenchReport.model_validate_json(json.dumps(data), strict=True)
         except ValidationError as error:
             raise UsageError(f"{path}: invalid agent-bench report at {_where(error)}") from None
+        _refuse_negative_counts(path, agent)
         return Loaded(path, "agent-bench", agent=agent)
     raise UsageError(f"{path}: not a glm-harness bench, contract or agent-bench report (kind {kind!r})")
 
@@ -176,11 +178,22 @@ def _non_finite(value: Any, where: str) -> Iterator[str]:
             yield from _non_finite(item, f"{where}/{i}")
 
 
-def _refuse_non_finite(path: Path, data: Any) -> None:
+def _refuse_non_finite(path: Path, data: Any, kind: str = "bench") -> None:
     found = next(_non_finite(data, ""), None)
     if found is not None:
-        raise UsageError(f"{path}: invalid bench report at {found.lstrip('/')}: NaN and Infinity "
+        raise UsageError(f"{path}: invalid {kind} report at {found.lstrip('/')}: NaN and Infinity "
                          "are not measurements")
+
+
+def _refuse_negative_counts(path: Path, report: AgentBenchReport) -> None:
+    """Tokens, turns, seconds and dollars are never below zero: a report that says so lies."""
+    for n, task in enumerate(report.tasks):
+        counted = {**{f"usage/{k}": v for k, v in task.usage.model_dump().items()},
+                   "turns": task.turns, "wall_s": task.wall_s, "cost_usd": task.cost_usd}
+        for name, value in counted.items():
+            if value is not None and value < 0:
+                raise UsageError(f"{path}: invalid agent-bench report at tasks/{n}/{name}: a negative "
+                                 f"value ({value:g})")
 
 
 def _refuse_lies(path: Path, report: BenchReport) -> None:

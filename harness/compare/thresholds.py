@@ -31,6 +31,7 @@ DEFAULT_FAIL_ON = ",".join([
     *(f"{m}.{q}:+10%" for m in ("ttft", "itl", "tpot", "e2e") for q in ("p50", "p95")),
     "error_rate:+5pp",
     "pass_rate:-5pp",
+    "agent.solved_rate:-5pp",
     "contract.flipped:0",
     "contract.new_violations:0",
 ])

@@ -87,6 +87,11 @@ class Loaded:
         return (self.contract.target if self.contract else None) or "?"
 
     @property
+    def surface(self) -> str:
+        """The API a bench report measured (`openai`, `anthropic`); other kinds say nothing."""
+        return self.bench.meta.surface if self.bench is not None else ""
+
+    @property
     def started_at(self) -> str:
         if self.bench is not None:
             return self.bench.meta.started_at
@@ -252,6 +257,8 @@ def check_comparable(base: Loaded, new: Loaded) -> list[str]:
         notes.append(f"different models: {base.model} vs {new.model}")
     if base.target != new.target:
         notes.append(f"different targets: {base.target} vs {new.target}")
+    if base.surface != new.surface:
+        notes.append(f"different surfaces: {base.surface} vs {new.surface}")
     return notes
 
 
@@ -263,7 +270,8 @@ def load_all(paths: list[str | Path]) -> list[Loaded]:
 
 
 def latest_baseline(new: Loaded, directory: str | Path) -> Loaded:
-    """The newest report in `directory` (searched recursively) of the same kind, model, target."""
+    """The newest report in `directory` (searched recursively) of the same kind, model, target
+    and surface."""
     directory = Path(directory)
     if not directory.is_dir():
         raise UsageError(f"--baseline latest: no baseline directory {directory}")
@@ -276,7 +284,8 @@ def latest_baseline(new: Loaded, directory: str | Path) -> Loaded:
             candidate = load(path)
         except UsageError:
             continue  # another schema version, a schema file, a compare result: not a candidate
-        if (candidate.kind, candidate.model, candidate.target) == (new.kind, new.model, new.target):
+        if ((candidate.kind, candidate.model, candidate.target, candidate.surface)
+                == (new.kind, new.model, new.target, new.surface)):
             found.append(candidate)
     if not found:
         raise UsageError(f"--baseline latest: no {new.kind} report of {new.model} on "

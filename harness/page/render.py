@@ -417,10 +417,6 @@ def _agent(item: Input) -> str:
             + _table([*keys, "solved", *(f"usage.{k}" for k in usage_keys)], rows, "agent"))
 
 
-def _surface(base_url: str) -> str:
-    return "Anthropic messages" if "/anthropic" in base_url else "chat completions (OpenAI-compatible)"
-
-
 # -- provenance --------------------------------------------------------------------------------------
 def _provenance(inputs: Sequence[Input]) -> str:
     out = []
@@ -432,7 +428,7 @@ def _provenance(inputs: Sequence[Input]) -> str:
             fields += [("harness", f"{m.harness_version} at {m.git_sha or 'unknown commit'}"),
                        ("target", f"{m.target} ({m.base_url})"), ("model", m.model),
                        ("profile", m.options.get("profile", "not recorded")),
-                       ("surface", m.options.get("surface") or _surface(m.base_url)),
+                       ("surface", "Messages API" if m.surface == "anthropic" else "chat completions"),
                        ("host", f"{m.host} ({m.cpu_count} CPUs), {m.platform}, {m.python}"),
                        ("time", f"{m.started_at} to {m.ended_at or '(unfinished)'}"),
                        ("complete", "yes" if report.complete else "no: interrupted or stopped"),

@@ -112,3 +112,23 @@ def test_the_contract_baseline(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert all(r["metric"] in ("contract.passed", "contract.failed")
                for r in result["comparisons"][0]["rows"])
+
+
+def test_the_latest_baseline_is_one_of_the_same_surface(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A Messages-API run is not compared with a chat-completions one by `--baseline latest`, and
+    two reports of different surfaces compared by hand say so."""
+    from compare.conftest import make_report
+
+    from harness.compare.load import check_comparable, latest_baseline, load
+
+    def surfaced(name: str, surface: str, started_at: str) -> Path:
+        report = make_report(1, started_at=started_at)
+        report.meta.surface = surface
+        return write(f"baselines/{name}", report)
+
+    messages = surfaced("messages.json", "anthropic", "2025-01-01T00:00:00.000Z")
+    surfaced("chat.json", "openai", "2025-01-02T00:00:00.000Z")  # newer, but another surface
+    new = load(surfaced("new.json", "anthropic", "2025-01-03T00:00:00.000Z"))
+    assert latest_baseline(new, tmp_path / "baselines").path == messages
+    chat = load(tmp_path / "baselines" / "chat.json")
+    assert "different surfaces: openai vs anthropic" in check_comparable(chat, new)

@@ -118,7 +118,6 @@ def test_the_latest_baseline_is_one_of_the_same_surface(write, tmp_path: Path) -
     """A Messages-API run is not compared with a chat-completions one by `--baseline latest`, and
     two reports of different surfaces compared by hand say so."""
     from compare.conftest import make_report
-
     from harness.compare.load import check_comparable, latest_baseline, load
 
     def surfaced(name: str, surface: str, started_at: str) -> Path:

@@ -38,12 +38,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SURVIVORS = ROOT / "tools" / "mutation-survivors.json"
 TARGET_SCORE = 95.0
 SCRATCH = ROOT / ".mutation"
-# What a per-module run copies: mutmut's own also_copy (pyproject.toml) and the code.
-_COPIED = ("harness", "tests", "fixtures", "docs", "conftest.py", "pyproject.toml")
+# What a per-module run copies into its scratch directory, and from there (also_copy) into
+# mutmut's mutants/ directory, where the tests run: the key-leak tests run the contract suites.
+_ALSO_COPY = ["fixtures", "docs", "suites", "conftest.py"]
+_COPIED = ("harness", "tests", *_ALSO_COPY, "pyproject.toml")
 # The modules that produce numbers and verdicts, each with the tests that exercise it (run
 # against every mutant, so only those: the whole suite would take hours).
 MODULE_TESTS: dict[str, list[str]] = {
-    "harness/bench/metrics.py": ["tests/bench/test_bench_metrics.py", "tests/bench/test_token_sources.py"],
+    "harness/bench/metrics.py": ["tests/bench/test_bench_metrics.py", "tests/bench/test_bench_metrics_exact.py",
+                                 "tests/bench/test_token_sources.py"],
     "harness/bench/stats.py": ["tests/bench/test_bench_stats.py"],
     "harness/compare/stats.py": ["tests/compare/test_compare_stats.py"],
     "harness/compare/gate.py": ["tests/compare/test_gates.py", "tests/test_compare_verdicts.py"],
@@ -100,7 +103,8 @@ def scratch_copy(module: str) -> Path:
         else:
             shutil.copy2(source, target)
     pyproject = (where / "pyproject.toml").read_text(encoding="utf-8")
-    for key, value in (("only_mutate", [module]), ("pytest_add_cli_args_test_selection", MODULE_TESTS[module])):
+    for key, value in (("only_mutate", [module]), ("pytest_add_cli_args_test_selection", MODULE_TESTS[module]),
+                       ("also_copy", _ALSO_COPY)):
         pyproject, count = re.subn(rf"(?m)^{key} = .*$", lambda _m, k=key, v=value: f"{k} = {_toml_list(v)}",
                                    pyproject)
         if count != 1:

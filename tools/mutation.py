@@ -132,10 +132,9 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "mutmut", "run"], cwd=cwd, check=False)
     statuses = results(cwd)
     listed = json.loads(SURVIVORS.read_text())["equivalent"]
-    if args.module:
-        # only this module's entries can be seen, so only they can be stale
-        mutated = args.module.removesuffix(".py").replace("/", ".")
-        listed = [e for e in listed if e["module"] == mutated]
+    # only the entries of the modules this run mutated can be seen, so only they can be stale
+    mutated = {name.split(".x", 1)[0] for name in statuses}
+    listed = [e for e in listed if e["module"] in mutated]
     keys = {(e["module"], e["function"], e["from"], e["to"]): e for e in listed}
     seen_listed: set[tuple[str, str, str, str]] = set()
     unexplained: list[dict[str, str]] = []

@@ -57,9 +57,9 @@ def test_chunk_times_and_kinds_that_do_not_pair_up_are_refused() -> None:
 def test_run_times_keep_six_decimals_of_a_second_and_the_request_its_labels() -> None:
     ex = exchange([(10, chunk(content="a", usage=usage(1)))])
     s = build_sample(ex.events, ex.sent_at, run_t0=RUN_T0, index=7, level="c4", phase="task",
-                     scheduled_at=SENT - 0.0040004, ready_at=SENT - 0.0020002, exchange=ex,
+                     scheduled_at=SENT - 0.0040003, ready_at=SENT - 0.0020002, exchange=ex,
                      task_id="fix-bug", thinking=True, attempts=3, retry_wait_s=0.123456)
-    assert (s.scheduled_s, s.ready_s, s.sent_s) == (1.230567, 1.232567, 1.234567)
+    assert (s.scheduled_s, s.ready_s, s.sent_s) == (1.230567, 1.232567, 1.234567)  # not 1.2305671, ...
     assert (s.index, s.level, s.phase, s.task_id, s.thinking) == (7, "c4", "task", "fix-bug", True)
     assert (s.attempts, s.retry_wait_s) == (3, 0.1235)
 

@@ -48,10 +48,10 @@ MODULE_TESTS: dict[str, list[str]] = {
     "harness/bench/metrics.py": ["tests/bench/test_bench_metrics.py", "tests/bench/test_bench_metrics_exact.py",
                                  "tests/bench/test_token_sources.py"],
     "harness/bench/stats.py": ["tests/bench/test_bench_stats.py"],
-    "harness/compare/stats.py": ["tests/compare/test_compare_stats.py"],
+    "harness/compare/stats.py": ["tests/compare/test_compare_stats.py", "tests/compare/test_compare_stats_exact.py"],
     "harness/compare/gate.py": ["tests/compare/test_gates.py", "tests/test_compare_verdicts.py"],
     "harness/scrub.py": ["tests/test_scrub_rules.py", "tests/test_scrub_encodings.py", "tests/test_key_leak.py",
-                         "tests/test_transcript.py", "tests/test_hostile_secrets_gates.py"],
+                         "tests/test_transcript.py"],
     "harness/drift.py": ["tests/test_drift.py", "tests/test_drift_messages.py"],
 }
 _RESULT = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>.+)$")

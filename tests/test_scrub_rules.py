@@ -126,3 +126,9 @@ def test_a_marked_field_in_raw_json_text_is_scrubbed() -> None:
 def test_the_shorthand_takes_plain_and_secret_values() -> None:
     assert scrub_text(f"a {KEY} b", "plainsecret123") == f"a {KEY} b"  # not a secret it was given
     assert scrub_text(f"a plainsecret123 {KEY} b", "plainsecret123", Secret(KEY)) == f"a {SCRUBBED} {SCRUBBED} b"
+
+
+def test_marked_fields_come_as_one_text_or_a_list() -> None:
+    assert scrub.parse_fields("user_id, request_id,") == frozenset({"user_id", "request_id"})
+    assert scrub.parse_fields(["user_id", " request_id ", ""]) == frozenset({"user_id", "request_id"})
+    assert scrub.parse_fields(None) == frozenset() and scrub.parse_fields("") == frozenset()

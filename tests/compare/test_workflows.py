@@ -23,6 +23,7 @@ yaml = pytest.importorskip("yaml", reason="PyYAML is needed to parse the workflo
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 NIGHTLY = WORKFLOWS / "nightly.yml"
 CI = WORKFLOWS / "ci.yml"
+MUTATION = WORKFLOWS / "mutation.yml"
 PINNED = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40})\s+#\s*v\d+(?:\.\d+)*\s*$")
 
 
@@ -98,7 +99,7 @@ def test_a_missing_key_fails_the_job_and_skips_the_rest(live: dict[str, Any]) ->
 
 
 def test_every_action_is_pinned_by_sha() -> None:
-    for path in (NIGHTLY, CI):
+    for path in (NIGHTLY, CI, MUTATION):
         lines = [line for line in path.read_text().splitlines() if re.match(r"^\s*(-\s*)?uses:", line)]
         assert lines, path
         for line in lines:
@@ -205,6 +206,20 @@ def test_ci_runs_lint_and_the_offline_suites() -> None:
     assert "ZAI_API_KEY" not in CI.read_text() and "secrets." not in CI.read_text()
 
 
+def test_mutation_runs_every_module_weekly_and_offline() -> None:
+    mutation = _load(MUTATION)
+    assert set(mutation["on"]) == {"schedule", "workflow_dispatch"}
+    assert mutation["permissions"] == {"contents": "read"}
+    assert "secrets." not in MUTATION.read_text() and "ZAI_API_KEY" not in MUTATION.read_text()
+    (job,) = mutation["jobs"].values()
+    listed = subprocess.run([sys.executable, "tools/mutation.py", "--list-modules"], cwd=WORKFLOWS.parents[1],
+                            capture_output=True, text=True, timeout=60, check=True).stdout
+    modules = {line.split(":", 1)[0] for line in listed.splitlines()}
+    assert modules and set(job["strategy"]["matrix"]["module"]) == modules | {"checks"}
+    assert job["strategy"]["fail-fast"] is False
+    assert "python tools/mutation.py" in _step(job, run="tools/mutation.py")["run"]
+
+
 def _actionlint() -> str | None:
     if env := os.environ.get("ACTIONLINT"):
         return env
@@ -220,7 +235,7 @@ def _schema_lint(*files: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_workflows_pass_the_workflow_schema_lint() -> None:
-    result = _schema_lint(NIGHTLY, CI)
+    result = _schema_lint(NIGHTLY, CI, MUTATION)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -237,6 +252,7 @@ def test_actionlint() -> None:
     if binary is None:
         pytest.skip("actionlint not installed; the schema lint above covers the workflows")
     # shellcheck and pyflakes off: their presence varies by machine, the result must not
-    result = subprocess.run([binary, "-no-color", "-shellcheck=", "-pyflakes=", str(NIGHTLY), str(CI)],
+    result = subprocess.run([binary, "-no-color", "-shellcheck=", "-pyflakes=", str(NIGHTLY), str(CI),
+                             str(MUTATION)],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

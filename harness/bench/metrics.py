@@ -244,7 +244,8 @@ def error_of(exchange: Exchange) -> SampleError | None:
         kind: ErrorKind = "timeout" if failure.kind == "timeout" else "transport"
         return SampleError(kind=kind, message=exchange.target.redact(str(failure)))
     if exchange.status is not None and exchange.status != 200:
-        code, message = None, exchange.body[:300].decode("utf-8", "replace")
+        # redacted whole, then cut: a key that crossed the cut would leave its first part behind
+        code, message = None, exchange.body[:65536].decode("utf-8", "replace")
         try:
             body = json.loads(exchange.body)
             detail = body.get("error", {}) if isinstance(body, dict) else {}

@@ -188,3 +188,14 @@ def test_a_stream_error_keeps_its_message_cut_at_300_and_no_code_when_none_was_s
 def test_a_chunk_that_is_not_json_says_so() -> None:
     s = sample_of(exchange([(10, chunk(content="a")), (20, "{not json")]))
     assert s.error == SampleError(kind="stream", message="a chunk is not a JSON object")
+
+
+def test_a_key_crossing_the_cut_leaves_no_part_of_itself() -> None:
+    """The body is redacted whole, then cut: cut first, the key's first part (under the length
+    the writers' scrubber looks for) stayed in the message (a mutant of the cut showed it)."""
+    from harness.mock import TWIN_KEY
+
+    body = b"y" * 290 + TWIN_KEY.encode() + b" echoed by a proxy"
+    error = error_of(exchange([], status=502, body=body))
+    assert error is not None and TWIN_KEY[:10] not in error.message
+    assert error.message.startswith("y" * 290) and len(error.message) <= 300

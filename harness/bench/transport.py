@@ -28,7 +28,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import h11
 import httpx
@@ -64,8 +64,9 @@ class _Connection(asyncio.Protocol):
         self.every_read = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport, though not always an asyncio.Transport by class: uvloop's (which
+        # Ray's async workers run on when it is installed) is not registered as one
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.reads.append((time.perf_counter(), data))

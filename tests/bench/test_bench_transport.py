@@ -7,6 +7,8 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import pytest
+
 from harness.bench.transport import BenchHTTPClient
 from harness.client import AsyncGLMClient, Exchange, TimedEvent
 from harness.targets import mock_target
@@ -139,3 +141,19 @@ def test_nothing_listening_is_a_connect_error() -> None:
     exchange = asyncio.run(go())
     assert exchange.transport_error is not None and exchange.transport_error.kind == "connect"
     assert exchange.status is None
+
+
+def test_the_transport_reads_on_uvloop_as_on_asyncio() -> None:
+    """Ray's async workers run on uvloop where it is installed (the serve extra brings it), whose
+    transports are not asyncio.Transport by class: the bench's protocol must not insist they are
+    (it asserted so, and every request of a Ray run failed with an AssertionError)."""
+    uvloop = pytest.importorskip("uvloop", reason="uvloop not installed (the serve extra brings it)")
+    cuts = [len(STREAM_HEAD) - 3, len(STREAM_HEAD) + 40]
+
+    async def go() -> None:
+        async with server(STREAM, cuts) as (url, _):
+            ours, ours_events, theirs, _ = await both(url)
+        assert ours.transport_error is None and ours.status == theirs.status == 200
+        assert ours.body == theirs.body == SSE and [e.event.data for e in ours_events][-1] == "[DONE]"
+
+    uvloop.run(go())

@@ -264,8 +264,9 @@ def _table(report: BenchReport, thinking: bool) -> tuple[list[tuple[str, int]], 
     return keys, table
 
 
-def _ratio(num: str, den: str) -> Callable[[np.ndarray], float]:
-    i, j = _COLS.index(num), _COLS.index(den)
+def _ratio(num: str, den: str, cols: tuple[str, ...] = _COLS) -> Callable[[np.ndarray], float]:
+    """The statistic sum(column num) / sum(column den) of a table whose columns are `cols`."""
+    i, j = cols.index(num), cols.index(den)
 
     def statistic(t: np.ndarray) -> float:
         d = t[:, j].sum()
@@ -324,24 +325,14 @@ def _agent_table(report: AgentBenchReport) -> tuple[list[str], np.ndarray]:
     return [t.id for t in rows], table
 
 
-def _agent_ratio(num: str, den: str) -> Callable[[np.ndarray], float]:
-    i, j = _AGENT_COLS.index(num), _AGENT_COLS.index(den)
-
-    def statistic(t: np.ndarray) -> float:
-        d = t[:, j].sum()
-        return float(t[:, i].sum() / d) if d else math.nan
-
-    return statistic
-
-
 _AGENT_STATS = {
-    "agent.tokens_per_task": _agent_ratio("tokens", "one"),
-    "agent.tokens_per_solved_task": _agent_ratio("tokens", "solved"),
-    "agent.cache_hit_share": _agent_ratio("cached", "input"),
-    "agent.seconds_per_task": _agent_ratio("seconds", "one"),
-    "agent.seconds_per_solved_task": _agent_ratio("seconds", "solved"),
-    "agent.cost_per_solved_task": _agent_ratio("cost", "solved"),
-    "agent.violations_per_task": _agent_ratio("violations", "one"),
+    "agent.tokens_per_task": _ratio("tokens", "one", _AGENT_COLS),
+    "agent.tokens_per_solved_task": _ratio("tokens", "solved", _AGENT_COLS),
+    "agent.cache_hit_share": _ratio("cached", "input", _AGENT_COLS),
+    "agent.seconds_per_task": _ratio("seconds", "one", _AGENT_COLS),
+    "agent.seconds_per_solved_task": _ratio("seconds", "solved", _AGENT_COLS),
+    "agent.cost_per_solved_task": _ratio("cost", "solved", _AGENT_COLS),
+    "agent.violations_per_task": _ratio("violations", "one", _AGENT_COLS),
 }
 
 

@@ -48,6 +48,7 @@ from ._files import write_atomic
 from .checks import CheckRun, Expect, Observed, check_exchange
 from .client import Exchange, TimedEvent, tls_context, transport_error
 from .errors import TransportError, TransportKind
+from .mock.asgi import read_body
 from .profiles import DEFAULT_PROFILE, PROFILES, Profile
 from .scrub import Scrubber, register
 from .sse import SSEDecoder
@@ -442,11 +443,10 @@ def proxy_app(upstream: str, on_passed: OnPassed) -> Any:
         if scope["type"] != "http":
             return
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        body = await _read_request(receive)
+        body, oversized = await read_body(receive, MAX_REQUEST_BYTES, timeout_s=None)
         query = scope.get("query_string", b"").decode("latin-1")
-        passed = Passed(scope["method"], scope["path"], query, {k.lower(): v for k, v in headers},
-                        body or b"")
-        if body is None:
+        passed = Passed(scope["method"], scope["path"], query, {k.lower(): v for k, v in headers}, body)
+        if oversized:
             await _answer(send, 413, f"request body over {MAX_REQUEST_BYTES} bytes: not forwarded")
             return
         forward = [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP]
@@ -500,25 +500,6 @@ def proxy_app(upstream: str, on_passed: OnPassed) -> Any:
 def _failure(error: httpx.HTTPError) -> tuple[TransportKind, str, str]:
     failure = transport_error(error, UPSTREAM_TIMEOUT)
     return failure.kind, failure.name, failure.message
-
-
-async def _read_request(receive: Any) -> bytes | None:
-    """The request body, or None when it is over MAX_REQUEST_BYTES (the rest is drained)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        data = message.get("body", b"")
-        size += len(data)
-        if size <= MAX_REQUEST_BYTES:
-            chunks.append(data)
-        else:
-            chunks.clear()
-        if not message.get("more_body"):
-            break
-    return None if size > MAX_REQUEST_BYTES else b"".join(chunks)
 
 
 async def _answer(send: Any, status: int, message: str) -> None:

@@ -40,7 +40,7 @@ def twin_app(twin: Handler) -> Any:
             await _bad_request(send)
             return
         try:
-            body, oversized = await _read_body(receive)
+            body, oversized = await read_body(receive)
         except TimeoutError:
             await _bad_request(send)
             return
@@ -72,24 +72,25 @@ def twin_app(twin: Handler) -> Any:
     return app
 
 
-async def _read_body(receive: Any) -> tuple[bytes, bool]:
-    """The body, or (b"", True) when it is longer than MAX_BODY_BYTES (the rest is drained).
-    TimeoutError when the client stops sending before the body is complete."""
+async def read_body(receive: Any, limit: int = MAX_BODY_BYTES,
+                    timeout_s: float | None = BODY_TIMEOUT_S) -> tuple[bytes, bool]:
+    """An ASGI request's body, or (b"", True) when it is longer than `limit` (the rest is drained,
+    not kept). TimeoutError when the client stops sending for `timeout_s` before it is complete."""
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await asyncio.wait_for(receive(), BODY_TIMEOUT_S)
+        message = await asyncio.wait_for(receive(), timeout_s)
         if message["type"] == "http.disconnect":
             break
         data = message.get("body", b"")
         size += len(data)
-        if size <= MAX_BODY_BYTES:
+        if size <= limit:
             chunks.append(data)
         elif chunks:
             chunks.clear()
         if not message.get("more_body"):
             break
-    if size > MAX_BODY_BYTES:
+    if size > limit:
         return b"", True
     return b"".join(chunks), False
 
